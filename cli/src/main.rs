@@ -1,0 +1,65 @@
+//! `w2s`: evaluate weak-to-strong strategies compiled to WebAssembly.
+//!
+//! `w2s eval` runs the strategy in the sandbox (this process; it opens only
+//! the public part of the task) and then starts `w2s score` as a child
+//! process, which alone reads the held-out data. See the README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod eval;
+mod progress;
+mod report;
+mod score_cmd;
+mod task_cmd;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Evaluate weak-to-strong training strategies compiled to WebAssembly.
+#[derive(Parser)]
+#[command(name = "w2s", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a strategy in the sandbox, score its student, print the PGR report.
+    Eval(eval::EvalArgs),
+    /// Run a strategy in the sandbox and write its student checkpoint,
+    /// without scoring (needs only the public part of the task).
+    Run(eval::RunArgs),
+    /// Score a student checkpoint on a task's held-out data (prints JSON).
+    Score(score_cmd::ScoreArgs),
+    /// Generate or check task bundles.
+    #[command(subcommand)]
+    Task(task_cmd::TaskCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval::eval(args),
+        Command::Run(args) => eval::run_only(args),
+        Command::Score(args) => score_cmd::score(args),
+        Command::Task(cmd) => task_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line that names the problem: the chain, joined.
+            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The default task directory, relative to the working directory.
+pub(crate) fn default_task_dir() -> PathBuf {
+    PathBuf::from(".w2s/tasks/default")
+}

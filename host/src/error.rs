@@ -1,0 +1,131 @@
+//! The crate's error types: [`HostError`] for setup and load failures, and
+//! the typed traps that end a run when a limit is hit.
+
+/// Why a sandbox could not be built or a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A limit is outside its hard cap.
+    #[error("invalid limit `{field}`: {reason}")]
+    InvalidLimits {
+        /// The field of [`crate::Limits`].
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// wasmtime refused the engine configuration or the linker setup.
+    #[error("cannot set up the wasm engine: {reason}")]
+    Engine {
+        /// wasmtime's explanation.
+        reason: String,
+    },
+    /// The component is larger than `max_wasm_bytes`.
+    #[error("component is {bytes} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The bytes do not start with the WebAssembly magic `\0asm`.
+    #[error("not a WebAssembly file (no `\\0asm` magic at the start)")]
+    NotWasm,
+    /// A core module where a component was expected.
+    #[error("this is a core WebAssembly module, not a component: build for wasm32-wasip2")]
+    CoreModule,
+    /// A WebAssembly binary of an unknown version or layer.
+    #[error("unsupported WebAssembly version/layer bytes {version:02x?}: expected a component (0d 00 01 00)")]
+    UnknownVersion {
+        /// The four bytes after the magic.
+        version: [u8; 4],
+    },
+    /// wasmtime could not validate or compile the component.
+    #[error("component does not compile: {reason}")]
+    Compile {
+        /// wasmtime's explanation (truncated).
+        reason: String,
+    },
+    /// The component imports something the sandbox does not provide.
+    #[error("component imports `{import}`, which the sandbox does not provide (only w2s:strategy@0.1.0 and WASI 0.2 interfaces are)")]
+    ForbiddenImport {
+        /// The import's name, as the component spells it (truncated).
+        import: String,
+    },
+    /// An allowed import's type does not match the host's definition.
+    #[error("component imports do not match the host's definitions: {reason}")]
+    ImportMismatch {
+        /// wasmtime's explanation (truncated).
+        reason: String,
+    },
+    /// The `run` export is missing.
+    #[error("component has no export `{export}`: it does not implement the w2s:strategy world")]
+    MissingExport {
+        /// The export's name.
+        export: &'static str,
+    },
+    /// The `run` export has the wrong type.
+    #[error("export `{export}` has the wrong type: expected {expected}")]
+    BadExport {
+        /// The export's name.
+        export: &'static str,
+        /// The type the world requires.
+        expected: &'static str,
+    },
+}
+
+/// A limit or invariant that ends a run from inside a host function. The
+/// run's outcome is found with `downcast_ref::<HostTrap>()` on the error
+/// wasmtime returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HostTrap {
+    /// The compute budget cannot pay for the requested primitive.
+    #[error("compute budget exhausted: {used} of {budget} FLOPs used, {requested} more requested")]
+    ComputeBudget { used: u64, budget: u64, requested: u64 },
+    /// The wall-clock deadline has passed.
+    #[error("wall-clock deadline passed")]
+    Timeout,
+    /// Creating one more student or optimizer would pass `max_handles`.
+    #[error("more than {limit} live students and optimizers")]
+    HandleLimit { limit: u32 },
+    /// Tensor memory would pass `tensor_bytes`.
+    #[error("tensor memory limit: {in_use} bytes in use, {requested} more requested, limit {limit}")]
+    TensorMemory { in_use: u64, requested: u64, limit: u64 },
+    /// A host invariant broke (a tensor backend failure, a missing table
+    /// entry). Never caused by valid or invalid guest arguments alone.
+    #[error("host internal error in {what}")]
+    Internal { what: &'static str },
+}
+
+/// Why the store's resource limiter refused to grow a memory or a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum GrowthRefused {
+    /// All linear memories together would pass `memory_bytes`.
+    #[error("linear memory would grow to {desired} bytes in total, over the limit of {limit}")]
+    Memory { desired: u64, limit: u64 },
+    /// A table would pass `table_elements`.
+    #[error("table would grow to {desired} elements, over the limit of {limit}")]
+    Table { desired: u64, limit: u64 },
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary.
+pub(crate) fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo".to_owned(), 2), "h");
+        assert_eq!(truncate("hello".to_owned(), 10), "hello");
+        assert_eq!(truncate("hello".to_owned(), 3), "hel");
+    }
+}

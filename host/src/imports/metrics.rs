@@ -1,0 +1,22 @@
+//! `w2s:strategy/metrics`: bounded metric logging.
+
+use crate::imports::bindings::w2s::strategy::metrics;
+use crate::limits::MAX_METRIC_NAME_BYTES;
+use crate::report::MetricPoint;
+use crate::state::HostState;
+
+impl metrics::Host for HostState {
+    /// Keeps the point unless its name is longer than 64 bytes or
+    /// `max_metric_points` are already kept; a point not kept is counted in
+    /// `metrics_dropped`. `log` has no error in WIT, and a bad metric is not
+    /// worth ending a run for.
+    fn log(&mut self, step: u32, name: String, value: f64) -> wasmtime::Result<()> {
+        self.meters.enter()?;
+        if name.len() > MAX_METRIC_NAME_BYTES || self.metrics.len() >= self.limits.max_metric_points as usize {
+            self.metrics_dropped += 1;
+        } else {
+            self.metrics.push(MetricPoint { step, name, value });
+        }
+        Ok(())
+    }
+}

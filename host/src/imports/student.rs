@@ -1,0 +1,282 @@
+//! `w2s:strategy/student`: students and optimizers.
+//!
+//! Each student gets a run-unique id; an optimizer binds to the id of the
+//! first student it updates. Student parameters are charged to tensor
+//! memory when the student is created, optimizer state when it first
+//! steps; both are released when the guest drops the handle.
+//!
+//! An optimizer whose configuration is out of range is still created (WIT
+//! constructors cannot fail): it holds the refusal, and every use of it
+//! (`train-step`, `set-learning-rate`) returns that `invalid-argument`
+//! error, naming the field. It counts as a live handle until dropped.
+
+use candle_core::Tensor;
+use w2s_train::head::validate_batch;
+use w2s_train::{Arch, Head, Optimizer, OptimizerConfig, OptimizerKind};
+use wasmtime::component::Resource;
+
+use crate::error::HostTrap;
+use crate::imports::bindings::w2s::strategy::student;
+use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, train_refusal, wit};
+use crate::state::HostState;
+
+/// A student in the resource table. `pub` only because the generated
+/// bindings re-export it; the module is private.
+#[allow(unreachable_pub)]
+pub struct StudentEntry {
+    id: u64,
+    head: Head,
+    /// Tensor memory charged for the parameters.
+    bytes: u64,
+}
+
+impl StudentEntry {
+    /// The head, once the entry has left the table.
+    pub(crate) fn into_head(self) -> Head {
+        self.head
+    }
+}
+
+/// An optimizer in the resource table. `pub` for the same reason.
+#[allow(unreachable_pub)]
+pub struct OptimizerEntry {
+    /// `None` when the configuration was refused (see `refused`).
+    optimizer: Option<Optimizer>,
+    /// The error every use returns when the configuration was refused.
+    refused: Option<wit::Error>,
+    /// The student this optimizer's state belongs to, once it has stepped.
+    bound_to: Option<u64>,
+    /// Tensor memory charged for the state.
+    state_bytes: u64,
+}
+
+fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
+    OptimizerConfig {
+        kind: match c.kind {
+            wit::OptimizerKind::Adamw => OptimizerKind::AdamW,
+            wit::OptimizerKind::Sgd => OptimizerKind::Sgd,
+        },
+        learning_rate: c.learning_rate,
+        weight_decay: c.weight_decay,
+        beta1: c.beta1,
+        beta2: c.beta2,
+        eps: c.eps,
+        momentum: c.momentum,
+    }
+}
+
+fn to_vec(t: candle_core::Result<Tensor>, what: &'static str) -> Result<Vec<f32>, HostTrap> {
+    t.and_then(|t| t.flatten_all()?.to_vec1::<f32>()).map_err(|_| HostTrap::Internal { what })
+}
+
+impl HostState {
+    fn dims(&self) -> (usize, usize) {
+        (self.task.feature_dim(), self.task.classes())
+    }
+
+    /// Charges compute, a handle and tensor memory for a new student of
+    /// `arch`, then builds it with `make` and registers it.
+    fn add_student(&mut self, arch: Arch, make: impl FnOnce(&Self) -> Option<Head>) -> wasmtime::Result<Resource<StudentEntry>> {
+        let (in_dim, classes) = self.dims();
+        let params = arch.param_count(in_dim, classes);
+        // Drawing or copying weights: about one operation per parameter.
+        self.meters.charge_flops(params)?;
+        self.meters.open_handle()?;
+        let bytes = params * 4;
+        self.meters.alloc_tensor(bytes)?;
+        let head = make(self).ok_or(HostTrap::Internal { what: "student" })?;
+        let id = self.next_student_id;
+        self.next_student_id += 1;
+        Ok(self.table.push(StudentEntry { id, head, bytes })?)
+    }
+
+    /// Shared by `predict` and `hidden`: validates, charges a forward
+    /// pass, gathers the features and applies `f`.
+    fn forward(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        indices: &[u32],
+        what: &'static str,
+        f: impl FnOnce(&Head, &Tensor) -> w2s_train::Result<Tensor>,
+    ) -> WitResult<Vec<f32>> {
+        self.meters.enter()?;
+        if let Err(e) = self.check_indices(indices) {
+            return Ok(Err(e));
+        }
+        if indices.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let (in_dim, classes) = self.dims();
+        let arch = self.table.get(this)?.head.arch();
+        // `hidden` costs at most a forward pass; it is charged as one.
+        self.meters.charge_flops(arch.forward_flops(indices.len(), in_dim, classes))?;
+        let x = self.task.rows(indices).map_err(|_| HostTrap::Internal { what })?;
+        let out = f(&self.table.get(this)?.head, &x).map_err(|_| HostTrap::Internal { what })?;
+        Ok(Ok(to_vec(Ok(out), what)?))
+    }
+}
+
+impl student::Host for HostState {}
+
+impl student::HostStudent for HostState {
+    fn create(&mut self, architecture: wit::Arch, seed: u64) -> WitResult<Resource<StudentEntry>> {
+        self.meters.enter()?;
+        let arch = arch_from_wit(architecture);
+        if arch == (Arch::Mlp { hidden: 0 }) {
+            return Ok(Err(refusal(wit::ErrorCode::InvalidArgument, "`hidden` must be positive")));
+        }
+        if !self.limits.allows(arch) {
+            return Ok(Err(refusal(wit::ErrorCode::NotAllowed, format!("architecture {} is not allowed", arch.describe()))));
+        }
+        let (in_dim, classes) = self.dims();
+        let student = self.add_student(arch, |s| Head::init(arch, in_dim, classes, seed, s.task.features.device()).ok())?;
+        Ok(Ok(student))
+    }
+
+    fn duplicate(&mut self, this: Resource<StudentEntry>) -> WitResult<Resource<StudentEntry>> {
+        self.meters.enter()?;
+        let arch = self.table.get(&this)?.head.arch();
+        let copy = self.add_student(arch, |s| s.table.get(&this).ok().map(|e| e.head.clone()))?;
+        Ok(Ok(copy))
+    }
+
+    fn architecture(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<wit::Arch> {
+        self.meters.enter()?;
+        Ok(arch_to_wit(self.table.get(&this)?.head.arch()))
+    }
+
+    fn hidden_dim(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<u32> {
+        self.meters.enter()?;
+        let dim = self.table.get(&this)?.head.arch().hidden_dim(self.task.feature_dim());
+        Ok(u32::try_from(dim).map_err(|_| HostTrap::Internal { what: "hidden-dim" })?)
+    }
+
+    fn predict(&mut self, this: Resource<StudentEntry>, indices: Vec<u32>) -> WitResult<Vec<f32>> {
+        self.forward(&this, &indices, "predict", |h, x| h.predict(x))
+    }
+
+    fn hidden(&mut self, this: Resource<StudentEntry>, indices: Vec<u32>) -> WitResult<Vec<f32>> {
+        self.forward(&this, &indices, "hidden", |h, x| h.hidden(x))
+    }
+
+    fn train_step(
+        &mut self,
+        this: Resource<StudentEntry>,
+        opt: Resource<OptimizerEntry>,
+        indices: Vec<u32>,
+        targets: Vec<f32>,
+        weights: Vec<f32>,
+    ) -> WitResult<f32> {
+        const WHAT: &str = "train-step";
+        self.meters.enter()?;
+        if let Err(e) = self.check_indices(&indices) {
+            return Ok(Err(e));
+        }
+        let (in_dim, classes) = self.dims();
+        let n = indices.len();
+        if let Err(e) = validate_batch(n, classes, &targets, &weights) {
+            return Ok(Err(train_refusal(e, WHAT)?));
+        }
+        let (id, arch) = {
+            let s = self.table.get(&this)?;
+            (s.id, s.head.arch())
+        };
+        let entry = self.table.get(&opt)?;
+        if let Some(refused) = &entry.refused {
+            return Ok(Err(refused.clone()));
+        }
+        if entry.bound_to.is_some_and(|bound| bound != id) {
+            return Ok(Err(refusal(wit::ErrorCode::WrongHandle, "this optimizer belongs to another student")));
+        }
+        let first_step = entry.bound_to.is_none();
+        let kind = entry.optimizer.as_ref().ok_or(HostTrap::Internal { what: WHAT })?.config().kind;
+
+        self.meters.charge_flops(arch.train_step_flops(n, in_dim, classes))?;
+        let state_bytes = if first_step { Optimizer::state_bytes(kind, arch.param_count(in_dim, classes)) } else { 0 };
+        self.meters.alloc_tensor(state_bytes)?;
+
+        let x = self.task.rows(&indices).map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let t = Tensor::from_vec(targets, (n, classes), x.device()).map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let w = Tensor::from_vec(weights, n, x.device()).map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let entry = self.table.get_mut(&opt)?;
+        let mut optimizer = entry.optimizer.take().ok_or(HostTrap::Internal { what: WHAT })?;
+        if first_step {
+            entry.bound_to = Some(id);
+            entry.state_bytes = state_bytes;
+        }
+        let result = self.table.get_mut(&this)?.head.train_step(&mut optimizer, &x, &t, &w);
+        self.table.get_mut(&opt)?.optimizer = Some(optimizer);
+        match result {
+            Ok(stats) => {
+                self.meters.train_steps += 1;
+                // The receiver is gone only when the caller stopped
+                // listening; progress is advisory.
+                let _ = self.progress.send(self.meters.progress());
+                Ok(Ok(stats.loss))
+            }
+            Err(e) => Ok(Err(train_refusal(e, WHAT)?)),
+        }
+    }
+
+    fn drop(&mut self, rep: Resource<StudentEntry>) -> wasmtime::Result<()> {
+        let entry = self.table.delete(rep)?;
+        self.meters.free_tensor(entry.bytes);
+        self.meters.close_handle();
+        Ok(())
+    }
+}
+
+impl student::HostOptimizer for HostState {
+    fn new(&mut self, config: wit::OptimizerConfig) -> wasmtime::Result<Resource<OptimizerEntry>> {
+        self.meters.enter()?;
+        self.meters.open_handle()?;
+        let (optimizer, refused) = match Optimizer::new(native_config(&config)) {
+            Ok(o) => (Some(o), None),
+            Err(e) => (None, Some(train_refusal(e, "optimizer")?)),
+        };
+        Ok(self.table.push(OptimizerEntry { optimizer, refused, bound_to: None, state_bytes: 0 })?)
+    }
+
+    fn set_learning_rate(&mut self, this: Resource<OptimizerEntry>, learning_rate: f32) -> WitResult<()> {
+        self.meters.enter()?;
+        let entry = self.table.get_mut(&this)?;
+        if let Some(refused) = &entry.refused {
+            return Ok(Err(refused.clone()));
+        }
+        let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal { what: "set-learning-rate" })?;
+        match optimizer.set_learning_rate(learning_rate) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => Ok(Err(train_refusal(e, "set-learning-rate")?)),
+        }
+    }
+
+    fn drop(&mut self, rep: Resource<OptimizerEntry>) -> wasmtime::Result<()> {
+        let entry = self.table.delete(rep)?;
+        self.meters.free_tensor(entry.state_bytes);
+        self.meters.close_handle();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimizer_kinds_map_one_to_one() {
+        let c = wit::OptimizerConfig {
+            kind: wit::OptimizerKind::Sgd,
+            learning_rate: 0.1,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            momentum: 0.5,
+        };
+        let n = native_config(&c);
+        assert_eq!(n.kind, OptimizerKind::Sgd);
+        assert_eq!(n.momentum, 0.5);
+        let a = native_config(&wit::OptimizerConfig { kind: wit::OptimizerKind::Adamw, ..c });
+        assert_eq!(a.kind, OptimizerKind::AdamW);
+    }
+}

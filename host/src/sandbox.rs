@@ -1,0 +1,334 @@
+//! The engine, the linker, and loading (with validation) of components.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
+use wasmtime::component::{Component, Linker, ResourceType};
+use wasmtime::{Config, Engine, WasmBacktraceDetails};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+
+use crate::determinism::{ClockView, VirtualClocks};
+use crate::error::{HostError, truncate};
+use crate::imports::bindings::StrategyPre;
+use crate::imports::student::StudentEntry;
+use crate::limits::{EPOCH_TICK, Limits, MAX_WASM_STACK};
+use crate::state::HostState;
+
+/// Frames kept in a wasm backtrace (wasmtime's default, set explicitly).
+const MAX_BACKTRACE_FRAMES: NonZeroUsize = NonZeroUsize::new(20).unwrap();
+/// Longest wasmtime explanation kept in a [`HostError`].
+const MAX_REASON_BYTES: usize = 2048;
+/// Longest import name quoted in a [`HostError`].
+const MAX_IMPORT_NAME_BYTES: usize = 256;
+/// The type the world gives `run`, for error messages.
+const RUN_SIGNATURE: &str = "func(config: string) -> result<student, string>";
+
+/// The w2s:strategy interfaces a guest may import (version 0.1.x).
+const W2S_INTERFACES: [&str; 4] = ["w2s:strategy/types", "w2s:strategy/task", "w2s:strategy/student", "w2s:strategy/metrics"];
+
+/// The WASI 0.2 interfaces `wasmtime_wasi::p2::add_to_linker_sync`
+/// provides. Filesystem and sockets are linked (Rust's std imports them)
+/// but grant nothing: no preopened directory, no address allowed.
+const WASI_INTERFACES: [&str; 27] = [
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/preopens",
+    "wasi:filesystem/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+];
+
+/// Whether the linker provides the import `name` (`ns:pkg/iface@version`).
+/// Types are checked afterwards by the linker itself.
+pub(crate) fn import_is_provided(name: &str) -> bool {
+    let Some((base, version)) = name.split_once('@') else {
+        return false;
+    };
+    (W2S_INTERFACES.contains(&base) && version.starts_with("0.1."))
+        || (WASI_INTERFACES.contains(&base) && version.starts_with("0.2."))
+}
+
+/// wasmtime's error chain on one line.
+pub(crate) fn reason(err: &wasmtime::Error) -> String {
+    let text = err.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+    truncate(text.replace(['\n', '\r'], " "), MAX_REASON_BYTES)
+}
+
+/// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new().name("w2s-epoch".to_owned()).spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                engine.increment_epoch();
+            }
+        })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        // Dropping the sender disconnects the channel: the thread stops
+        // within one tick.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The sandbox: an engine with explicit limits, a linker with WASI 0.2
+/// (nothing granted but stdout and stderr) and the w2s imports, and a
+/// ticker thread for wall-clock deadlines. Build it once; load and run many
+/// strategies with it.
+pub struct Sandbox {
+    pub(crate) engine: Engine,
+    linker: Linker<HostState>,
+    pub(crate) limits: Arc<Limits>,
+    _ticker: EpochTicker,
+}
+
+/// A compiled, validated strategy component. Run it with the [`Sandbox`]
+/// that loaded it.
+pub struct Strategy {
+    pub(crate) pre: StrategyPre<HostState>,
+    sha256: String,
+}
+
+impl Strategy {
+    /// sha256 of the component's bytes, lowercase hex.
+    pub fn wasm_sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        self.pre.instance_pre().component()
+    }
+}
+
+fn engine_err(err: impl std::fmt::Display) -> HostError {
+    HostError::Engine { reason: truncate(err.to_string(), MAX_REASON_BYTES) }
+}
+
+impl Sandbox {
+    /// A sandbox with `limits` (checked against the hard caps).
+    pub fn new(limits: Limits) -> Result<Self, HostError> {
+        limits.validate()?;
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .wasm_backtrace_max_frames(Some(MAX_BACKTRACE_FRAMES))
+            // Set explicitly: the default reads WASMTIME_BACKTRACE_DETAILS.
+            .wasm_backtrace_details(WasmBacktraceDetails::Disable)
+            .max_wasm_stack(MAX_WASM_STACK)
+            // Synchronous host calls only; also makes them ~2.5x cheaper.
+            .concurrency_support(false)
+            // Bit-identical results across CPUs.
+            .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true);
+        let engine = Engine::new(&config).map_err(|e| engine_err(reason(&e)))?;
+        let mut linker = Linker::new(&engine);
+        Self::link(&mut linker).map_err(|e| engine_err(reason(&e)))?;
+        let ticker = EpochTicker::start(engine.clone()).map_err(engine_err)?;
+        Ok(Self { engine, linker, limits: Arc::new(limits), _ticker: ticker })
+    }
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+        // Replace wasmtime's monotonic clock with the virtual one: its
+        // sleeps would block inside a host call (see `determinism`).
+        linker.allow_shadowing(true);
+        monotonic_clock::add_to_linker::<HostState, VirtualClocks>(linker, |s| ClockView { clock: &s.clock, table: &mut s.table })?;
+        linker.allow_shadowing(false);
+        crate::imports::add_to_linker(linker)
+    }
+
+    /// The limits every run of this sandbox uses.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles and validates a strategy component. Checks, in order: the
+    /// size cap (before compiling), the wasm magic, component (not core
+    /// module) version bytes, compilation, that every import is a
+    /// w2s:strategy or WASI 0.2 interface, the `run` export's type, and
+    /// finally the linker's own type check of every import.
+    pub fn load(&self, wasm: &[u8]) -> Result<Strategy, HostError> {
+        let bytes = wasm.len() as u64;
+        if bytes > self.limits.max_wasm_bytes {
+            return Err(HostError::TooLarge { bytes, limit: self.limits.max_wasm_bytes });
+        }
+        check_header(wasm)?;
+        let component =
+            Component::new(&self.engine, wasm).map_err(|e| HostError::Compile { reason: reason(&e) })?;
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if !import_is_provided(name) {
+                let import = truncate(name.to_owned(), MAX_IMPORT_NAME_BYTES);
+                return Err(HostError::ForbiddenImport { import });
+            }
+        }
+        let ty = self
+            .linker
+            .substituted_component_type(&component)
+            .map_err(|e| HostError::ImportMismatch { reason: reason(&e) })?;
+        match ty.get_export(&self.engine, "run").map(|e| e.ty) {
+            None => return Err(HostError::MissingExport { export: "run" }),
+            Some(ComponentItem::ComponentFunc(f)) if run_type_matches(&f) => {}
+            Some(_) => return Err(HostError::BadExport { export: "run", expected: RUN_SIGNATURE }),
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| HostError::ImportMismatch { reason: reason(&e) })?;
+        let pre =
+            StrategyPre::new(pre).map_err(|_| HostError::BadExport { export: "run", expected: RUN_SIGNATURE })?;
+        Ok(Strategy { pre, sha256: hex::encode(Sha256::digest(wasm)) })
+    }
+}
+
+/// `func(config: string) -> result<own<student>, string>`, synchronous,
+/// with the host's own student resource.
+fn run_type_matches(f: &ComponentFunc) -> bool {
+    let params: Vec<Type> = f.params().map(|(_, t)| t).collect();
+    let results: Vec<Type> = f.results().collect();
+    let [Type::String] = params.as_slice() else {
+        return false;
+    };
+    let [Type::Result(r)] = results.as_slice() else {
+        return false;
+    };
+    let student = ResourceType::host::<StudentEntry>();
+    !f.async_() && r.ok() == Some(Type::Own(student)) && r.err() == Some(Type::String)
+}
+
+/// Checks the magic and the version bytes before compiling, to name the
+/// usual mistakes.
+fn check_header(wasm: &[u8]) -> Result<(), HostError> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(HostError::NotWasm);
+    }
+    let version = [wasm[4], wasm[5], wasm[6], wasm[7]];
+    match version {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Err(HostError::CoreModule),
+        _ => Err(HostError::UnknownVersion { version }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox() -> Sandbox {
+        Sandbox::new(Limits::default()).unwrap()
+    }
+
+    fn load_wat(s: &Sandbox, wat: &str) -> Result<Strategy, HostError> {
+        s.load(&wat::parse_str(wat).unwrap())
+    }
+
+    #[test]
+    fn garbage_is_not_wasm() {
+        let s = sandbox();
+        assert!(matches!(s.load(b"hello, world"), Err(HostError::NotWasm)));
+        assert!(matches!(s.load(b""), Err(HostError::NotWasm)));
+    }
+
+    #[test]
+    fn core_module_says_build_for_wasip2() {
+        let err = load_wat(&sandbox(), "(module)").err().unwrap();
+        assert!(matches!(err, HostError::CoreModule));
+        let text = err.to_string();
+        assert!(text.contains("core") && text.contains("wasm32-wasip2"), "{text}");
+    }
+
+    #[test]
+    fn size_is_checked_before_compiling() {
+        let s = Sandbox::new(Limits { max_wasm_bytes: 16, ..Limits::default() }).unwrap();
+        let err = s.load(&[0u8; 17]).err().unwrap();
+        assert!(matches!(err, HostError::TooLarge { bytes: 17, limit: 16 }));
+    }
+
+    #[test]
+    fn empty_component_misses_run() {
+        let err = load_wat(&sandbox(), "(component)").err().unwrap();
+        assert!(matches!(err, HostError::MissingExport { export: "run" }), "{err}");
+        assert!(err.to_string().contains("`run`"));
+    }
+
+    #[test]
+    fn unknown_interface_is_named() {
+        let wat = r#"(component (import "evil:net/sockets@1.0.0" (instance)))"#;
+        let err = load_wat(&sandbox(), wat).err().unwrap();
+        match &err {
+            HostError::ForbiddenImport { import } => assert_eq!(import, "evil:net/sockets@1.0.0"),
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("evil:net/sockets@1.0.0"));
+    }
+
+    #[test]
+    fn wrong_version_of_an_allowed_interface_is_forbidden() {
+        let wat = r#"(component (import "w2s:strategy/task@9.0.0" (instance)))"#;
+        assert!(matches!(load_wat(&sandbox(), wat), Err(HostError::ForbiddenImport { .. })));
+    }
+
+    #[test]
+    fn run_of_the_wrong_type_is_named() {
+        let wat = r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func (export "run") (canon lift (core func $i "f"))))"#;
+        let err = load_wat(&sandbox(), wat).err().unwrap();
+        assert!(matches!(err, HostError::BadExport { export: "run", .. }), "{err}");
+    }
+
+    #[test]
+    fn provided_imports() {
+        assert!(import_is_provided("wasi:cli/stdout@0.2.6"));
+        assert!(import_is_provided("w2s:strategy/student@0.1.0"));
+        assert!(!import_is_provided("wasi:cli/stdout"));
+        assert!(!import_is_provided("wasi:http/outgoing-handler@0.2.6"));
+        assert!(!import_is_provided("wasi:cli/stdout@0.3.0"));
+    }
+
+    #[test]
+    fn ticker_stops_when_the_sandbox_drops() {
+        let s = sandbox();
+        drop(s);
+    }
+}

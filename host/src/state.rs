@@ -1,0 +1,254 @@
+//! Per-run host state: the WASI context, the resource table, the meters
+//! that enforce the limits wasmtime cannot see, and the store limiter.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use w2s_train::bundle::PublicTask;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::determinism::VirtualClock;
+use crate::error::{GrowthRefused, HostTrap};
+use crate::limits::{Limits, MAX_MEMORIES, MAX_TABLES};
+use crate::report::{MetricPoint, Progress};
+
+/// Counters for the limits enforced inside host functions. Every method
+/// that charges checks before anything is spent.
+#[derive(Debug)]
+pub(crate) struct Meters {
+    deadline: Instant,
+    pub(crate) flops: u64,
+    flops_budget: u64,
+    tensor_bytes: u64,
+    pub(crate) peak_tensor_bytes: u64,
+    tensor_limit: u64,
+    handles: u32,
+    pub(crate) peak_handles: u32,
+    handle_limit: u32,
+    pub(crate) train_steps: u64,
+    pub(crate) host_calls: u64,
+}
+
+impl Meters {
+    pub(crate) fn new(limits: &Limits, deadline: Instant) -> Self {
+        Self {
+            deadline,
+            flops: 0,
+            flops_budget: limits.compute_flops,
+            tensor_bytes: 0,
+            peak_tensor_bytes: 0,
+            tensor_limit: limits.tensor_bytes,
+            handles: 0,
+            peak_handles: 0,
+            handle_limit: limits.max_handles,
+            train_steps: 0,
+            host_calls: 0,
+        }
+    }
+
+    /// Counts a host call and checks the wall-clock deadline: fuel and
+    /// epochs do not interrupt time spent inside host functions.
+    pub(crate) fn enter(&mut self) -> Result<(), HostTrap> {
+        self.host_calls += 1;
+        if Instant::now() >= self.deadline { Err(HostTrap::Timeout) } else { Ok(()) }
+    }
+
+    /// Charges `flops` to the compute budget, or traps without charging.
+    pub(crate) fn charge_flops(&mut self, flops: u64) -> Result<(), HostTrap> {
+        match self.flops.checked_add(flops) {
+            Some(total) if total <= self.flops_budget => {
+                self.flops = total;
+                Ok(())
+            }
+            _ => Err(HostTrap::ComputeBudget { used: self.flops, budget: self.flops_budget, requested: flops }),
+        }
+    }
+
+    /// Reserves `bytes` of tensor memory, or traps without reserving.
+    pub(crate) fn alloc_tensor(&mut self, bytes: u64) -> Result<(), HostTrap> {
+        match self.tensor_bytes.checked_add(bytes) {
+            Some(total) if total <= self.tensor_limit => {
+                self.tensor_bytes = total;
+                self.peak_tensor_bytes = self.peak_tensor_bytes.max(total);
+                Ok(())
+            }
+            _ => Err(HostTrap::TensorMemory { in_use: self.tensor_bytes, requested: bytes, limit: self.tensor_limit }),
+        }
+    }
+
+    /// Releases tensor memory reserved earlier.
+    pub(crate) fn free_tensor(&mut self, bytes: u64) {
+        self.tensor_bytes = self.tensor_bytes.saturating_sub(bytes);
+    }
+
+    /// Opens a student or optimizer handle, or traps.
+    pub(crate) fn open_handle(&mut self) -> Result<(), HostTrap> {
+        if self.handles >= self.handle_limit {
+            return Err(HostTrap::HandleLimit { limit: self.handle_limit });
+        }
+        self.handles += 1;
+        self.peak_handles = self.peak_handles.max(self.handles);
+        Ok(())
+    }
+
+    /// Closes a handle opened earlier.
+    pub(crate) fn close_handle(&mut self) {
+        self.handles = self.handles.saturating_sub(1);
+    }
+
+    /// The progress event for the current counters.
+    pub(crate) fn progress(&self) -> Progress {
+        Progress { steps: self.train_steps, flops_used: self.flops, flops_budget: self.flops_budget }
+    }
+}
+
+/// The store's [`ResourceLimiter`]: caps all linear memories together,
+/// each table, and the number of instances, memories and tables. Refusals
+/// of growth are typed errors (they trap the guest), so a run that hits the
+/// memory cap ends as `memory-limit` rather than as whatever the guest's
+/// allocator does with a failed `memory.grow`.
+#[derive(Debug)]
+pub(crate) struct StoreLimiter {
+    memory_limit: u64,
+    memory_total: u64,
+    /// Growth approved by the last `memory_growing`, undone if it fails.
+    last_growth: u64,
+    table_limit: u64,
+    instances: usize,
+}
+
+impl StoreLimiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            memory_limit: limits.memory_bytes,
+            memory_total: 0,
+            last_growth: 0,
+            table_limit: limits.table_elements,
+            instances: limits.instances as usize,
+        }
+    }
+}
+
+impl ResourceLimiter for StoreLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current) as u64;
+        let total = self.memory_total.saturating_add(growth);
+        if total > self.memory_limit {
+            return Err(wasmtime::Error::new(GrowthRefused::Memory { desired: total, limit: self.memory_limit }));
+        }
+        self.memory_total = total;
+        self.last_growth = growth;
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_total = self.memory_total.saturating_sub(self.last_growth);
+        self.last_growth = 0;
+        Ok(())
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let desired = desired as u64;
+        if desired > self.table_limit {
+            return Err(wasmtime::Error::new(GrowthRefused::Table { desired, limit: self.table_limit }));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+/// Everything a run's store holds.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) clock: VirtualClock,
+    pub(crate) limiter: StoreLimiter,
+    pub(crate) meters: Meters,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) task: Arc<PublicTask>,
+    pub(crate) seed: u64,
+    pub(crate) metrics: Vec<MetricPoint>,
+    pub(crate) metrics_dropped: u64,
+    /// The id the next student gets; ids are never reused within a run.
+    pub(crate) next_student_id: u64,
+    pub(crate) progress: Sender<Progress>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn meters() -> Meters {
+        let limits = Limits { compute_flops: 100, tensor_bytes: 10, max_handles: 2, ..Limits::default() };
+        Meters::new(&limits, Instant::now() + Duration::from_secs(60))
+    }
+
+    #[test]
+    fn charges_are_checked_before_spending() {
+        let mut m = meters();
+        m.charge_flops(60).unwrap();
+        assert_eq!(m.charge_flops(41), Err(HostTrap::ComputeBudget { used: 60, budget: 100, requested: 41 }));
+        assert_eq!(m.flops, 60);
+        m.charge_flops(40).unwrap();
+        assert!(m.charge_flops(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn tensor_memory_tracks_the_peak() {
+        let mut m = meters();
+        m.alloc_tensor(6).unwrap();
+        m.free_tensor(6);
+        m.alloc_tensor(4).unwrap();
+        assert!(matches!(m.alloc_tensor(7), Err(HostTrap::TensorMemory { in_use: 4, requested: 7, limit: 10 })));
+        assert_eq!(m.peak_tensor_bytes, 6);
+    }
+
+    #[test]
+    fn handles_are_capped() {
+        let mut m = meters();
+        m.open_handle().unwrap();
+        m.open_handle().unwrap();
+        assert_eq!(m.open_handle(), Err(HostTrap::HandleLimit { limit: 2 }));
+        m.close_handle();
+        m.open_handle().unwrap();
+        assert_eq!(m.peak_handles, 2);
+    }
+
+    #[test]
+    fn deadline_in_the_past_times_out() {
+        let mut m = Meters::new(&Limits::default(), Instant::now());
+        assert_eq!(m.enter(), Err(HostTrap::Timeout));
+        assert_eq!(m.host_calls, 1);
+    }
+
+    #[test]
+    fn limiter_caps_total_memory_with_a_typed_error() {
+        let mut l = StoreLimiter::new(&Limits { memory_bytes: 1 << 20, ..Limits::default() });
+        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+        let err = l.memory_growing(512 << 10, (1 << 20) + 65536, None).unwrap_err();
+        assert!(matches!(err.downcast_ref::<GrowthRefused>(), Some(GrowthRefused::Memory { .. })));
+        l.memory_grow_failed(wasmtime::Error::msg("x")).unwrap();
+        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+    }
+}

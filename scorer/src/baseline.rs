@@ -1,0 +1,173 @@
+//! Baselines (weak and ceiling accuracies) and their cache.
+//!
+//! The ceiling is the reference recipe ([`Recipe::reference`]) trained on
+//! the pool's ground truth under [`CEILING_SEEDS`] seeds that the scorer
+//! derives from the task hash: nobody submits them. Training it is the
+//! slowest part of scoring, so the result is cached in the bundle at
+//! `cache/baselines.json`, under a key that hashes the task, the recipe, the
+//! seeds and [`BASELINE_CODE_VERSION`]. The entry also carries a checksum of
+//! its own content. An entry whose key or checksum does not match is
+//! recomputed, never trusted; the report says which happened.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use w2s_train::recipe::{self, Recipe};
+use w2s_train::rng::derive_seed;
+
+use crate::error::ScorerError;
+use crate::heldout::Heldout;
+
+/// Number of ceiling seeds.
+pub const CEILING_SEEDS: usize = 5;
+/// Bumped whenever baseline code changes what it computes.
+pub const BASELINE_CODE_VERSION: &str = "baseline-v1";
+/// Where the cache lives inside a bundle.
+pub const CACHE_FILE: &str = "cache/baselines.json";
+
+/// Weak and ceiling accuracies on the test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baselines {
+    /// The weak teacher's test accuracy.
+    pub weak_acc: f64,
+    /// The ceiling's test accuracy, per seed.
+    pub ceiling_accs: Vec<f64>,
+    /// The seeds the ceiling was trained under.
+    pub ceiling_seeds: Vec<u64>,
+    /// The ceiling recipe's id.
+    pub recipe: String,
+}
+
+impl Baselines {
+    /// Mean ceiling accuracy over seeds.
+    pub fn ceiling_acc(&self) -> f64 {
+        self.ceiling_accs.iter().sum::<f64>() / self.ceiling_accs.len().max(1) as f64
+    }
+}
+
+/// How the baselines were obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CacheStatus {
+    /// A valid cache entry was used.
+    Hit,
+    /// No cache entry existed; computed and stored.
+    Miss,
+    /// A cache entry existed but was not trusted; recomputed.
+    Recomputed {
+        /// Why the entry was rejected.
+        reason: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheEntry {
+    key: String,
+    baselines: Baselines,
+    checksum: String,
+}
+
+/// The seeds the ceiling is trained under for a task.
+pub fn ceiling_seeds(task_hash: &str) -> Vec<u64> {
+    let base = derive_seed(0, task_hash);
+    (0..CEILING_SEEDS).map(|i| derive_seed(base, &format!("ceiling/{i}"))).collect()
+}
+
+fn cache_key(task_hash: &str, recipe: &Recipe, seeds: &[u64]) -> String {
+    let text = format!("{task_hash}\n{}\n{BASELINE_CODE_VERSION}\n{seeds:?}", recipe.id());
+    w2s_train::bundle::sha256_hex(text.as_bytes())
+}
+
+fn checksum(key: &str, b: &Baselines) -> String {
+    let body = serde_json::to_string(b).expect("baselines serialize");
+    w2s_train::bundle::sha256_hex(format!("{key}\n{body}").as_bytes())
+}
+
+fn read_cache(path: &Path, key: &str) -> Result<Option<Baselines>, String> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("unreadable: {e}")),
+    };
+    let entry: CacheEntry = serde_json::from_str(&text).map_err(|e| format!("malformed: {e}"))?;
+    if entry.key != key {
+        return Err("key does not match this task, recipe and code version".into());
+    }
+    if entry.checksum != checksum(&entry.key, &entry.baselines) {
+        return Err("checksum does not match its content (edited by hand?)".into());
+    }
+    Ok(Some(entry.baselines))
+}
+
+/// Computes the baselines from scratch. `on_step(done, total)` reports
+/// ceiling training progress over all seeds.
+pub fn compute(h: &Heldout, recipe: &Recipe, seeds: &[u64], on_step: &mut dyn FnMut(u64, u64)) -> Result<Baselines, ScorerError> {
+    let k = h.classes();
+    let weak_acc = recipe::accuracy(&h.test_weak_probs, k, &h.test_labels);
+    let targets = recipe::one_hot(&h.pool_labels, k);
+    let per_seed = recipe.total_steps(h.pool_labels.len());
+    let total = per_seed * seeds.len() as u64;
+    let mut ceiling_accs = Vec::new();
+    for (i, &seed) in seeds.iter().enumerate() {
+        let offset = per_seed * i as u64;
+        let head = recipe.train(&h.pool_features, &targets, k, seed, &mut |s, _| on_step(offset + s, total))?;
+        let probs = recipe::predict_all(&head, &h.test_features, 4096)?;
+        ceiling_accs.push(recipe::accuracy(&probs, k, &h.test_labels));
+    }
+    Ok(Baselines { weak_acc, ceiling_accs, ceiling_seeds: seeds.to_vec(), recipe: recipe.id() })
+}
+
+/// The baselines for the bundle at `dir`, from its cache when the cache is
+/// valid. A failure to write the cache (a read-only bundle) is not an
+/// error: the result is simply not cached.
+pub fn load_or_compute(dir: &Path, h: &Heldout, on_step: &mut dyn FnMut(u64, u64)) -> Result<(Baselines, CacheStatus), ScorerError> {
+    let recipe = Recipe::reference();
+    let seeds = ceiling_seeds(&h.task_hash);
+    let key = cache_key(&h.task_hash, &recipe, &seeds);
+    let path: PathBuf = dir.join(CACHE_FILE);
+    let status = match read_cache(&path, &key) {
+        Ok(Some(b)) => return Ok((b, CacheStatus::Hit)),
+        Ok(None) => CacheStatus::Miss,
+        Err(reason) => CacheStatus::Recomputed { reason },
+    };
+    let baselines = compute(h, &recipe, &seeds, on_step)?;
+    let entry = CacheEntry { checksum: checksum(&key, &baselines), key, baselines: baselines.clone() };
+    let json = serde_json::to_string_pretty(&entry).expect("cache entry serializes");
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    let tmp = path.with_extension("json.tmp");
+    if fs::write(&tmp, json).is_ok() {
+        let _ = fs::rename(&tmp, &path);
+    }
+    Ok((baselines, status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_depend_on_the_task() {
+        assert_eq!(ceiling_seeds("a"), ceiling_seeds("a"));
+        assert_ne!(ceiling_seeds("a"), ceiling_seeds("b"));
+        assert_eq!(ceiling_seeds("a").len(), CEILING_SEEDS);
+    }
+
+    #[test]
+    fn edited_cache_entry_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baselines.json");
+        let b = Baselines { weak_acc: 0.5, ceiling_accs: vec![0.9], ceiling_seeds: vec![1], recipe: "r".into() };
+        let entry = CacheEntry { key: "k".into(), checksum: checksum("k", &b), baselines: b.clone() };
+        fs::write(&path, serde_json::to_string(&entry).unwrap()).unwrap();
+        assert_eq!(read_cache(&path, "k").unwrap(), Some(b));
+        let edited = fs::read_to_string(&path).unwrap().replace("0.9", "0.99");
+        fs::write(&path, edited).unwrap();
+        assert!(read_cache(&path, "k").unwrap_err().contains("checksum"));
+        assert!(read_cache(&path, "other").unwrap_err().contains("key"));
+    }
+}

@@ -1,0 +1,44 @@
+//! `w2s task check`: full validation of a bundle.
+
+use std::path::Path;
+
+use candle_core::Device;
+use serde::Serialize;
+
+use crate::error::ScorerError;
+use crate::heldout::Heldout;
+
+/// A summary of a bundle that passed every check.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleSummary {
+    /// Task name.
+    pub name: String,
+    /// sha256 of `task.toml`.
+    pub task_hash: String,
+    /// Classes.
+    pub classes: u32,
+    /// Feature width.
+    pub feature_dim: u32,
+    /// Pool size.
+    pub pool: u32,
+    /// Test size.
+    pub test: u32,
+    /// The weak teacher's test accuracy.
+    pub weak_acc: f64,
+}
+
+/// Checks a bundle: manifest schema, every file's sha256, tensor names,
+/// dtypes and shapes, label ranges, NaN and Inf, probability rows. The
+/// error names the first problem found.
+pub fn check_bundle(dir: &Path) -> Result<BundleSummary, ScorerError> {
+    let h = Heldout::open(dir, &Device::Cpu)?;
+    Ok(BundleSummary {
+        name: h.manifest.name.clone(),
+        task_hash: h.task_hash.clone(),
+        classes: h.manifest.classes,
+        feature_dim: h.manifest.feature_dim,
+        pool: h.manifest.splits.pool,
+        test: h.manifest.splits.test,
+        weak_acc: w2s_train::recipe::accuracy(&h.test_weak_probs, h.classes(), &h.test_labels),
+    })
+}

@@ -1,0 +1,27 @@
+//! Held-out evaluation for w2s.
+//!
+//! The scorer owns everything a strategy must never see: the pool's ground
+//! truth and the test split. It runs in its own process (`w2s score`,
+//! started by `w2s eval` as a child), reads the student checkpoint that the
+//! sandboxed run wrote, and computes:
+//!
+//! - `weak_acc`: the weak teacher's test accuracy, from its stored test
+//!   probabilities;
+//! - `ceiling_acc`: the mean test accuracy of the reference recipe trained
+//!   on the pool's ground truth, over seeds the scorer derives itself
+//!   (cached in the bundle, keyed and checksummed: see [`baseline`]);
+//! - `student_acc`: the student's test accuracy, from test predictions the
+//!   scorer computes from the checkpoint, never from anything the guest
+//!   reported;
+//! - PGR = (student_acc - weak_acc) / (ceiling_acc - weak_acc).
+//!
+//! This crate depends on `train` and never on `host`; CI checks both ways.
+
+pub mod baseline;
+pub mod check;
+pub mod error;
+pub mod heldout;
+pub mod score;
+
+pub use error::ScorerError;
+pub use score::{ScoreReport, score_checkpoint};

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job (README): set up, build, and evaluate plugins/vanilla on the
+# default task (generated on first use), printing its PGR report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-wasip2 >/dev/null
+(cd plugins && cargo build --release --locked --quiet)
+cargo build --locked --quiet -p w2s-cli
+exec target/debug/w2s eval plugins/target/wasm32-wasip2/release/vanilla.wasm --json .w2s/vanilla-report.json "$@"

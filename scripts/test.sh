@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README): set-up, format, lints, one build, the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup target add wasm32-wasip2 >/dev/null
+
+echo "== format"
+cargo fmt --all --check
+(cd plugins && cargo fmt --all --check)
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+(cd plugins && cargo clippy --release --locked -- -D warnings)
+
+echo "== build plugins (wasm32-wasip2)"
+(cd plugins && cargo build --release --locked)
+
+echo "== tests"
+cargo test --workspace --locked

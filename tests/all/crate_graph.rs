@@ -1,0 +1,81 @@
+//! The crate dependency rules of STYLE.md, checked on the resolved graph.
+//!
+//! - `host`, `train` and `guest-sdk` never depend, even transitively, on
+//!   `scorer`; `scorer` never depends on `host`.
+//! - Guests (the `plugins/` workspace, `guest-sdk` included) depend on
+//!   nothing host-side.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::repo;
+
+/// package name -> names of its normal (non-dev) dependencies, resolved.
+fn graph(workspace: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(workspace)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: BTreeMap<String, String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap().to_owned(), p["name"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut graph = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().unwrap() {
+        let deps = node["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+            .map(|d| names[d["pkg"].as_str().unwrap()].clone())
+            .collect();
+        graph.insert(names[node["id"].as_str().unwrap()].clone(), deps);
+    }
+    graph
+}
+
+fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_owned()];
+    while let Some(p) = stack.pop() {
+        for d in graph.get(&p).into_iter().flatten() {
+            if seen.insert(d.clone()) {
+                stack.push(d.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn host_train_and_scorer_keep_apart() {
+    let g = graph(&repo());
+    for krate in ["w2s-host", "w2s-train"] {
+        assert!(g.contains_key(krate), "{krate} missing from the graph");
+        assert!(!reachable(&g, krate).contains("w2s-scorer"), "{krate} depends on w2s-scorer");
+    }
+    let scorer = reachable(&g, "w2s-scorer");
+    for forbidden in ["w2s-host", "wasmtime", "wasmtime-wasi"] {
+        assert!(!scorer.contains(forbidden), "w2s-scorer depends on {forbidden}");
+    }
+    assert!(!reachable(&g, "w2s-train").contains("w2s-host"), "w2s-train depends on w2s-host");
+}
+
+#[test]
+fn guests_depend_on_nothing_host_side() {
+    let g = graph(&repo().join("plugins"));
+    assert!(g.contains_key("w2s-guest-sdk"), "guest-sdk is not in the plugins workspace");
+    for guest in g.keys().filter(|k| k.as_str() == "w2s-guest-sdk" || !k.starts_with("w2s-") && reachable(&g, k).contains("w2s-guest-sdk")) {
+        let deps = reachable(&g, guest);
+        for forbidden in ["w2s-scorer", "w2s-host", "w2s-train", "wasmtime", "candle-core"] {
+            assert!(!deps.contains(forbidden), "{guest} depends on {forbidden}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Shared helpers: the `w2s` binary, plugins, tasks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A `w2s` command.
+pub fn w2s() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_w2s"))
+}
+
+/// Runs a command and returns its output, with stdout and stderr as text.
+pub fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("command starts");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Path of a plugin's component, building the plugins workspace for
+/// wasm32-wasip2 once per test process if it is missing.
+pub fn plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let path = repo().join(format!("plugins/target/wasm32-wasip2/release/{name}.wasm"));
+    BUILT.get_or_init(|| {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "--quiet"])
+            .current_dir(repo().join("plugins"))
+            .status()
+            .expect("cargo starts");
+        assert!(status.success(), "building the plugins failed");
+    });
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A shared, read-only copy of the default task (seed 0), generated once
+/// per test process. Tests that modify a bundle copy it first.
+pub fn default_task() -> PathBuf {
+    static TASK: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap();
+    let dir = TASK.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, _, err) = run(w2s().args(["task", "synth", "--seed", "0", "--out"]).arg(tmp.path().join("task")));
+        assert!(out.status.success(), "task synth failed: {err}");
+        tmp
+    });
+    dir.path().join("task")
+}
+
+/// Copies a bundle directory (files and subdirectories) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Parses a JSON report file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Asserts that a failed command printed exactly one `error:` line naming
+/// `needle`, exited non-zero, and did not panic.
+pub fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
+    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line: {stderr}");
+    assert!(errors[0].contains(needle), "error line does not mention {needle:?}: {}", errors[0]);
+}

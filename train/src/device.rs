@@ -1,0 +1,25 @@
+//! The compute device.
+
+use candle_core::Device;
+
+use crate::error::Result;
+
+/// The device the `cuda` feature and the request select: CUDA device 0 when
+/// built with `cuda` and `prefer_gpu` is set, the CPU otherwise.
+pub fn select(prefer_gpu: bool) -> Result<Device> {
+    #[cfg(feature = "cuda")]
+    if prefer_gpu {
+        return Ok(Device::new_cuda(0)?);
+    }
+    let _ = prefer_gpu;
+    Ok(Device::Cpu)
+}
+
+/// A short name for reports: `cpu` or `cuda:0`.
+pub fn describe(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_owned(),
+        Device::Cuda(_) => "cuda:0".to_owned(),
+        Device::Metal(_) => "metal".to_owned(),
+    }
+}

@@ -1,0 +1,38 @@
+//! Native training primitives for w2s.
+//!
+//! Everything numeric that a strategy can ask the host for lives here, on
+//! candle-core (f32; CPU by default, CUDA behind the `cuda` feature):
+//!
+//! - [`head`]: student heads (linear probe, two-layer MLP) with a fused
+//!   forward and a hand-written backward for weighted soft-label
+//!   cross-entropy. A whole train step is one call: strategies run many
+//!   small steps, and candle's per-op overhead makes coarse primitives pay.
+//! - [`optim`]: AdamW and SGD.
+//! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
+//!   seeded, so initial weights and shuffles never come from it.
+//! - [`bundle`]: task bundles, format v1, read through verified memory maps.
+//!   [`bundle::PublicTask`] opens only the public part.
+//! - [`synth`]: the synthetic task generator with a weak teacher trained
+//!   natively on a degraded view.
+//! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
+//!   weak teacher, native reference strategies).
+//! - [`checkpoint`]: student checkpoints.
+//!
+//! This crate knows nothing about WebAssembly or scoring: `host` and
+//! `scorer` both build on it and never on each other.
+
+pub mod arch;
+pub mod bundle;
+pub mod checkpoint;
+pub mod device;
+pub mod error;
+pub mod head;
+pub mod optim;
+pub mod recipe;
+pub mod rng;
+pub mod synth;
+
+pub use arch::Arch;
+pub use error::{Result, TrainError};
+pub use head::Head;
+pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};

@@ -1,0 +1,304 @@
+//! Synthetic weak-to-strong tasks with a real gap (see `docs/TASK_FORMAT.md`,
+//! "The generative story").
+//!
+//! 1. Each example has a latent concept vector `z ~ N(0, I_latent)`. Its
+//!    ground-truth class is `argmax_c (W z)_c` for a random `W`: the labels
+//!    come from the latent concept alone.
+//! 2. The strong features encode `z` nonlinearly, among distractors: the
+//!    first `concept_width` features are `tanh(A z) + strong_noise * e`, the
+//!    rest are random mixtures of a nuisance latent that is independent of
+//!    the label.
+//! 3. The weak teacher sees a degraded view: only the first `weak_visible`
+//!    latent dimensions, plus fresh per-example noise of scale `weak_noise`.
+//!    It is a linear model trained natively (by [`Recipe`]) on its own
+//!    labeled split. Its errors are systematic (it cannot see part of the
+//!    concept, so it errs the same way on every example alike in what it
+//!    sees) plus instance noise, not independent label flips.
+//! 4. The pool and the test split get the teacher's probabilities; the pool's
+//!    ground truth and the whole test split go to `heldout/`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Arch;
+use crate::bundle::{self, FormatV1, Manifest, Splits};
+use crate::error::{Result, TrainError};
+use crate::optim::OptimizerConfig;
+use crate::recipe::{self, Recipe};
+use crate::rng::Rng;
+
+/// Parameters of the generative story. Every field is written into the
+/// bundle's provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthConfig {
+    /// Task name.
+    pub name: String,
+    /// Seed of everything random in the bundle.
+    pub seed: u64,
+    /// Unlabeled pool size.
+    pub pool: u32,
+    /// Held-out test size.
+    pub test: u32,
+    /// The weak teacher's own labeled training split.
+    pub teacher_train: u32,
+    /// Classes.
+    pub classes: u32,
+    /// Strong feature width.
+    pub feature_dim: u32,
+    /// Latent concept dimensions.
+    pub latent: u32,
+    /// Strong features that encode the concept (the rest are distractors).
+    pub concept_width: u32,
+    /// Noise on the concept features.
+    pub strong_noise: f32,
+    /// Latent dimensions the weak teacher sees.
+    pub weak_visible: u32,
+    /// Noise on the weak teacher's view.
+    pub weak_noise: f32,
+}
+
+impl SynthConfig {
+    /// The default task: small enough that a full evaluation takes seconds
+    /// on two cores, with a weak-to-strong gap of about 0.3 (measured
+    /// numbers in `docs/TASK_FORMAT.md`).
+    pub fn default_task(seed: u64) -> Self {
+        Self {
+            name: "synth-default".to_owned(),
+            seed,
+            pool: 6000,
+            test: 3000,
+            teacher_train: 2000,
+            classes: 4,
+            feature_dim: 64,
+            latent: 8,
+            concept_width: 32,
+            strong_noise: 0.1,
+            weak_visible: 6,
+            weak_noise: 0.8,
+        }
+    }
+
+    /// The same story at `scale` times the split sizes.
+    pub fn scaled(mut self, scale: u32) -> Self {
+        self.pool *= scale;
+        self.test *= scale;
+        self.teacher_train *= scale;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(TrainError::invalid("synth", m.to_owned()));
+        if self.classes < 2 || self.latent == 0 || self.pool == 0 || self.test == 0 || self.teacher_train == 0 {
+            return bad("classes >= 2 and positive sizes required");
+        }
+        if self.concept_width == 0 || self.concept_width > self.feature_dim {
+            return bad("concept_width must be in 1..=feature_dim");
+        }
+        if self.weak_visible == 0 || self.weak_visible > self.latent {
+            return bad("weak_visible must be in 1..=latent");
+        }
+        if !(self.strong_noise >= 0.0 && self.weak_noise >= 0.0) {
+            return bad("noise scales must be non-negative");
+        }
+        Ok(())
+    }
+
+    /// The teacher's recipe: a linear model on the weak view.
+    pub fn teacher_recipe() -> Recipe {
+        Recipe {
+            arch: Arch::Linear,
+            optimizer: OptimizerConfig::adamw(1e-2),
+            epochs: 30,
+            batch_size: 64,
+        }
+    }
+}
+
+struct Split {
+    features: Vec<f32>,
+    weak_view: Vec<f32>,
+    labels: Vec<u32>,
+}
+
+struct World {
+    concept: Vec<f64>,    // classes x latent
+    encoder: Vec<f64>,    // concept_width x latent
+    distractor: Vec<f64>, // (feature_dim - concept_width) x nuisance
+}
+
+const NUISANCE: usize = 8;
+
+fn matrix(rng: &mut Rng, rows: usize, cols: usize, scale: f64) -> Vec<f64> {
+    (0..rows * cols).map(|_| rng.normal() * scale).collect()
+}
+
+fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
+    let (k, r, d, cw, vis) = (cfg.classes as usize, cfg.latent as usize, cfg.feature_dim as usize, cfg.concept_width as usize, cfg.weak_visible as usize);
+    let mut out = Split { features: Vec::with_capacity(n * d), weak_view: Vec::with_capacity(n * vis), labels: Vec::with_capacity(n) };
+    for _ in 0..n {
+        let z: Vec<f64> = (0..r).map(|_| rng.normal()).collect();
+        let score = |c: usize| (0..r).map(|j| world.concept[c * r + j] * z[j]).sum::<f64>();
+        let mut label = 0;
+        for c in 1..k {
+            if score(c) > score(label) {
+                label = c;
+            }
+        }
+        out.labels.push(label as u32);
+        for f in 0..cw {
+            let a: f64 = (0..r).map(|j| world.encoder[f * r + j] * z[j]).sum();
+            out.features.push((a.tanh() + f64::from(cfg.strong_noise) * rng.normal()) as f32);
+        }
+        let u: Vec<f64> = (0..NUISANCE).map(|_| rng.normal()).collect();
+        for f in 0..d - cw {
+            let a: f64 = (0..NUISANCE).map(|j| world.distractor[f * NUISANCE + j] * u[j]).sum();
+            out.features.push(a as f32);
+        }
+        for &zj in z.iter().take(vis) {
+            out.weak_view.push((zj + f64::from(cfg.weak_noise) * rng.normal()) as f32);
+        }
+    }
+    out
+}
+
+fn write_safetensors(dir: &Path, rel: &str, tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>) -> Result<String> {
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| Ok((*name, TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| TrainError::invalid("tensor", e.to_string()))?)))
+        .collect::<Result<_>>()?;
+    let bytes = safetensors::serialize(views, None).map_err(|e| TrainError::invalid("tensor", e.to_string()))?;
+    let path = dir.join(rel);
+    fs::write(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
+    Ok(bundle::sha256_hex(&bytes))
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn u32_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// What generating a bundle measured about its teacher.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynthSummary {
+    /// The weak teacher's accuracy on its own training split.
+    pub teacher_train_acc: f64,
+    /// The weak teacher's accuracy on the test split (weak_acc).
+    pub weak_test_acc: f64,
+}
+
+/// Generates a bundle into `out` (created if missing; must be empty or
+/// absent). Deterministic for a given config, on CPU.
+pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
+    cfg.validate()?;
+    if out.exists() && fs::read_dir(out).map_err(|e| TrainError::io(out, e))?.next().is_some() {
+        return Err(TrainError::invalid("out", format!("{} exists and is not empty", out.display())));
+    }
+    for sub in ["public", "heldout"] {
+        let p = out.join(sub);
+        fs::create_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
+    }
+    let (k, r, d, cw, vis) = (cfg.classes as usize, cfg.latent as usize, cfg.feature_dim as usize, cfg.concept_width as usize, cfg.weak_visible as usize);
+    let mut rng = Rng::for_stream(cfg.seed, "synth-world");
+    let world = World {
+        concept: matrix(&mut rng, k, r, 1.0),
+        encoder: matrix(&mut rng, cw, r, 1.0 / (r as f64).sqrt()),
+        distractor: matrix(&mut rng, d - cw, NUISANCE, 1.0 / (NUISANCE as f64).sqrt()),
+    };
+    let mut rng = Rng::for_stream(cfg.seed, "synth-samples");
+    let teacher_split = sample(cfg, &world, cfg.teacher_train as usize, &mut rng);
+    let pool = sample(cfg, &world, cfg.pool as usize, &mut rng);
+    let test = sample(cfg, &world, cfg.test as usize, &mut rng);
+
+    let dev = Device::Cpu;
+    let view = |s: &Split| Tensor::from_slice(&s.weak_view, (s.labels.len(), vis), &dev);
+    let teacher = SynthConfig::teacher_recipe().train(&view(&teacher_split)?, &recipe::one_hot(&teacher_split.labels, k), k, crate::rng::derive_seed(cfg.seed, "teacher"), &mut |_, _| {})?;
+    let teacher_train_acc = recipe::accuracy(&recipe::predict_all(&teacher, &view(&teacher_split)?, 4096)?, k, &teacher_split.labels);
+    let pool_weak = recipe::predict_all(&teacher, &view(&pool)?, 4096)?;
+    let test_weak = recipe::predict_all(&teacher, &view(&test)?, 4096)?;
+    let weak_test_acc = recipe::accuracy(&test_weak, k, &test.labels);
+
+    let (np, nt) = (pool.labels.len(), test.labels.len());
+    let mut files = BTreeMap::new();
+    files.insert(
+        bundle::PUBLIC_POOL.to_owned(),
+        write_safetensors(out, bundle::PUBLIC_POOL, vec![
+            ("features", Dtype::F32, vec![np, d], f32_bytes(&pool.features)),
+            ("weak_probs", Dtype::F32, vec![np, k], f32_bytes(&pool_weak)),
+        ])?,
+    );
+    files.insert(
+        bundle::HELDOUT_POOL_LABELS.to_owned(),
+        write_safetensors(out, bundle::HELDOUT_POOL_LABELS, vec![("labels", Dtype::U32, vec![np], u32_bytes(&pool.labels))])?,
+    );
+    files.insert(
+        bundle::HELDOUT_TEST.to_owned(),
+        write_safetensors(out, bundle::HELDOUT_TEST, vec![
+            ("features", Dtype::F32, vec![nt, d], f32_bytes(&test.features)),
+            ("weak_probs", Dtype::F32, vec![nt, k], f32_bytes(&test_weak)),
+            ("labels", Dtype::U32, vec![nt], u32_bytes(&test.labels)),
+        ])?,
+    );
+    let mut provenance = BTreeMap::new();
+    provenance.insert("generator".to_owned(), "w2s task synth".to_owned());
+    provenance.insert("config".to_owned(), serde_json::to_string(cfg).expect("config serializes"));
+    provenance.insert("teacher_recipe".to_owned(), SynthConfig::teacher_recipe().id());
+    provenance.insert("teacher_train_acc".to_owned(), format!("{teacher_train_acc:.4}"));
+    let manifest = Manifest {
+        format_version: FormatV1,
+        name: cfg.name.clone(),
+        classes: cfg.classes,
+        feature_dim: cfg.feature_dim,
+        splits: Splits { pool: cfg.pool, test: cfg.test },
+        files,
+        provenance,
+    };
+    manifest.write(out)?;
+    Ok(SynthSummary { teacher_train_acc, weak_test_acc })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::PublicTask;
+
+    fn tiny(seed: u64) -> SynthConfig {
+        SynthConfig { pool: 300, test: 200, teacher_train: 200, ..SynthConfig::default_task(seed) }
+    }
+
+    #[test]
+    fn generates_a_bundle_whose_public_part_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("task");
+        let summary = generate(&tiny(1), &out).unwrap();
+        assert!(summary.weak_test_acc > 0.3 && summary.weak_test_acc < 0.95, "{summary:?}");
+        let task = PublicTask::open(&out, &Device::Cpu).unwrap();
+        assert_eq!(task.pool_size(), 300);
+        assert_eq!(task.features.dims(), &[300, 64]);
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(&tiny(3), &dir.path().join("a")).unwrap();
+        generate(&tiny(3), &dir.path().join("b")).unwrap();
+        let a = fs::read_to_string(dir.path().join("a/task.toml")).unwrap();
+        let b = fs::read_to_string(dir.path().join("b/task.toml")).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn refuses_a_non_empty_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("x"), b"x").unwrap();
+        assert!(generate(&tiny(1), dir.path()).is_err());
+    }
+}
