@@ -20,7 +20,7 @@ use w2s_train::bundle::PublicTask;
 use w2s_train::rng::derive_seed;
 
 use crate::progress;
-use crate::report::{OutcomeInfo, Report, TaskInfo, Timing, Versions, WasmInfo, REPORT_FORMAT};
+use crate::report::{OutcomeInfo, REPORT_FORMAT, Report, TaskInfo, Timing, Versions, WasmInfo};
 
 /// Arguments shared by `eval` and `run`.
 #[derive(Args)]
@@ -87,12 +87,19 @@ fn prepare(args: &CommonArgs, generate_default: bool) -> Result<Prepared> {
     };
     let limits = Limits::default();
     let sandbox = Sandbox::new(limits.clone()).context("cannot set up the sandbox")?;
-    let bytes = std::fs::read(&args.wasm).with_context(|| format!("cannot read {}", args.wasm.display()))?;
-    let strategy = sandbox.load(&bytes).with_context(|| format!("{}", args.wasm.display()))?;
-    let task = PublicTask::open(&task_dir, &candle_core::Device::Cpu).context("cannot open the task")?;
+    let bytes = std::fs::read(&args.wasm)
+        .with_context(|| format!("cannot read {}", args.wasm.display()))?;
+    let strategy = sandbox
+        .load(&bytes)
+        .with_context(|| format!("{}", args.wasm.display()))?;
+    let task =
+        PublicTask::open(&task_dir, &candle_core::Device::Cpu).context("cannot open the task")?;
     let (seed, seed_source) = match args.seed {
         Some(s) => (s, "flag"),
-        None => (derive_seed(0, &format!("{}:{}", strategy.sha256(), task.task_hash)), "derived from wasm and task hashes"),
+        None => (
+            derive_seed(0, &format!("{}:{}", strategy.wasm_sha256(), task.task_hash)),
+            "derived from wasm and task hashes",
+        ),
     };
     Ok(Prepared {
         wasm_path: args.wasm.clone(),
@@ -109,16 +116,28 @@ fn prepare(args: &CommonArgs, generate_default: bool) -> Result<Prepared> {
 
 fn run_guest(p: &Prepared, config: &str) -> RunReport {
     let bar = progress::compute_bar("strategy", p.limits.compute_flops);
-    let report = p.sandbox.run(&p.strategy, Arc::clone(&p.task), config, p.seed, &mut |pr: Progress| {
-        bar.set_message(format!("{} steps, {:.2} GFLOP", pr.steps, pr.flops as f64 / 1e9));
-        bar.tick();
-    });
+    let report = p.sandbox.run(
+        &p.strategy,
+        Arc::clone(&p.task),
+        config,
+        p.seed,
+        &mut |pr: Progress| {
+            bar.set_message(format!(
+                "{} steps, {:.2} GFLOP",
+                pr.steps,
+                pr.flops as f64 / 1e9
+            ));
+            bar.tick();
+        },
+    );
     bar.finish_and_clear();
     report
 }
 
 fn write_checkpoint(run: &RunReport, dir: &Path) -> Result<Option<PathBuf>> {
-    let Some(student) = &run.student else { return Ok(None) };
+    let Some(student) = &run.student else {
+        return Ok(None);
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("student.safetensors");
     let bytes = w2s_train::checkpoint::to_bytes(student).context("cannot serialize the student")?;
@@ -142,29 +161,53 @@ fn score_in_child(task_dir: &Path, checkpoint: &Path) -> Result<ScoreReport> {
     if !output.status.success() {
         bail!("the scorer process failed ({})", output.status);
     }
-    serde_json::from_slice(&output.stdout).context("the scorer process printed an unreadable report")
+    serde_json::from_slice(&output.stdout)
+        .context("the scorer process printed an unreadable report")
 }
 
-fn build_report(p: &Prepared, run: RunReport, config: &str, score: Option<ScoreReport>, score_ms: u64) -> Report {
+fn build_report(
+    p: &Prepared,
+    run: RunReport,
+    config: &str,
+    score: Option<ScoreReport>,
+    score_ms: u64,
+) -> Report {
     let m = &p.task.manifest;
     Report {
         report_format: REPORT_FORMAT,
         versions: Versions::current(),
         wasm: WasmInfo {
-            file: p.wasm_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            file: p
+                .wasm_path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             sha256: run.wasm_sha256.clone(),
             bytes: p.wasm_bytes,
         },
-        task: TaskInfo { name: m.name.clone(), hash: p.task.task_hash.clone(), pool: m.splits.pool, classes: m.classes },
+        task: TaskInfo {
+            name: m.name.clone(),
+            hash: p.task.task_hash.clone(),
+            pool: m.splits.pool,
+            classes: m.classes,
+        },
         seed: run.seed,
         seed_source: p.seed_source,
         config: config.to_owned(),
         device: "cpu".to_owned(),
         limits: p.limits.clone(),
-        outcome: OutcomeInfo { code: run.outcome.code(), message: run.outcome.message(), detail: run.outcome.clone() },
-        timing: Timing { run_ms: run.usage.wall_time.as_millis() as u64, score_ms },
+        outcome: OutcomeInfo {
+            code: run.outcome.code(),
+            message: run.outcome.message(),
+            detail: run.outcome.clone(),
+        },
+        timing: Timing {
+            run_ms: run.usage.wall_time.as_millis() as u64,
+            score_ms,
+        },
         usage: run.usage,
         metrics: run.metrics,
+        metrics_dropped: run.metrics_dropped,
         stdout: run.stdout,
         stderr: run.stderr,
         score,
@@ -197,7 +240,11 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if report.score.is_some() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if report.score.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
@@ -208,12 +255,21 @@ pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
     let run = run_guest(&p, &args.common.config);
     let ckpt = write_checkpoint(&run, &args.out)?;
     let report = build_report(&p, run, &args.common.config, None, 0);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("run.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("outcome {}: {}", report.outcome.code, report.outcome.message);
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "outcome {}: {}",
+        report.outcome.code, report.outcome.message
+    );
     if let Some(ckpt) = ckpt {
         println!("student written to {}", ckpt.display());
     }
-    Ok(if report.outcome.code == "completed" { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if report.outcome.code == "completed" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

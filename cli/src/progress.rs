@@ -17,7 +17,8 @@ pub(crate) fn steps_bar(label: &str) -> ProgressBar {
 /// A bar over the run's compute budget, in GFLOP (a guest's number of steps
 /// is not known in advance; its budget is).
 pub(crate) fn compute_bar(label: &str, budget_flops: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(budget_flops / 1_000_000), ProgressDrawTarget::stderr());
+    let bar =
+        ProgressBar::with_draw_target(Some(budget_flops / 1_000_000), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{prefix:>8} {spinner} {msg} ({elapsed})")
             .expect("valid template"),

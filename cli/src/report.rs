@@ -27,7 +27,11 @@ pub(crate) struct Versions {
 
 impl Versions {
     pub(crate) fn current() -> Self {
-        Self { w2s: env!("CARGO_PKG_VERSION"), wasmtime: WASMTIME_VERSION, candle: CANDLE_VERSION }
+        Self {
+            w2s: env!("CARGO_PKG_VERSION"),
+            wasmtime: WASMTIME_VERSION,
+            candle: CANDLE_VERSION,
+        }
     }
 }
 
@@ -74,6 +78,7 @@ pub(crate) struct Report {
     pub(crate) outcome: OutcomeInfo,
     pub(crate) usage: Usage,
     pub(crate) metrics: Vec<MetricPoint>,
+    pub(crate) metrics_dropped: u64,
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
     pub(crate) score: Option<ScoreReport>,
@@ -90,22 +95,67 @@ impl Report {
         let mut rows: Vec<(&str, String)> = Vec::new();
         if let Some(s) = &self.score {
             rows.push(("weak_acc", format!("{:.4}", s.weak_acc)));
-            rows.push(("ceiling_acc", format!("{:.4}  (mean of {} seeds, cache: {})", s.ceiling_acc, s.ceiling_accs.len(), cache_word(s))));
-            rows.push(("student_acc", format!("{:.4}  ({})", s.student_acc, s.student_arch)));
+            rows.push((
+                "ceiling_acc",
+                format!(
+                    "{:.4}  (mean of {} seeds, cache: {})",
+                    s.ceiling_acc,
+                    s.ceiling_accs.len(),
+                    cache_word(s)
+                ),
+            ));
+            rows.push((
+                "student_acc",
+                format!("{:.4}  ({})", s.student_acc, s.student_arch),
+            ));
             rows.push(("PGR", format!("{:.4}", s.pgr)));
         } else {
             rows.push(("PGR", "not scored (the run did not complete)".to_owned()));
         }
-        rows.push(("outcome", format!("{}: {}", self.outcome.code, self.outcome.message)));
-        rows.push(("fuel used", format!("{} instructions", self.usage.fuel_consumed)));
-        rows.push(("compute used", format!("{} in {} train steps, {} host calls", gflop(self.usage.flops), self.usage.train_steps, self.usage.host_calls)));
-        rows.push(("wall time", format!("run {:.2} s, score {:.2} s", self.timing.run_ms as f64 / 1e3, self.timing.score_ms as f64 / 1e3)));
+        rows.push((
+            "outcome",
+            format!("{}: {}", self.outcome.code, self.outcome.message),
+        ));
+        rows.push((
+            "fuel used",
+            format!("{} instructions", self.usage.fuel_consumed),
+        ));
+        rows.push((
+            "compute used",
+            format!(
+                "{} in {} train steps, {} host calls",
+                gflop(self.usage.flops),
+                self.usage.train_steps,
+                self.usage.host_calls
+            ),
+        ));
+        rows.push((
+            "wall time",
+            format!(
+                "run {:.2} s, score {:.2} s",
+                self.timing.run_ms as f64 / 1e3,
+                self.timing.score_ms as f64 / 1e3
+            ),
+        ));
         rows.push(("seed", format!("{} ({})", self.seed, self.seed_source)));
-        rows.push(("wasm", format!("{} sha256:{}", self.wasm.file, self.wasm.sha256)));
-        rows.push(("task", format!("{} sha256:{}", self.task.name, self.task.hash)));
+        rows.push((
+            "wasm",
+            format!("{} sha256:{}", self.wasm.file, self.wasm.sha256),
+        ));
+        rows.push((
+            "task",
+            format!("{} sha256:{}", self.task.name, self.task.hash),
+        ));
         for (name, out) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             if out.dropped_bytes > 0 {
-                rows.push((name, format!("kept {} bytes, dropped {} (over the limit)", out.kept.len(), out.dropped_bytes)));
+                rows.push((
+                    name,
+                    format!(
+                        "kept {} bytes, dropped {} (over the limit)",
+                        out.kept.len(),
+                        out.dropped_bytes
+                    ),
+                ));
             }
         }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
@@ -130,9 +180,13 @@ mod tests {
     use super::*;
 
     fn locked_version(name: &str) -> String {
-        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
         let needle = format!("name = \"{name}\"\nversion = \"");
-        let start = lock.find(&needle).unwrap_or_else(|| panic!("{name} not in Cargo.lock")) + needle.len();
+        let start = lock
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{name} not in Cargo.lock"))
+            + needle.len();
         lock[start..].split('"').next().unwrap().to_owned()
     }
 

@@ -26,7 +26,8 @@ pub(crate) struct ScoreArgs {
 }
 
 pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.checkpoint).with_context(|| format!("cannot read {}", args.checkpoint.display()))?;
+    let bytes = std::fs::read(&args.checkpoint)
+        .with_context(|| format!("cannot read {}", args.checkpoint.display()))?;
     let bar = progress::steps_bar("ceiling");
     let report = w2s_scorer::score_checkpoint(&args.task, &bytes, &mut |done, total| {
         bar.set_length(total);

@@ -34,12 +34,18 @@ pub(crate) enum TaskCommand {
 
 pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
     match cmd {
-        TaskCommand::Synth { seed, out, scale, name } => {
+        TaskCommand::Synth {
+            seed,
+            out,
+            scale,
+            name,
+        } => {
             let mut cfg = SynthConfig::default_task(seed).scaled(scale);
             if let Some(name) = name {
                 cfg.name = name;
             }
-            let summary = synth::generate(&cfg, &out).with_context(|| format!("cannot generate a task in {}", out.display()))?;
+            let summary = synth::generate(&cfg, &out)
+                .with_context(|| format!("cannot generate a task in {}", out.display()))?;
             println!(
                 "wrote {} (pool {}, test {}, {} classes, {} features); weak teacher test accuracy {:.4}",
                 out.display(),
@@ -72,7 +78,9 @@ pub(crate) fn ensure_default_task(dir: &Path) -> Result<()> {
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
     }
-    synth::generate(&SynthConfig::default_task(0), &tmp).context("cannot generate the default task")?;
-    std::fs::rename(&tmp, dir).with_context(|| format!("cannot move the default task to {}", dir.display()))?;
+    synth::generate(&SynthConfig::default_task(0), &tmp)
+        .context("cannot generate the default task")?;
+    std::fs::rename(&tmp, dir)
+        .with_context(|| format!("cannot move the default task to {}", dir.display()))?;
     Ok(())
 }

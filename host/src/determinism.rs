@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use w2s_train::rng::Rng;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
-use w2s_train::rng::Rng;
 
 /// The guest's wall clock: 2024-01-01T00:00:00Z, always.
 pub const FIXED_WALL_CLOCK_SECS: u64 = 1_704_067_200;
@@ -103,7 +103,10 @@ impl HasData for VirtualClocks {
 
 impl ClockView<'_> {
     fn sleep_until(&mut self, until: u64) -> wasmtime::Result<Resource<DynPollable>> {
-        let sleep = self.table.push(VirtualSleep { clock: self.clock.clone(), until })?;
+        let sleep = self.table.push(VirtualSleep {
+            clock: self.clock.clone(),
+            until,
+        })?;
         subscribe(self.table, sleep)
     }
 }
@@ -117,11 +120,17 @@ impl monotonic_clock::Host for ClockView<'_> {
         Ok(MONOTONIC_TICK_NS)
     }
 
-    fn subscribe_instant(&mut self, when: monotonic_clock::Instant) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         self.sleep_until(when)
     }
 
-    fn subscribe_duration(&mut self, duration: monotonic_clock::Duration) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         let until = self.clock.read().saturating_add(duration);
         self.sleep_until(until)
     }
@@ -188,7 +197,10 @@ mod tests {
         b.fill_bytes(&mut bb);
         assert_eq!(ba, bb);
         assert_ne!(ba, [0u8; 13]);
-        assert_ne!(SeededRandom::new(8, "x").next_u64(), SeededRandom::new(7, "x").next_u64());
+        assert_ne!(
+            SeededRandom::new(8, "x").next_u64(),
+            SeededRandom::new(7, "x").next_u64()
+        );
         assert_eq!(insecure_seed(3), insecure_seed(3));
     }
 }

@@ -33,7 +33,9 @@ pub enum HostError {
     #[error("this is a core WebAssembly module, not a component: build for wasm32-wasip2")]
     CoreModule,
     /// A WebAssembly binary of an unknown version or layer.
-    #[error("unsupported WebAssembly version/layer bytes {version:02x?}: expected a component (0d 00 01 00)")]
+    #[error(
+        "unsupported WebAssembly version/layer bytes {version:02x?}: expected a component (0d 00 01 00)"
+    )]
     UnknownVersion {
         /// The four bytes after the magic.
         version: [u8; 4],
@@ -45,7 +47,9 @@ pub enum HostError {
         reason: String,
     },
     /// The component imports something the sandbox does not provide.
-    #[error("component imports `{import}`, which the sandbox does not provide (only w2s:strategy@0.1.0 and WASI 0.2 interfaces are)")]
+    #[error(
+        "component imports `{import}`, which the sandbox does not provide (only w2s:strategy@0.1.0 and WASI 0.2 interfaces are)"
+    )]
     ForbiddenImport {
         /// The import's name, as the component spells it (truncated).
         import: String,
@@ -79,7 +83,11 @@ pub enum HostError {
 pub(crate) enum HostTrap {
     /// The compute budget cannot pay for the requested primitive.
     #[error("compute budget exhausted: {used} of {budget} FLOPs used, {requested} more requested")]
-    ComputeBudget { used: u64, budget: u64, requested: u64 },
+    ComputeBudget {
+        used: u64,
+        budget: u64,
+        requested: u64,
+    },
     /// The wall-clock deadline has passed.
     #[error("wall-clock deadline passed")]
     Timeout,
@@ -87,8 +95,14 @@ pub(crate) enum HostTrap {
     #[error("more than {limit} live students and optimizers")]
     HandleLimit { limit: u32 },
     /// Tensor memory would pass `tensor_bytes`.
-    #[error("tensor memory limit: {in_use} bytes in use, {requested} more requested, limit {limit}")]
-    TensorMemory { in_use: u64, requested: u64, limit: u64 },
+    #[error(
+        "tensor memory limit: {in_use} bytes in use, {requested} more requested, limit {limit}"
+    )]
+    TensorMemory {
+        in_use: u64,
+        requested: u64,
+        limit: u64,
+    },
     /// A host invariant broke (a tensor backend failure, a missing table
     /// entry). Never caused by valid or invalid guest arguments alone.
     #[error("host internal error in {what}")]

@@ -145,8 +145,14 @@ impl Default for Limits {
             stderr_bytes: 64 << 10,
             max_wasm_bytes: 64 << 20,
             allowed_archs: vec![
-                ArchLimit { family: ArchFamily::Linear, max_hidden: 0 },
-                ArchLimit { family: ArchFamily::Mlp, max_hidden: 4096 },
+                ArchLimit {
+                    family: ArchFamily::Linear,
+                    max_hidden: 0,
+                },
+                ArchLimit {
+                    family: ArchFamily::Mlp,
+                    max_hidden: 4096,
+                },
             ],
         }
     }
@@ -155,19 +161,55 @@ impl Default for Limits {
 impl Limits {
     /// Checks every field against its hard cap; the error names the field.
     pub fn validate(&self) -> Result<(), HostError> {
-        let bad = |field: &'static str, reason: String| Err(HostError::InvalidLimits { field, reason });
+        let bad =
+            |field: &'static str, reason: String| Err(HostError::InvalidLimits { field, reason });
         let checks: [(&'static str, u64, u64, u64); 11] = [
             ("fuel", self.fuel, 1, u64::MAX),
-            ("memory_bytes", self.memory_bytes, 64 << 10, HARD_MAX_MEMORY_BYTES),
-            ("table_elements", self.table_elements, 1, HARD_MAX_TABLE_ELEMENTS),
-            ("instances", self.instances.into(), 1, HARD_MAX_INSTANCES.into()),
-            ("max_handles", self.max_handles.into(), 1, HARD_MAX_HANDLES.into()),
+            (
+                "memory_bytes",
+                self.memory_bytes,
+                64 << 10,
+                HARD_MAX_MEMORY_BYTES,
+            ),
+            (
+                "table_elements",
+                self.table_elements,
+                1,
+                HARD_MAX_TABLE_ELEMENTS,
+            ),
+            (
+                "instances",
+                self.instances.into(),
+                1,
+                HARD_MAX_INSTANCES.into(),
+            ),
+            (
+                "max_handles",
+                self.max_handles.into(),
+                1,
+                HARD_MAX_HANDLES.into(),
+            ),
             ("compute_flops", self.compute_flops, 1, u64::MAX),
-            ("max_indices_per_call", self.max_indices_per_call.into(), 1, HARD_MAX_INDICES_PER_CALL.into()),
-            ("max_metric_points", self.max_metric_points.into(), 0, HARD_MAX_METRIC_POINTS.into()),
+            (
+                "max_indices_per_call",
+                self.max_indices_per_call.into(),
+                1,
+                HARD_MAX_INDICES_PER_CALL.into(),
+            ),
+            (
+                "max_metric_points",
+                self.max_metric_points.into(),
+                0,
+                HARD_MAX_METRIC_POINTS.into(),
+            ),
             ("stdout_bytes", self.stdout_bytes, 0, HARD_MAX_OUTPUT_BYTES),
             ("stderr_bytes", self.stderr_bytes, 0, HARD_MAX_OUTPUT_BYTES),
-            ("max_wasm_bytes", self.max_wasm_bytes, 8, HARD_MAX_WASM_BYTES),
+            (
+                "max_wasm_bytes",
+                self.max_wasm_bytes,
+                8,
+                HARD_MAX_WASM_BYTES,
+            ),
         ];
         for (field, value, min, max) in checks {
             if !(min..=max).contains(&value) {
@@ -175,13 +217,22 @@ impl Limits {
             }
         }
         if self.wall_clock.is_zero() || self.wall_clock > HARD_MAX_WALL_CLOCK {
-            return bad("wall_clock", format!("{:?} is outside (0, {HARD_MAX_WALL_CLOCK:?}]", self.wall_clock));
+            return bad(
+                "wall_clock",
+                format!(
+                    "{:?} is outside (0, {HARD_MAX_WALL_CLOCK:?}]",
+                    self.wall_clock
+                ),
+            );
         }
         if self.tensor_bytes == 0 {
             return bad("tensor_bytes", "must be positive".to_owned());
         }
         if self.allowed_archs.is_empty() {
-            return bad("allowed_archs", "must allow at least one architecture".to_owned());
+            return bad(
+                "allowed_archs",
+                "must allow at least one architecture".to_owned(),
+            );
         }
         for a in &self.allowed_archs {
             match a.family {
@@ -201,7 +252,9 @@ impl Limits {
     pub fn allows(&self, arch: w2s_train::Arch) -> bool {
         self.allowed_archs.iter().any(|a| match (a.family, arch) {
             (ArchFamily::Linear, w2s_train::Arch::Linear) => true,
-            (ArchFamily::Mlp, w2s_train::Arch::Mlp { hidden }) => hidden >= 1 && hidden <= a.max_hidden,
+            (ArchFamily::Mlp, w2s_train::Arch::Mlp { hidden }) => {
+                hidden >= 1 && hidden <= a.max_hidden
+            }
             _ => false,
         })
     }
@@ -210,7 +263,9 @@ impl Limits {
     /// tick for the partial tick the run starts in.
     pub(crate) fn epoch_ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_nanos();
-        u64::try_from(self.wall_clock.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
+        u64::try_from(self.wall_clock.as_nanos().div_ceil(tick))
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
     }
 }
 
@@ -231,10 +286,28 @@ mod tests {
 
     #[test]
     fn validate_names_the_field() {
-        let l = Limits { memory_bytes: HARD_MAX_MEMORY_BYTES + 1, ..Limits::default() };
-        assert!(matches!(l.validate(), Err(HostError::InvalidLimits { field: "memory_bytes", .. })));
-        let l = Limits { allowed_archs: vec![], ..Limits::default() };
-        assert!(matches!(l.validate(), Err(HostError::InvalidLimits { field: "allowed_archs", .. })));
+        let l = Limits {
+            memory_bytes: HARD_MAX_MEMORY_BYTES + 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(HostError::InvalidLimits {
+                field: "memory_bytes",
+                ..
+            })
+        ));
+        let l = Limits {
+            allowed_archs: vec![],
+            ..Limits::default()
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(HostError::InvalidLimits {
+                field: "allowed_archs",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -244,7 +317,13 @@ mod tests {
         assert!(l.allows(w2s_train::Arch::Mlp { hidden: 4096 }));
         assert!(!l.allows(w2s_train::Arch::Mlp { hidden: 4097 }));
         assert!(!l.allows(w2s_train::Arch::Mlp { hidden: 0 }));
-        let linear_only = Limits { allowed_archs: vec![ArchLimit { family: ArchFamily::Linear, max_hidden: 0 }], ..l };
+        let linear_only = Limits {
+            allowed_archs: vec![ArchLimit {
+                family: ArchFamily::Linear,
+                max_hidden: 0,
+            }],
+            ..l
+        };
         assert!(!linear_only.allows(w2s_train::Arch::Mlp { hidden: 8 }));
     }
 

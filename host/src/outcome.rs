@@ -79,16 +79,28 @@ impl Outcome {
     pub fn message(&self) -> String {
         let text = match self {
             Outcome::Completed => "the strategy returned a student".to_owned(),
-            Outcome::GuestError { .. } => "the strategy's run returned an error (see its message)".to_owned(),
+            Outcome::GuestError { .. } => {
+                "the strategy's run returned an error (see its message)".to_owned()
+            }
             Outcome::Trap { kind, .. } => format!("the strategy trapped ({kind})"),
             Outcome::FuelExhausted => "the strategy ran out of fuel".to_owned(),
             Outcome::Timeout => "the run passed its wall-clock deadline".to_owned(),
-            Outcome::MemoryLimit => "a linear memory or table would have grown past its limit".to_owned(),
+            Outcome::MemoryLimit => {
+                "a linear memory or table would have grown past its limit".to_owned()
+            }
             Outcome::HandleLimit => "the strategy held too many live handles".to_owned(),
-            Outcome::TensorMemoryLimit => "student parameters and optimizer state passed the tensor memory limit".to_owned(),
-            Outcome::ComputeBudgetExhausted => "the strategy used its whole compute budget".to_owned(),
-            Outcome::InvalidResult { reason } => format!("the strategy returned an invalid result: {reason}"),
-            Outcome::InvalidModule { reason } => format!("the component could not be instantiated: {reason}"),
+            Outcome::TensorMemoryLimit => {
+                "student parameters and optimizer state passed the tensor memory limit".to_owned()
+            }
+            Outcome::ComputeBudgetExhausted => {
+                "the strategy used its whole compute budget".to_owned()
+            }
+            Outcome::InvalidResult { reason } => {
+                format!("the strategy returned an invalid result: {reason}")
+            }
+            Outcome::InvalidModule { reason } => {
+                format!("the component could not be instantiated: {reason}")
+            }
         };
         text.replace(['\n', '\r'], " ")
     }
@@ -131,7 +143,10 @@ pub(crate) fn classify_typed(err: &wasmtime::Error) -> Option<Outcome> {
             HostTrap::Timeout => Outcome::Timeout,
             HostTrap::HandleLimit { .. } => Outcome::HandleLimit,
             HostTrap::TensorMemory { .. } => Outcome::TensorMemoryLimit,
-            HostTrap::Internal { .. } => Outcome::Trap { kind: "host-internal".to_owned(), backtrace: backtrace(err) },
+            HostTrap::Internal { .. } => Outcome::Trap {
+                kind: "host-internal".to_owned(),
+                backtrace: backtrace(err),
+            },
         });
     }
     if err.downcast_ref::<GrowthRefused>().is_some() {
@@ -141,15 +156,24 @@ pub(crate) fn classify_typed(err: &wasmtime::Error) -> Option<Outcome> {
         return Some(match trap {
             wasmtime::Trap::OutOfFuel => Outcome::FuelExhausted,
             wasmtime::Trap::Interrupt => Outcome::Timeout,
-            other => Outcome::Trap { kind: kebab(&format!("{other:?}")), backtrace: backtrace(err) },
+            other => Outcome::Trap {
+                kind: kebab(&format!("{other:?}")),
+                backtrace: backtrace(err),
+            },
         });
     }
     if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Some(Outcome::Trap { kind: format!("exit:{}", exit.0), backtrace: backtrace(err) });
+        return Some(Outcome::Trap {
+            kind: format!("exit:{}", exit.0),
+            backtrace: backtrace(err),
+        });
     }
     match err.downcast_ref::<ResourceTableError>() {
         Some(ResourceTableError::Full) => Some(Outcome::HandleLimit),
-        Some(_) => Some(Outcome::Trap { kind: "host-internal".to_owned(), backtrace: backtrace(err) }),
+        Some(_) => Some(Outcome::Trap {
+            kind: "host-internal".to_owned(),
+            backtrace: backtrace(err),
+        }),
         None => None,
     }
 }
@@ -157,7 +181,10 @@ pub(crate) fn classify_typed(err: &wasmtime::Error) -> Option<Outcome> {
 /// Classifies the error of a failed call into the guest: a typed cause, or
 /// a `host-error` trap (a WASI host function refused, for example).
 pub(crate) fn classify_call(err: &wasmtime::Error) -> Outcome {
-    classify_typed(err).unwrap_or_else(|| Outcome::Trap { kind: "host-error".to_owned(), backtrace: backtrace(err) })
+    classify_typed(err).unwrap_or_else(|| Outcome::Trap {
+        kind: "host-error".to_owned(),
+        backtrace: backtrace(err),
+    })
 }
 
 #[cfg(test)]
@@ -167,8 +194,13 @@ mod tests {
     fn all() -> Vec<Outcome> {
         vec![
             Outcome::Completed,
-            Outcome::GuestError { message: "m".into() },
-            Outcome::Trap { kind: "k".into(), backtrace: String::new() },
+            Outcome::GuestError {
+                message: "m".into(),
+            },
+            Outcome::Trap {
+                kind: "k".into(),
+                backtrace: String::new(),
+            },
             Outcome::FuelExhausted,
             Outcome::Timeout,
             Outcome::MemoryLimit,
@@ -212,7 +244,9 @@ mod tests {
 
     #[test]
     fn guest_text_is_not_the_headline() {
-        let o = Outcome::GuestError { message: "I am the host now".into() };
+        let o = Outcome::GuestError {
+            message: "I am the host now".into(),
+        };
         assert!(!o.message().contains("host now"));
     }
 
@@ -220,16 +254,36 @@ mod tests {
     fn classifies_typed_errors_by_type() {
         let e = wasmtime::Error::new(HostTrap::Timeout).context("while doing things");
         assert_eq!(classify_call(&e), Outcome::Timeout);
-        let e = wasmtime::Error::new(GrowthRefused::Table { desired: 5, limit: 4 });
+        let e = wasmtime::Error::new(GrowthRefused::Table {
+            desired: 5,
+            limit: 4,
+        });
         assert_eq!(classify_call(&e), Outcome::MemoryLimit);
-        assert_eq!(classify_call(&wasmtime::Error::new(wasmtime::Trap::OutOfFuel)), Outcome::FuelExhausted);
-        assert_eq!(classify_call(&wasmtime::Error::new(wasmtime::Trap::Interrupt)), Outcome::Timeout);
         assert_eq!(
-            classify_call(&wasmtime::Error::new(wasmtime::Trap::UnreachableCodeReached)),
-            Outcome::Trap { kind: "unreachable-code-reached".into(), backtrace: String::new() }
+            classify_call(&wasmtime::Error::new(wasmtime::Trap::OutOfFuel)),
+            Outcome::FuelExhausted
         );
-        assert_eq!(classify_call(&wasmtime::Error::new(I32Exit(3))).code(), "trap");
-        assert_eq!(classify_call(&wasmtime::Error::new(ResourceTableError::Full)), Outcome::HandleLimit);
+        assert_eq!(
+            classify_call(&wasmtime::Error::new(wasmtime::Trap::Interrupt)),
+            Outcome::Timeout
+        );
+        assert_eq!(
+            classify_call(&wasmtime::Error::new(
+                wasmtime::Trap::UnreachableCodeReached
+            )),
+            Outcome::Trap {
+                kind: "unreachable-code-reached".into(),
+                backtrace: String::new()
+            }
+        );
+        assert_eq!(
+            classify_call(&wasmtime::Error::new(I32Exit(3))).code(),
+            "trap"
+        );
+        assert_eq!(
+            classify_call(&wasmtime::Error::new(ResourceTableError::Full)),
+            Outcome::HandleLimit
+        );
         // A message that merely says "out of fuel" is not fuel exhaustion.
         let e = wasmtime::Error::msg("all fuel consumed by WebAssembly");
         assert_eq!(classify_call(&e).code(), "trap");

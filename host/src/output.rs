@@ -55,20 +55,32 @@ pub(crate) struct BoundedOutput {
 impl BoundedOutput {
     /// A pipe that keeps at most `capacity` bytes.
     pub(crate) fn new(capacity: usize) -> Self {
-        let buffer = Buffer { kept: Vec::new(), capacity, dropped: 0 };
-        Self { buffer: Arc::new(Mutex::new(buffer)) }
+        let buffer = Buffer {
+            kept: Vec::new(),
+            capacity,
+            dropped: 0,
+        };
+        Self {
+            buffer: Arc::new(Mutex::new(buffer)),
+        }
     }
 
     fn write(&self, bytes: &[u8]) {
         // A poisoned lock only means another writer panicked mid-append; the
         // buffer is still a valid prefix, so keep going.
-        self.buffer.lock().unwrap_or_else(PoisonError::into_inner).write(bytes);
+        self.buffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write(bytes);
     }
 
     /// What was written so far.
     pub(crate) fn captured(&self) -> CapturedOutput {
         let b = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
-        CapturedOutput { kept: String::from_utf8_lossy(&b.kept).into_owned(), dropped_bytes: b.dropped }
+        CapturedOutput {
+            kept: String::from_utf8_lossy(&b.kept).into_owned(),
+            dropped_bytes: b.dropped,
+        }
     }
 }
 
@@ -109,7 +121,11 @@ impl OutputStream for BoundedOutput {
 }
 
 impl AsyncWrite for BoundedOutput {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         BoundedOutput::write(&self, buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -148,15 +164,26 @@ mod tests {
     fn zero_capacity_drops_everything() {
         let pipe = BoundedOutput::new(0);
         pipe.p2_stream().write(Bytes::from_static(b"abc")).unwrap();
-        assert_eq!(pipe.captured(), CapturedOutput { kept: String::new(), dropped_bytes: 3 });
+        assert_eq!(
+            pipe.captured(),
+            CapturedOutput {
+                kept: String::new(),
+                dropped_bytes: 3
+            }
+        );
     }
 
     #[test]
     fn cut_utf8_is_replaced_not_an_error() {
         let pipe = BoundedOutput::new(2);
-        pipe.p2_stream().write(Bytes::from("é!".to_owned())).unwrap();
+        pipe.p2_stream()
+            .write(Bytes::from("é!".to_owned()))
+            .unwrap();
         let pipe2 = BoundedOutput::new(1);
-        pipe2.p2_stream().write(Bytes::from("é".to_owned())).unwrap();
+        pipe2
+            .p2_stream()
+            .write(Bytes::from("é".to_owned()))
+            .unwrap();
         assert_eq!(pipe.captured().kept, "é");
         assert_eq!(pipe2.captured().kept, "\u{fffd}");
         assert_eq!(pipe2.captured().dropped_bytes, 1);

@@ -15,7 +15,7 @@ pub struct Progress {
     /// Train steps so far.
     pub steps: u64,
     /// Estimated FLOPs used so far.
-    pub flops_used: u64,
+    pub flops: u64,
     /// The compute budget in FLOPs.
     pub flops_budget: u64,
 }

@@ -28,7 +28,12 @@ const MAX_IMPORT_NAME_BYTES: usize = 256;
 const RUN_SIGNATURE: &str = "func(config: string) -> result<student, string>";
 
 /// The w2s:strategy interfaces a guest may import (version 0.1.x).
-const W2S_INTERFACES: [&str; 4] = ["w2s:strategy/types", "w2s:strategy/task", "w2s:strategy/student", "w2s:strategy/metrics"];
+const W2S_INTERFACES: [&str; 4] = [
+    "w2s:strategy/types",
+    "w2s:strategy/task",
+    "w2s:strategy/student",
+    "w2s:strategy/metrics",
+];
 
 /// The WASI 0.2 interfaces `wasmtime_wasi::p2::add_to_linker_sync`
 /// provides. Filesystem and sockets are linked (Rust's std imports them)
@@ -75,7 +80,11 @@ pub(crate) fn import_is_provided(name: &str) -> bool {
 
 /// wasmtime's error chain on one line.
 pub(crate) fn reason(err: &wasmtime::Error) -> String {
-    let text = err.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+    let text = err
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
     truncate(text.replace(['\n', '\r'], " "), MAX_REASON_BYTES)
 }
 
@@ -88,12 +97,17 @@ struct EpochTicker {
 impl EpochTicker {
     fn start(engine: Engine) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new().name("w2s-epoch".to_owned()).spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                engine.increment_epoch();
-            }
-        })?;
-        Ok(Self { stop: Some(stop), thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("w2s-epoch".to_owned())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 
@@ -139,7 +153,9 @@ impl Strategy {
 }
 
 fn engine_err(err: impl std::fmt::Display) -> HostError {
-    HostError::Engine { reason: truncate(err.to_string(), MAX_REASON_BYTES) }
+    HostError::Engine {
+        reason: truncate(err.to_string(), MAX_REASON_BYTES),
+    }
 }
 
 impl Sandbox {
@@ -164,7 +180,12 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         Self::link(&mut linker).map_err(|e| engine_err(reason(&e)))?;
         let ticker = EpochTicker::start(engine.clone()).map_err(engine_err)?;
-        Ok(Self { engine, linker, limits: Arc::new(limits), _ticker: ticker })
+        Ok(Self {
+            engine,
+            linker,
+            limits: Arc::new(limits),
+            _ticker: ticker,
+        })
     }
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -172,7 +193,10 @@ impl Sandbox {
         // Replace wasmtime's monotonic clock with the virtual one: its
         // sleeps would block inside a host call (see `determinism`).
         linker.allow_shadowing(true);
-        monotonic_clock::add_to_linker::<HostState, VirtualClocks>(linker, |s| ClockView { clock: &s.clock, table: &mut s.table })?;
+        monotonic_clock::add_to_linker::<HostState, VirtualClocks>(linker, |s| ClockView {
+            clock: &s.clock,
+            table: &mut s.table,
+        })?;
         linker.allow_shadowing(false);
         crate::imports::add_to_linker(linker)
     }
@@ -190,13 +214,24 @@ impl Sandbox {
     pub fn load(&self, wasm: &[u8]) -> Result<Strategy, HostError> {
         let bytes = wasm.len() as u64;
         if bytes > self.limits.max_wasm_bytes {
-            return Err(HostError::TooLarge { bytes, limit: self.limits.max_wasm_bytes });
+            return Err(HostError::TooLarge {
+                bytes,
+                limit: self.limits.max_wasm_bytes,
+            });
         }
         check_header(wasm)?;
-        let component =
-            Component::new(&self.engine, wasm).map_err(|e| HostError::Compile { reason: reason(&e) })?;
-        for (name, _) in component.component_type().imports(&self.engine) {
-            if !import_is_provided(name) {
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| HostError::Compile { reason: reason(&e) })?;
+        for (name, item) in component.component_type().imports(&self.engine) {
+            // A type import (`use student.{student}` in the world) is an
+            // alias the linker resolves; every other import must be an
+            // interface the linker provides.
+            let provided = match item.ty {
+                ComponentItem::Type(_) | ComponentItem::Resource(_) => true,
+                ComponentItem::ComponentInstance(_) => import_is_provided(name),
+                _ => false,
+            };
+            if !provided {
                 let import = truncate(name.to_owned(), MAX_IMPORT_NAME_BYTES);
                 return Err(HostError::ForbiddenImport { import });
             }
@@ -208,15 +243,25 @@ impl Sandbox {
         match ty.get_export(&self.engine, "run").map(|e| e.ty) {
             None => return Err(HostError::MissingExport { export: "run" }),
             Some(ComponentItem::ComponentFunc(f)) if run_type_matches(&f) => {}
-            Some(_) => return Err(HostError::BadExport { export: "run", expected: RUN_SIGNATURE }),
+            Some(_) => {
+                return Err(HostError::BadExport {
+                    export: "run",
+                    expected: RUN_SIGNATURE,
+                });
+            }
         }
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| HostError::ImportMismatch { reason: reason(&e) })?;
-        let pre =
-            StrategyPre::new(pre).map_err(|_| HostError::BadExport { export: "run", expected: RUN_SIGNATURE })?;
-        Ok(Strategy { pre, sha256: hex::encode(Sha256::digest(wasm)) })
+        let pre = StrategyPre::new(pre).map_err(|_| HostError::BadExport {
+            export: "run",
+            expected: RUN_SIGNATURE,
+        })?;
+        Ok(Strategy {
+            pre,
+            sha256: hex::encode(Sha256::digest(wasm)),
+        })
     }
 }
 
@@ -273,20 +318,36 @@ mod tests {
         let err = load_wat(&sandbox(), "(module)").err().unwrap();
         assert!(matches!(err, HostError::CoreModule));
         let text = err.to_string();
-        assert!(text.contains("core") && text.contains("wasm32-wasip2"), "{text}");
+        assert!(
+            text.contains("core") && text.contains("wasm32-wasip2"),
+            "{text}"
+        );
     }
 
     #[test]
     fn size_is_checked_before_compiling() {
-        let s = Sandbox::new(Limits { max_wasm_bytes: 16, ..Limits::default() }).unwrap();
+        let s = Sandbox::new(Limits {
+            max_wasm_bytes: 16,
+            ..Limits::default()
+        })
+        .unwrap();
         let err = s.load(&[0u8; 17]).err().unwrap();
-        assert!(matches!(err, HostError::TooLarge { bytes: 17, limit: 16 }));
+        assert!(matches!(
+            err,
+            HostError::TooLarge {
+                bytes: 17,
+                limit: 16
+            }
+        ));
     }
 
     #[test]
     fn empty_component_misses_run() {
         let err = load_wat(&sandbox(), "(component)").err().unwrap();
-        assert!(matches!(err, HostError::MissingExport { export: "run" }), "{err}");
+        assert!(
+            matches!(err, HostError::MissingExport { export: "run" }),
+            "{err}"
+        );
         assert!(err.to_string().contains("`run`"));
     }
 
@@ -302,9 +363,25 @@ mod tests {
     }
 
     #[test]
+    fn root_function_and_unknown_resource_imports_are_refused() {
+        let wat = r#"(component (import "launch" (func)))"#;
+        match load_wat(&sandbox(), wat) {
+            Err(HostError::ForbiddenImport { import }) => assert_eq!(import, "launch"),
+            other => panic!("{:?}", other.err()),
+        }
+        let wat = r#"(component (import "handle" (type (sub resource))))"#;
+        let err = load_wat(&sandbox(), wat).err().unwrap();
+        assert!(matches!(err, HostError::ImportMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("handle"), "{err}");
+    }
+
+    #[test]
     fn wrong_version_of_an_allowed_interface_is_forbidden() {
         let wat = r#"(component (import "w2s:strategy/task@9.0.0" (instance)))"#;
-        assert!(matches!(load_wat(&sandbox(), wat), Err(HostError::ForbiddenImport { .. })));
+        assert!(matches!(
+            load_wat(&sandbox(), wat),
+            Err(HostError::ForbiddenImport { .. })
+        ));
     }
 
     #[test]
@@ -314,7 +391,10 @@ mod tests {
             (core instance $i (instantiate $m))
             (func (export "run") (canon lift (core func $i "f"))))"#;
         let err = load_wat(&sandbox(), wat).err().unwrap();
-        assert!(matches!(err, HostError::BadExport { export: "run", .. }), "{err}");
+        assert!(
+            matches!(err, HostError::BadExport { export: "run", .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -324,6 +404,13 @@ mod tests {
         assert!(!import_is_provided("wasi:cli/stdout"));
         assert!(!import_is_provided("wasi:http/outgoing-handler@0.2.6"));
         assert!(!import_is_provided("wasi:cli/stdout@0.3.0"));
+    }
+
+    #[test]
+    fn sandbox_and_strategy_can_be_shared_across_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Sandbox>();
+        shared::<Strategy>();
     }
 
     #[test]

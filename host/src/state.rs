@@ -53,7 +53,11 @@ impl Meters {
     /// epochs do not interrupt time spent inside host functions.
     pub(crate) fn enter(&mut self) -> Result<(), HostTrap> {
         self.host_calls += 1;
-        if Instant::now() >= self.deadline { Err(HostTrap::Timeout) } else { Ok(()) }
+        if Instant::now() >= self.deadline {
+            Err(HostTrap::Timeout)
+        } else {
+            Ok(())
+        }
     }
 
     /// Charges `flops` to the compute budget, or traps without charging.
@@ -63,7 +67,11 @@ impl Meters {
                 self.flops = total;
                 Ok(())
             }
-            _ => Err(HostTrap::ComputeBudget { used: self.flops, budget: self.flops_budget, requested: flops }),
+            _ => Err(HostTrap::ComputeBudget {
+                used: self.flops,
+                budget: self.flops_budget,
+                requested: flops,
+            }),
         }
     }
 
@@ -75,7 +83,11 @@ impl Meters {
                 self.peak_tensor_bytes = self.peak_tensor_bytes.max(total);
                 Ok(())
             }
-            _ => Err(HostTrap::TensorMemory { in_use: self.tensor_bytes, requested: bytes, limit: self.tensor_limit }),
+            _ => Err(HostTrap::TensorMemory {
+                in_use: self.tensor_bytes,
+                requested: bytes,
+                limit: self.tensor_limit,
+            }),
         }
     }
 
@@ -87,7 +99,9 @@ impl Meters {
     /// Opens a student or optimizer handle, or traps.
     pub(crate) fn open_handle(&mut self) -> Result<(), HostTrap> {
         if self.handles >= self.handle_limit {
-            return Err(HostTrap::HandleLimit { limit: self.handle_limit });
+            return Err(HostTrap::HandleLimit {
+                limit: self.handle_limit,
+            });
         }
         self.handles += 1;
         self.peak_handles = self.peak_handles.max(self.handles);
@@ -101,7 +115,11 @@ impl Meters {
 
     /// The progress event for the current counters.
     pub(crate) fn progress(&self) -> Progress {
-        Progress { steps: self.train_steps, flops_used: self.flops, flops_budget: self.flops_budget }
+        Progress {
+            steps: self.train_steps,
+            flops: self.flops,
+            flops_budget: self.flops_budget,
+        }
     }
 }
 
@@ -133,11 +151,19 @@ impl StoreLimiter {
 }
 
 impl ResourceLimiter for StoreLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let growth = desired.saturating_sub(current) as u64;
         let total = self.memory_total.saturating_add(growth);
         if total > self.memory_limit {
-            return Err(wasmtime::Error::new(GrowthRefused::Memory { desired: total, limit: self.memory_limit }));
+            return Err(wasmtime::Error::new(GrowthRefused::Memory {
+                desired: total,
+                limit: self.memory_limit,
+            }));
         }
         self.memory_total = total;
         self.last_growth = growth;
@@ -150,10 +176,18 @@ impl ResourceLimiter for StoreLimiter {
         Ok(())
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let desired = desired as u64;
         if desired > self.table_limit {
-            return Err(wasmtime::Error::new(GrowthRefused::Table { desired, limit: self.table_limit }));
+            return Err(wasmtime::Error::new(GrowthRefused::Table {
+                desired,
+                limit: self.table_limit,
+            }));
         }
         Ok(true)
     }
@@ -190,7 +224,72 @@ pub(crate) struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Helpers for tests in this crate.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::mpsc::{self, Receiver};
+
+    use candle_core::{Device, Tensor};
+    use w2s_train::bundle::{FormatV1, Manifest, Splits};
+
+    use super::*;
+
+    /// A task with `pool` examples, 4 features, 3 classes and uniform weak
+    /// labels, built in memory.
+    pub(crate) fn tiny_task(pool: usize) -> Arc<PublicTask> {
+        let (dim, classes) = (4usize, 3usize);
+        let features: Vec<f32> = (0..pool * dim).map(|i| (i as f32 * 0.37).sin()).collect();
+        Arc::new(PublicTask {
+            dir: PathBuf::from("unused"),
+            manifest: Manifest {
+                format_version: FormatV1,
+                name: "tiny".to_owned(),
+                classes: classes as u32,
+                feature_dim: dim as u32,
+                splits: Splits {
+                    pool: pool as u32,
+                    test: 1,
+                },
+                files: BTreeMap::new(),
+                provenance: BTreeMap::new(),
+            },
+            task_hash: "0".repeat(64),
+            features: Tensor::from_vec(features, (pool, dim), &Device::Cpu).unwrap(),
+            weak_probs: vec![1.0 / 3.0; pool * classes],
+        })
+    }
+
+    /// Host state for calling host functions directly, without wasm.
+    pub(crate) fn host_state(
+        limits: Limits,
+        task: Arc<PublicTask>,
+    ) -> (HostState, Receiver<Progress>) {
+        let (progress, events) = mpsc::channel();
+        let deadline = Instant::now() + std::time::Duration::from_secs(600);
+        let state = HostState {
+            wasi: wasmtime_wasi::WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            clock: VirtualClock::default(),
+            limiter: StoreLimiter::new(&limits),
+            meters: Meters::new(&limits, deadline),
+            limits: Arc::new(limits),
+            task,
+            seed: 1,
+            metrics: Vec::new(),
+            metrics_dropped: 0,
+            next_student_id: 0,
+            progress,
+        };
+        (state, events)
     }
 }
 
@@ -200,7 +299,12 @@ mod tests {
     use std::time::Duration;
 
     fn meters() -> Meters {
-        let limits = Limits { compute_flops: 100, tensor_bytes: 10, max_handles: 2, ..Limits::default() };
+        let limits = Limits {
+            compute_flops: 100,
+            tensor_bytes: 10,
+            max_handles: 2,
+            ..Limits::default()
+        };
         Meters::new(&limits, Instant::now() + Duration::from_secs(60))
     }
 
@@ -208,7 +312,14 @@ mod tests {
     fn charges_are_checked_before_spending() {
         let mut m = meters();
         m.charge_flops(60).unwrap();
-        assert_eq!(m.charge_flops(41), Err(HostTrap::ComputeBudget { used: 60, budget: 100, requested: 41 }));
+        assert_eq!(
+            m.charge_flops(41),
+            Err(HostTrap::ComputeBudget {
+                used: 60,
+                budget: 100,
+                requested: 41
+            })
+        );
         assert_eq!(m.flops, 60);
         m.charge_flops(40).unwrap();
         assert!(m.charge_flops(u64::MAX).is_err());
@@ -220,7 +331,14 @@ mod tests {
         m.alloc_tensor(6).unwrap();
         m.free_tensor(6);
         m.alloc_tensor(4).unwrap();
-        assert!(matches!(m.alloc_tensor(7), Err(HostTrap::TensorMemory { in_use: 4, requested: 7, limit: 10 })));
+        assert!(matches!(
+            m.alloc_tensor(7),
+            Err(HostTrap::TensorMemory {
+                in_use: 4,
+                requested: 7,
+                limit: 10
+            })
+        ));
         assert_eq!(m.peak_tensor_bytes, 6);
     }
 
@@ -244,10 +362,18 @@ mod tests {
 
     #[test]
     fn limiter_caps_total_memory_with_a_typed_error() {
-        let mut l = StoreLimiter::new(&Limits { memory_bytes: 1 << 20, ..Limits::default() });
+        let mut l = StoreLimiter::new(&Limits {
+            memory_bytes: 1 << 20,
+            ..Limits::default()
+        });
         assert!(l.memory_growing(0, 512 << 10, None).unwrap());
-        let err = l.memory_growing(512 << 10, (1 << 20) + 65536, None).unwrap_err();
-        assert!(matches!(err.downcast_ref::<GrowthRefused>(), Some(GrowthRefused::Memory { .. })));
+        let err = l
+            .memory_growing(512 << 10, (1 << 20) + 65536, None)
+            .unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<GrowthRefused>(),
+            Some(GrowthRefused::Memory { .. })
+        ));
         l.memory_grow_failed(wasmtime::Error::msg("x")).unwrap();
         assert!(l.memory_growing(0, 512 << 10, None).unwrap());
     }

@@ -73,11 +73,16 @@ struct CacheEntry {
 /// The seeds the ceiling is trained under for a task.
 pub fn ceiling_seeds(task_hash: &str) -> Vec<u64> {
     let base = derive_seed(0, task_hash);
-    (0..CEILING_SEEDS).map(|i| derive_seed(base, &format!("ceiling/{i}"))).collect()
+    (0..CEILING_SEEDS)
+        .map(|i| derive_seed(base, &format!("ceiling/{i}")))
+        .collect()
 }
 
 fn cache_key(task_hash: &str, recipe: &Recipe, seeds: &[u64]) -> String {
-    let text = format!("{task_hash}\n{}\n{BASELINE_CODE_VERSION}\n{seeds:?}", recipe.id());
+    let text = format!(
+        "{task_hash}\n{}\n{BASELINE_CODE_VERSION}\n{seeds:?}",
+        recipe.id()
+    );
     w2s_train::bundle::sha256_hex(text.as_bytes())
 }
 
@@ -104,7 +109,12 @@ fn read_cache(path: &Path, key: &str) -> Result<Option<Baselines>, String> {
 
 /// Computes the baselines from scratch. `on_step(done, total)` reports
 /// ceiling training progress over all seeds.
-pub fn compute(h: &Heldout, recipe: &Recipe, seeds: &[u64], on_step: &mut dyn FnMut(u64, u64)) -> Result<Baselines, ScorerError> {
+pub fn compute(
+    h: &Heldout,
+    recipe: &Recipe,
+    seeds: &[u64],
+    on_step: &mut dyn FnMut(u64, u64),
+) -> Result<Baselines, ScorerError> {
     let k = h.classes();
     let weak_acc = recipe::accuracy(&h.test_weak_probs, k, &h.test_labels);
     let targets = recipe::one_hot(&h.pool_labels, k);
@@ -113,17 +123,28 @@ pub fn compute(h: &Heldout, recipe: &Recipe, seeds: &[u64], on_step: &mut dyn Fn
     let mut ceiling_accs = Vec::new();
     for (i, &seed) in seeds.iter().enumerate() {
         let offset = per_seed * i as u64;
-        let head = recipe.train(&h.pool_features, &targets, k, seed, &mut |s, _| on_step(offset + s, total))?;
+        let head = recipe.train(&h.pool_features, &targets, k, seed, &mut |s, _| {
+            on_step(offset + s, total)
+        })?;
         let probs = recipe::predict_all(&head, &h.test_features, 4096)?;
         ceiling_accs.push(recipe::accuracy(&probs, k, &h.test_labels));
     }
-    Ok(Baselines { weak_acc, ceiling_accs, ceiling_seeds: seeds.to_vec(), recipe: recipe.id() })
+    Ok(Baselines {
+        weak_acc,
+        ceiling_accs,
+        ceiling_seeds: seeds.to_vec(),
+        recipe: recipe.id(),
+    })
 }
 
 /// The baselines for the bundle at `dir`, from its cache when the cache is
 /// valid. A failure to write the cache (a read-only bundle) is not an
 /// error: the result is simply not cached.
-pub fn load_or_compute(dir: &Path, h: &Heldout, on_step: &mut dyn FnMut(u64, u64)) -> Result<(Baselines, CacheStatus), ScorerError> {
+pub fn load_or_compute(
+    dir: &Path,
+    h: &Heldout,
+    on_step: &mut dyn FnMut(u64, u64),
+) -> Result<(Baselines, CacheStatus), ScorerError> {
     let recipe = Recipe::reference();
     let seeds = ceiling_seeds(&h.task_hash);
     let key = cache_key(&h.task_hash, &recipe, &seeds);
@@ -134,7 +155,11 @@ pub fn load_or_compute(dir: &Path, h: &Heldout, on_step: &mut dyn FnMut(u64, u64
         Err(reason) => CacheStatus::Recomputed { reason },
     };
     let baselines = compute(h, &recipe, &seeds, on_step)?;
-    let entry = CacheEntry { checksum: checksum(&key, &baselines), key, baselines: baselines.clone() };
+    let entry = CacheEntry {
+        checksum: checksum(&key, &baselines),
+        key,
+        baselines: baselines.clone(),
+    };
     let json = serde_json::to_string_pretty(&entry).expect("cache entry serializes");
     if let Some(parent) = path.parent() {
         let _ = fs::create_dir_all(parent);
@@ -161,8 +186,17 @@ mod tests {
     fn edited_cache_entry_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baselines.json");
-        let b = Baselines { weak_acc: 0.5, ceiling_accs: vec![0.9], ceiling_seeds: vec![1], recipe: "r".into() };
-        let entry = CacheEntry { key: "k".into(), checksum: checksum("k", &b), baselines: b.clone() };
+        let b = Baselines {
+            weak_acc: 0.5,
+            ceiling_accs: vec![0.9],
+            ceiling_seeds: vec![1],
+            recipe: "r".into(),
+        };
+        let entry = CacheEntry {
+            key: "k".into(),
+            checksum: checksum("k", &b),
+            baselines: b.clone(),
+        };
         fs::write(&path, serde_json::to_string(&entry).unwrap()).unwrap();
         assert_eq!(read_cache(&path, "k").unwrap(), Some(b));
         let edited = fs::read_to_string(&path).unwrap().replace("0.9", "0.99");

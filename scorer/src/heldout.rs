@@ -44,8 +44,10 @@ impl Heldout {
         bundle::check_probability_rows(dir, "test weak_probs", &test_weak_probs, k)?;
         let test_labels = test_file.u32s("labels", &[test], manifest.classes)?;
         Ok(Self {
-            pool_features: Tensor::from_vec(pool_features, (pool, dim), device).map_err(w2s_train::TrainError::from)?,
-            test_features: Tensor::from_vec(test_features, (test, dim), device).map_err(w2s_train::TrainError::from)?,
+            pool_features: Tensor::from_vec(pool_features, (pool, dim), device)
+                .map_err(w2s_train::TrainError::from)?,
+            test_features: Tensor::from_vec(test_features, (test, dim), device)
+                .map_err(w2s_train::TrainError::from)?,
             manifest,
             task_hash,
             pool_labels,

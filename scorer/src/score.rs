@@ -38,7 +38,11 @@ pub struct ScoreReport {
 }
 
 /// Scores the student in `checkpoint_bytes` on the bundle at `dir`.
-pub fn score_checkpoint(dir: &Path, checkpoint_bytes: &[u8], on_ceiling_step: &mut dyn FnMut(u64, u64)) -> Result<ScoreReport, ScorerError> {
+pub fn score_checkpoint(
+    dir: &Path,
+    checkpoint_bytes: &[u8],
+    on_ceiling_step: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreReport, ScorerError> {
     let device = Device::Cpu;
     let h = Heldout::open(dir, &device)?;
     let head = checkpoint::from_bytes(checkpoint_bytes, &device)?;

@@ -22,7 +22,11 @@ fn a_file_that_is_not_wasm() {
 fn a_core_module_instead_of_a_component() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("core.wasm");
-    std::fs::write(&path, wat::parse_str(r#"(module (func (export "run")))"#).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        wat::parse_str(r#"(module (func (export "run")))"#).unwrap(),
+    )
+    .unwrap();
     let (out, _, stderr) = eval_file(&default_task(), &path);
     assert_clean_error(&out, &stderr, "core module");
 }
@@ -49,7 +53,10 @@ fn a_missing_wasm_file() {
     assert_clean_error(&out, &stderr, "/nonexistent/strategy.wasm");
 }
 
-fn broken_copy(name: &str, breakage: impl FnOnce(&Path)) -> (tempfile::TempDir, std::path::PathBuf) {
+fn broken_copy(
+    name: &str,
+    breakage: impl FnOnce(&Path),
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let task = dir.path().join(name);
     copy_dir(&default_task(), &task);
@@ -67,12 +74,18 @@ fn a_bundle_with_a_wrong_hash() {
         std::fs::write(&path, bytes).unwrap();
     });
     let (out, _, stderr) = run(w2s().args(["task", "check"]).arg(&task));
-    assert_clean_error(&out, &stderr, "sha256 mismatch for heldout/test.safetensors");
+    assert_clean_error(
+        &out,
+        &stderr,
+        "sha256 mismatch for heldout/test.safetensors",
+    );
 }
 
 #[test]
 fn a_bundle_with_a_missing_file() {
-    let (_d, task) = broken_copy("missing", |t| std::fs::remove_file(t.join("public/pool.safetensors")).unwrap());
+    let (_d, task) = broken_copy("missing", |t| {
+        std::fs::remove_file(t.join("public/pool.safetensors")).unwrap()
+    });
     let (out, _, stderr) = run(w2s().args(["task", "check"]).arg(&task));
     assert_clean_error(&out, &stderr, "missing file public/pool.safetensors");
     // The sandboxed run refuses it too, before any guest code runs.
@@ -89,7 +102,11 @@ fn a_bundle_with_a_shape_mismatch() {
         std::fs::write(&manifest, text).unwrap();
     });
     let (out, _, stderr) = run(w2s().args(["task", "check"]).arg(&task));
-    assert_clean_error(&out, &stderr, "public/pool.safetensors:features has shape [6000, 64], expected [6000, 65]");
+    assert_clean_error(
+        &out,
+        &stderr,
+        "public/pool.safetensors:features has shape [6000, 64], expected [6000, 65]",
+    );
 }
 
 #[test]

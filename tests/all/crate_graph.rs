@@ -19,13 +19,22 @@ fn graph(workspace: &Path) -> BTreeMap<String, BTreeSet<String>> {
         .current_dir(workspace)
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: BTreeMap<String, String> = meta["packages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_owned(), p["name"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let mut graph = BTreeMap::new();
     for node in meta["resolve"]["nodes"].as_array().unwrap() {
@@ -33,7 +42,13 @@ fn graph(workspace: &Path) -> BTreeMap<String, BTreeSet<String>> {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|d| d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null()))
+            .filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kind"].is_null())
+            })
             .map(|d| names[d["pkg"].as_str().unwrap()].clone())
             .collect();
         graph.insert(names[node["id"].as_str().unwrap()].clone(), deps);
@@ -59,22 +74,43 @@ fn host_train_and_scorer_keep_apart() {
     let g = graph(&repo());
     for krate in ["w2s-host", "w2s-train"] {
         assert!(g.contains_key(krate), "{krate} missing from the graph");
-        assert!(!reachable(&g, krate).contains("w2s-scorer"), "{krate} depends on w2s-scorer");
+        assert!(
+            !reachable(&g, krate).contains("w2s-scorer"),
+            "{krate} depends on w2s-scorer"
+        );
     }
     let scorer = reachable(&g, "w2s-scorer");
     for forbidden in ["w2s-host", "wasmtime", "wasmtime-wasi"] {
-        assert!(!scorer.contains(forbidden), "w2s-scorer depends on {forbidden}");
+        assert!(
+            !scorer.contains(forbidden),
+            "w2s-scorer depends on {forbidden}"
+        );
     }
-    assert!(!reachable(&g, "w2s-train").contains("w2s-host"), "w2s-train depends on w2s-host");
+    assert!(
+        !reachable(&g, "w2s-train").contains("w2s-host"),
+        "w2s-train depends on w2s-host"
+    );
 }
 
 #[test]
 fn guests_depend_on_nothing_host_side() {
     let g = graph(&repo().join("plugins"));
-    assert!(g.contains_key("w2s-guest-sdk"), "guest-sdk is not in the plugins workspace");
-    for guest in g.keys().filter(|k| k.as_str() == "w2s-guest-sdk" || !k.starts_with("w2s-") && reachable(&g, k).contains("w2s-guest-sdk")) {
+    assert!(
+        g.contains_key("w2s-guest-sdk"),
+        "guest-sdk is not in the plugins workspace"
+    );
+    for guest in g.keys().filter(|k| {
+        k.as_str() == "w2s-guest-sdk"
+            || !k.starts_with("w2s-") && reachable(&g, k).contains("w2s-guest-sdk")
+    }) {
         let deps = reachable(&g, guest);
-        for forbidden in ["w2s-scorer", "w2s-host", "w2s-train", "wasmtime", "candle-core"] {
+        for forbidden in [
+            "w2s-scorer",
+            "w2s-host",
+            "w2s-train",
+            "wasmtime",
+            "candle-core",
+        ] {
             assert!(!deps.contains(forbidden), "{guest} depends on {forbidden}");
         }
     }

@@ -4,7 +4,13 @@ use crate::helpers::{default_task, plugin, read_json, run, w2s};
 
 fn eval_json(task: &std::path::Path, dir: &std::path::Path, name: &str) -> serde_json::Value {
     let json = dir.join(name);
-    let (out, stdout, stderr) = run(w2s().arg("eval").arg(plugin("vanilla")).arg("--task").arg(task).arg("--json").arg(&json));
+    let (out, stdout, stderr) = run(w2s()
+        .arg("eval")
+        .arg(plugin("vanilla"))
+        .arg("--task")
+        .arg(task)
+        .arg("--json")
+        .arg(&json));
     assert!(out.status.success(), "eval failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("PGR"), "{stdout}");
     read_json(&json)
@@ -16,9 +22,16 @@ fn vanilla_on_the_default_task_recovers_part_of_the_gap() {
     let report = eval_json(&default_task(), dir.path(), "report.json");
     assert_eq!(report["outcome"]["code"], "completed");
     let score = &report["score"];
-    let (weak, ceiling, pgr) = (score["weak_acc"].as_f64().unwrap(), score["ceiling_acc"].as_f64().unwrap(), score["pgr"].as_f64().unwrap());
+    let (weak, ceiling, pgr) = (
+        score["weak_acc"].as_f64().unwrap(),
+        score["ceiling_acc"].as_f64().unwrap(),
+        score["pgr"].as_f64().unwrap(),
+    );
     // The acceptance bar for the default task.
-    assert!(ceiling - weak >= 0.15, "gap too small: weak {weak}, ceiling {ceiling}");
+    assert!(
+        ceiling - weak >= 0.15,
+        "gap too small: weak {weak}, ceiling {ceiling}"
+    );
     assert!(pgr > 0.0 && pgr < 1.0, "PGR {pgr} outside (0, 1)");
     assert_eq!(score["ceiling_accs"].as_array().unwrap().len(), 5);
     // Provenance.
@@ -26,7 +39,10 @@ fn vanilla_on_the_default_task_recovers_part_of_the_gap() {
     assert_eq!(report["task"]["hash"].as_str().unwrap().len(), 64);
     assert!(report["usage"]["flops"].as_u64().unwrap() > 0);
     assert!(report["usage"]["fuel_consumed"].as_u64().unwrap() > 0);
-    assert!(!report["metrics"].as_array().unwrap().is_empty(), "vanilla logs its training loss");
+    assert!(
+        !report["metrics"].as_array().unwrap().is_empty(),
+        "vanilla logs its training loss"
+    );
 }
 
 #[test]

@@ -6,7 +6,10 @@ use std::sync::{Mutex, OnceLock};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A `w2s` command.
@@ -47,7 +50,9 @@ pub fn default_task() -> PathBuf {
     let _guard = LOCK.lock().unwrap();
     let dir = TASK.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
-        let (out, _, err) = run(w2s().args(["task", "synth", "--seed", "0", "--out"]).arg(tmp.path().join("task")));
+        let (out, _, err) = run(w2s()
+            .args(["task", "synth", "--seed", "0", "--out"])
+            .arg(tmp.path().join("task")));
         assert!(out.status.success(), "task synth failed: {err}");
         tmp
     });
@@ -76,9 +81,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 /// Asserts that a failed command printed exactly one `error:` line naming
 /// `needle`, exited non-zero, and did not panic.
 pub fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
-    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "panicked: {stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "expected one error line: {stderr}");
-    assert!(errors[0].contains(needle), "error line does not mention {needle:?}: {}", errors[0]);
+    assert!(
+        errors[0].contains(needle),
+        "error line does not mention {needle:?}: {}",
+        errors[0]
+    );
 }

@@ -18,11 +18,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = SynthConfig::default_task(seed).scaled(scale);
     synth::generate(&cfg, &dir)?;
     let (m, _) = Manifest::read(&dir)?;
-    let (pool, test, d, k) = (m.splits.pool as usize, m.splits.test as usize, m.feature_dim as usize, m.classes as usize);
+    let (pool, test, d, k) = (
+        m.splits.pool as usize,
+        m.splits.test as usize,
+        m.feature_dim as usize,
+        m.classes as usize,
+    );
     let public = MappedFile::open_verified(&dir, &m, bundle::PUBLIC_POOL)?;
-    let x = Tensor::from_vec(public.f32s("features", &[pool, d])?, (pool, d), &Device::Cpu)?;
+    let x = Tensor::from_vec(
+        public.f32s("features", &[pool, d])?,
+        (pool, d),
+        &Device::Cpu,
+    )?;
     let weak = public.f32s("weak_probs", &[pool, k])?;
-    let truth = MappedFile::open_verified(&dir, &m, bundle::HELDOUT_POOL_LABELS)?.u32s("labels", &[pool], k as u32)?;
+    let truth = MappedFile::open_verified(&dir, &m, bundle::HELDOUT_POOL_LABELS)?.u32s(
+        "labels",
+        &[pool],
+        k as u32,
+    )?;
     let t = MappedFile::open_verified(&dir, &m, bundle::HELDOUT_TEST)?;
     let tx = Tensor::from_vec(t.f32s("features", &[test, d])?, (test, d), &Device::Cpu)?;
     let ty = t.u32s("labels", &[test], k as u32)?;
@@ -36,7 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let student_acc = recipe::accuracy(&recipe::predict_all(&student, &tx, 4096)?, k, &ty);
     let pool_weak_acc = recipe::accuracy(&weak, k, &truth);
     println!("pool weak acc {pool_weak_acc:.4}");
-    println!("weak {weak_acc:.4} ceiling {ceiling_acc:.4} student {student_acc:.4} PGR {:.4} ({:.2} s for two trainings)", (student_acc - weak_acc) / (ceiling_acc - weak_acc), start.elapsed().as_secs_f64());
+    println!(
+        "weak {weak_acc:.4} ceiling {ceiling_acc:.4} student {student_acc:.4} PGR {:.4} ({:.2} s for two trainings)",
+        (student_acc - weak_acc) / (ceiling_acc - weak_acc),
+        start.elapsed().as_secs_f64()
+    );
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -44,7 +44,13 @@ pub struct FormatV1;
 impl TryFrom<u32> for FormatV1 {
     type Error = String;
     fn try_from(v: u32) -> Result<Self, String> {
-        if v == 1 { Ok(FormatV1) } else { Err(format!("unsupported format_version {v}; this build reads version 1")) }
+        if v == 1 {
+            Ok(FormatV1)
+        } else {
+            Err(format!(
+                "unsupported format_version {v}; this build reads version 1"
+            ))
+        }
     }
 }
 
@@ -87,7 +93,10 @@ pub struct Manifest {
 }
 
 fn bundle_err(dir: &Path, problem: impl Into<String>) -> TrainError {
-    TrainError::Bundle { dir: dir.to_path_buf(), problem: problem.into() }
+    TrainError::Bundle {
+        dir: dir.to_path_buf(),
+        problem: problem.into(),
+    }
 }
 
 impl Manifest {
@@ -99,8 +108,10 @@ impl Manifest {
             std::io::ErrorKind::NotFound => bundle_err(dir, format!("missing {MANIFEST}")),
             _ => TrainError::io(&path, e),
         })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| bundle_err(dir, format!("{MANIFEST} is not UTF-8")))?;
-        let manifest: Manifest = toml::from_str(text).map_err(|e| bundle_err(dir, format!("{MANIFEST}: {}", e.message())))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| bundle_err(dir, format!("{MANIFEST} is not UTF-8")))?;
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| bundle_err(dir, format!("{MANIFEST}: {}", e.message())))?;
         manifest.validate(dir)?;
         Ok((manifest, sha256_hex(&bytes)))
     }
@@ -111,10 +122,16 @@ impl Manifest {
             return bad("name must be 1 to 128 bytes".into());
         }
         if !(2..=MAX_CLASSES).contains(&self.classes) {
-            return bad(format!("classes = {} is outside 2..={MAX_CLASSES}", self.classes));
+            return bad(format!(
+                "classes = {} is outside 2..={MAX_CLASSES}",
+                self.classes
+            ));
         }
         if !(1..=MAX_FEATURE_DIM).contains(&self.feature_dim) {
-            return bad(format!("feature_dim = {} is outside 1..={MAX_FEATURE_DIM}", self.feature_dim));
+            return bad(format!(
+                "feature_dim = {} is outside 1..={MAX_FEATURE_DIM}",
+                self.feature_dim
+            ));
         }
         for (split, n) in [("pool", self.splits.pool), ("test", self.splits.test)] {
             if !(1..=MAX_SPLIT).contains(&n) {
@@ -131,7 +148,11 @@ impl Manifest {
             if !path.components().all(|c| matches!(c, Component::Normal(_))) {
                 return bad(format!("file path {rel:?} must be relative, without `..`"));
             }
-            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if hash.len() != 64
+                || !hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return bad(format!("sha256 of {rel} is not 64 lowercase hex digits"));
             }
         }
@@ -140,7 +161,8 @@ impl Manifest {
 
     /// Writes the manifest to `dir/task.toml` and returns its sha256.
     pub fn write(&self, dir: &Path) -> Result<String> {
-        let text = toml::to_string_pretty(self).map_err(|e| bundle_err(dir, format!("cannot encode manifest: {e}")))?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| bundle_err(dir, format!("cannot encode manifest: {e}")))?;
         let path = dir.join(MANIFEST);
         fs::write(&path, text.as_bytes()).map_err(|e| TrainError::io(&path, e))?;
         Ok(sha256_hex(text.as_bytes()))
@@ -162,7 +184,10 @@ pub struct MappedFile {
 impl MappedFile {
     /// Maps `dir/rel` and checks its sha256 against the manifest.
     pub fn open_verified(dir: &Path, manifest: &Manifest, rel: &str) -> Result<Self> {
-        let expected = manifest.files.get(rel).ok_or_else(|| bundle_err(dir, format!("{rel} is not listed in {MANIFEST}")))?;
+        let expected = manifest
+            .files
+            .get(rel)
+            .ok_or_else(|| bundle_err(dir, format!("{rel} is not listed in {MANIFEST}")))?;
         let path = dir.join(rel);
         let file = fs::File::open(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => bundle_err(dir, format!("missing file {rel}")),
@@ -176,14 +201,25 @@ impl MappedFile {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| TrainError::io(&path, e))?;
         let actual = sha256_hex(&map);
         if &actual != expected {
-            return Err(bundle_err(dir, format!("sha256 mismatch for {rel}: {MANIFEST} says {expected}, file has {actual}")));
+            return Err(bundle_err(
+                dir,
+                format!("sha256 mismatch for {rel}: {MANIFEST} says {expected}, file has {actual}"),
+            ));
         }
-        Ok(Self { dir: dir.to_path_buf(), rel: rel.to_owned(), map })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            rel: rel.to_owned(),
+            map,
+        })
     }
 
     fn tensors(&self) -> Result<safetensors::SafeTensors<'_>> {
-        safetensors::SafeTensors::deserialize(&self.map)
-            .map_err(|e| bundle_err(&self.dir, format!("{} is not valid safetensors: {e}", self.rel)))
+        safetensors::SafeTensors::deserialize(&self.map).map_err(|e| {
+            bundle_err(
+                &self.dir,
+                format!("{} is not valid safetensors: {e}", self.rel),
+            )
+        })
     }
 
     fn view(&self, name: &str, dtype: safetensors::Dtype, shape: &[usize]) -> Result<Vec<u8>> {
@@ -192,10 +228,24 @@ impl MappedFile {
             .tensor(name)
             .map_err(|_| bundle_err(&self.dir, format!("{} has no tensor `{name}`", self.rel)))?;
         if view.dtype() != dtype {
-            return Err(bundle_err(&self.dir, format!("{}:{name} has dtype {:?}, expected {dtype:?}", self.rel, view.dtype())));
+            return Err(bundle_err(
+                &self.dir,
+                format!(
+                    "{}:{name} has dtype {:?}, expected {dtype:?}",
+                    self.rel,
+                    view.dtype()
+                ),
+            ));
         }
         if view.shape() != shape {
-            return Err(bundle_err(&self.dir, format!("{}:{name} has shape {:?}, expected {shape:?}", self.rel, view.shape())));
+            return Err(bundle_err(
+                &self.dir,
+                format!(
+                    "{}:{name} has shape {:?}, expected {shape:?}",
+                    self.rel,
+                    view.shape()
+                ),
+            ));
         }
         Ok(view.data().to_vec())
     }
@@ -203,9 +253,18 @@ impl MappedFile {
     /// Reads an f32 tensor of exactly `shape`, rejecting NaN and Inf.
     pub fn f32s(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let bytes = self.view(name, safetensors::Dtype::F32, shape)?;
-        let values: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bundle_err(&self.dir, format!("{}:{name} has a non-finite value at flat index {i}", self.rel)));
+            return Err(bundle_err(
+                &self.dir,
+                format!(
+                    "{}:{name} has a non-finite value at flat index {i}",
+                    self.rel
+                ),
+            ));
         }
         Ok(values)
     }
@@ -213,9 +272,18 @@ impl MappedFile {
     /// Reads a u32 tensor of exactly `shape`, each value below `bound`.
     pub fn u32s(&self, name: &str, shape: &[usize], bound: u32) -> Result<Vec<u32>> {
         let bytes = self.view(name, safetensors::Dtype::U32, shape)?;
-        let values: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<u32> = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         if let Some(i) = values.iter().position(|&v| v >= bound) {
-            return Err(bundle_err(&self.dir, format!("{}:{name}[{i}] = {} is out of range 0..{bound}", self.rel, values[i])));
+            return Err(bundle_err(
+                &self.dir,
+                format!(
+                    "{}:{name}[{i}] = {} is out of range 0..{bound}",
+                    self.rel, values[i]
+                ),
+            ));
         }
         Ok(values)
     }
@@ -227,7 +295,10 @@ pub fn check_probability_rows(dir: &Path, what: &str, probs: &[f32], classes: us
     for (r, row) in probs.chunks_exact(classes).enumerate() {
         let sum: f32 = row.iter().sum();
         if row.iter().any(|p| !(0.0..=1.0).contains(p)) || (sum - 1.0).abs() > 1e-3 {
-            return Err(bundle_err(dir, format!("{what} row {r} is not a probability distribution (sums to {sum})")));
+            return Err(bundle_err(
+                dir,
+                format!("{what} row {r} is not a probability distribution (sums to {sum})"),
+            ));
         }
     }
     Ok(())
@@ -261,7 +332,13 @@ impl PublicTask {
         let weak_probs = file.f32s("weak_probs", &[pool, classes])?;
         check_probability_rows(dir, "public weak_probs", &weak_probs, classes)?;
         let features = Tensor::from_vec(features, (pool, dim), device)?;
-        Ok(Self { dir: dir.to_path_buf(), manifest, task_hash, features, weak_probs })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            task_hash,
+            features,
+            weak_probs,
+        })
     }
 
     /// Number of classes.
@@ -283,14 +360,26 @@ impl PublicTask {
     pub fn index_tensor(&self, indices: &[u32]) -> Result<Tensor> {
         let n = self.pool_size() as u32;
         if let Some(i) = indices.iter().position(|&ix| ix >= n) {
-            return Err(TrainError::invalid("indices", format!("index {} at position {i} is outside the pool (size {n})", indices[i])));
+            return Err(TrainError::invalid(
+                "indices",
+                format!(
+                    "index {} at position {i} is outside the pool (size {n})",
+                    indices[i]
+                ),
+            ));
         }
-        Ok(Tensor::from_slice(indices, indices.len(), self.features.device())?)
+        Ok(Tensor::from_slice(
+            indices,
+            indices.len(),
+            self.features.device(),
+        )?)
     }
 
     /// Strong features of the given pool indices, `(n, dim)`.
     pub fn rows(&self, indices: &[u32]) -> Result<Tensor> {
-        Ok(self.features.index_select(&self.index_tensor(indices)?, 0)?)
+        Ok(self
+            .features
+            .index_select(&self.index_tensor(indices)?, 0)?)
     }
 
     /// Weak probabilities of the given pool indices, row-major.

@@ -33,9 +33,18 @@ pub struct StepStats {
 impl Head {
     /// A head with weights drawn from `seed` the way PyTorch's `nn.Linear`
     /// draws them: uniform in `±1/sqrt(fan_in)` for weights and biases.
-    pub fn init(arch: Arch, in_dim: usize, classes: usize, seed: u64, device: &Device) -> Result<Self> {
+    pub fn init(
+        arch: Arch,
+        in_dim: usize,
+        classes: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
         if in_dim == 0 || classes < 2 {
-            return Err(TrainError::invalid("shape", "need in_dim > 0 and at least 2 classes"));
+            return Err(TrainError::invalid(
+                "shape",
+                "need in_dim > 0 and at least 2 classes",
+            ));
         }
         if let Arch::Mlp { hidden: 0 } = arch {
             return Err(TrainError::invalid("hidden", "must be positive"));
@@ -45,31 +54,61 @@ impl Head {
         for (fan_in, fan_out) in arch.layer_shapes(in_dim, classes) {
             let bound = 1.0 / (fan_in as f64).sqrt();
             let mut draw = |n: usize| -> Vec<f32> {
-                (0..n).map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32).collect()
+                (0..n)
+                    .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
+                    .collect()
             };
             let w = draw(fan_in * fan_out);
             let b = draw(fan_out);
             params.push(Tensor::from_vec(w, (fan_in, fan_out), device)?);
             params.push(Tensor::from_vec(b, fan_out, device)?);
         }
-        Ok(Self { arch, in_dim, classes, params })
+        Ok(Self {
+            arch,
+            in_dim,
+            classes,
+            params,
+        })
     }
 
     /// A head from explicit parameters; shapes are checked against `arch`.
-    pub fn from_params(arch: Arch, in_dim: usize, classes: usize, params: Vec<Tensor>) -> Result<Self> {
+    pub fn from_params(
+        arch: Arch,
+        in_dim: usize,
+        classes: usize,
+        params: Vec<Tensor>,
+    ) -> Result<Self> {
         let shapes = arch.layer_shapes(in_dim, classes);
         if params.len() != 2 * shapes.len() {
-            return Err(TrainError::invalid("params", format!("expected {} tensors, got {}", 2 * shapes.len(), params.len())));
+            return Err(TrainError::invalid(
+                "params",
+                format!(
+                    "expected {} tensors, got {}",
+                    2 * shapes.len(),
+                    params.len()
+                ),
+            ));
         }
         for (l, &(i, o)) in shapes.iter().enumerate() {
             if params[2 * l].dims() != [i, o] || params[2 * l + 1].dims() != [o] {
-                return Err(TrainError::invalid("params", format!("layer {l} has the wrong shape")));
+                return Err(TrainError::invalid(
+                    "params",
+                    format!("layer {l} has the wrong shape"),
+                ));
             }
             if params[2 * l].dtype() != DType::F32 || params[2 * l + 1].dtype() != DType::F32 {
-                return Err(TrainError::invalid("params", format!("layer {l} is not f32")));
+                return Err(TrainError::invalid(
+                    "params",
+                    format!("layer {l} is not f32"),
+                ));
             }
         }
-        Ok(Self { arch, in_dim, classes, params })
+        Ok(Self {
+            arch,
+            in_dim,
+            classes,
+            params,
+        })
     }
 
     /// The architecture.
@@ -100,7 +139,10 @@ impl Head {
     fn check_input(&self, x: &Tensor) -> Result<()> {
         match x.dims() {
             [_, d] if *d == self.in_dim => Ok(()),
-            dims => Err(TrainError::invalid("features", format!("expected (n, {}), got {dims:?}", self.in_dim))),
+            dims => Err(TrainError::invalid(
+                "features",
+                format!("expected (n, {}), got {dims:?}", self.in_dim),
+            )),
         }
     }
 
@@ -148,7 +190,12 @@ impl Head {
     /// Loss and parameter gradients of weighted soft-label cross-entropy
     /// `sum_i w_i * -sum_c t_ic log p_ic / sum_i w_i`. Arguments must already
     /// be validated (see [`validate_batch`]).
-    pub fn loss_and_grads(&self, x: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<(f32, Vec<Tensor>)> {
+    pub fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        targets: &Tensor,
+        weights: &Tensor,
+    ) -> Result<(f32, Vec<Tensor>)> {
         self.check_input(x)?;
         let (h, pre) = self.trunk(x)?;
         let (w_last, b_last) = self.last_layer();
@@ -181,7 +228,13 @@ impl Head {
 
     /// One fused step: loss, gradient, optimizer update. Returns the loss
     /// before the update.
-    pub fn train_step(&mut self, opt: &mut Optimizer, x: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<StepStats> {
+    pub fn train_step(
+        &mut self,
+        opt: &mut Optimizer,
+        x: &Tensor,
+        targets: &Tensor,
+        weights: &Tensor,
+    ) -> Result<StepStats> {
         let (loss, grads) = self.loss_and_grads(x, targets, weights)?;
         opt.update(&mut self.params, &grads)?;
         Ok(StepStats { loss })
@@ -207,20 +260,39 @@ pub fn validate_batch(n: usize, classes: usize, targets: &[f32], weights: &[f32]
         return Err(TrainError::invalid("indices", "batch is empty"));
     }
     if targets.len() != n * classes {
-        return Err(TrainError::invalid("targets", format!("expected {} values (indices x classes), got {}", n * classes, targets.len())));
+        return Err(TrainError::invalid(
+            "targets",
+            format!(
+                "expected {} values (indices x classes), got {}",
+                n * classes,
+                targets.len()
+            ),
+        ));
     }
     if weights.len() != n {
-        return Err(TrainError::invalid("weights", format!("expected {n} values (one per index), got {}", weights.len())));
+        return Err(TrainError::invalid(
+            "weights",
+            format!("expected {n} values (one per index), got {}", weights.len()),
+        ));
     }
     if let Some(i) = targets.iter().position(|t| !t.is_finite() || *t < 0.0) {
-        return Err(TrainError::invalid("targets", format!("value {i} is negative or not finite")));
+        return Err(TrainError::invalid(
+            "targets",
+            format!("value {i} is negative or not finite"),
+        ));
     }
     if let Some(i) = weights.iter().position(|w| !w.is_finite() || *w < 0.0) {
-        return Err(TrainError::invalid("weights", format!("value {i} is negative or not finite")));
+        return Err(TrainError::invalid(
+            "weights",
+            format!("value {i} is negative or not finite"),
+        ));
     }
     let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
     if total <= 0.0 || !total.is_finite() {
-        return Err(TrainError::invalid("weights", "sum must be positive and finite"));
+        return Err(TrainError::invalid(
+            "weights",
+            "sum must be positive and finite",
+        ));
     }
     Ok(())
 }
@@ -233,7 +305,10 @@ mod tests {
     fn batch(dev: &Device) -> (Tensor, Tensor, Tensor) {
         let mut rng = Rng::new(5);
         let x: Vec<f32> = (0..6 * 4).map(|_| rng.normal() as f32).collect();
-        let t = vec![0.7f32, 0.2, 0.1, 0.0, 1.0, 0.0, 0.3, 0.3, 0.4, 1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.1, 0.1, 0.8];
+        let t = vec![
+            0.7f32, 0.2, 0.1, 0.0, 1.0, 0.0, 0.3, 0.3, 0.4, 1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.1, 0.1,
+            0.8,
+        ];
         let w = vec![1.0f32, 0.5, 2.0, 0.0, 1.0, 3.0];
         (
             Tensor::from_vec(x, (6, 4), dev).unwrap(),
@@ -251,7 +326,11 @@ mod tests {
         let eps = 1e-2f32;
         for (pi, g) in grads.iter().enumerate() {
             let g = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let base = head.params[pi].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let base = head.params[pi]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             for j in 0..base.len() {
                 let loss_at = |delta: f32| {
                     let mut v = base.clone();
@@ -261,7 +340,11 @@ mod tests {
                     h.loss_and_grads(&x, &t, &w).unwrap().0
                 };
                 let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
-                assert!((numeric - g[j]).abs() < 2e-3, "{arch:?} param {pi}[{j}]: numeric {numeric} analytic {}", g[j]);
+                assert!(
+                    (numeric - g[j]).abs() < 2e-3,
+                    "{arch:?} param {pi}[{j}]: numeric {numeric} analytic {}",
+                    g[j]
+                );
             }
         }
     }
@@ -282,7 +365,10 @@ mod tests {
         // distribution.
         let dev = Device::Cpu;
         let (x, t, w) = batch(&dev);
-        let zeros = vec![Tensor::zeros((4, 3), DType::F32, &dev).unwrap(), Tensor::zeros(3, DType::F32, &dev).unwrap()];
+        let zeros = vec![
+            Tensor::zeros((4, 3), DType::F32, &dev).unwrap(),
+            Tensor::zeros(3, DType::F32, &dev).unwrap(),
+        ];
         let head = Head::from_params(Arch::Linear, 4, 3, zeros).unwrap();
         let (loss, _) = head.loss_and_grads(&x, &t, &w).unwrap();
         assert!((loss - 3f32.ln()).abs() < 1e-6, "{loss}");

@@ -53,14 +53,38 @@ impl OptimizerConfig {
     pub fn validate(&self) -> Result<()> {
         check_lr(self.learning_rate)?;
         let fields: [(&'static str, f32, bool, &'static str); 4] = [
-            ("weight_decay", self.weight_decay, (0.0..=1.0).contains(&self.weight_decay), "must be in [0, 1]"),
-            ("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), "must be in [0, 1)"),
-            ("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), "must be in [0, 1)"),
-            ("momentum", self.momentum, (0.0..1.0).contains(&self.momentum), "must be in [0, 1)"),
+            (
+                "weight_decay",
+                self.weight_decay,
+                (0.0..=1.0).contains(&self.weight_decay),
+                "must be in [0, 1]",
+            ),
+            (
+                "beta1",
+                self.beta1,
+                (0.0..1.0).contains(&self.beta1),
+                "must be in [0, 1)",
+            ),
+            (
+                "beta2",
+                self.beta2,
+                (0.0..1.0).contains(&self.beta2),
+                "must be in [0, 1)",
+            ),
+            (
+                "momentum",
+                self.momentum,
+                (0.0..1.0).contains(&self.momentum),
+                "must be in [0, 1)",
+            ),
         ];
         for (field, value, ok, reason) in fields {
             if !ok {
-                return Err(TrainError::InvalidOptimizer { field, value, reason });
+                return Err(TrainError::InvalidOptimizer {
+                    field,
+                    value,
+                    reason,
+                });
             }
         }
         if self.kind == OptimizerKind::AdamW && !(self.eps > 0.0 && self.eps <= 1.0) {
@@ -142,12 +166,19 @@ impl Optimizer {
             return Err(TrainError::OptimizerMismatch);
         }
         if self.first.is_empty() {
-            self.first = params.iter().map(Tensor::zeros_like).collect::<candle_core::Result<_>>()?;
+            self.first = params
+                .iter()
+                .map(Tensor::zeros_like)
+                .collect::<candle_core::Result<_>>()?;
             if self.config.kind == OptimizerKind::AdamW {
                 self.second = self.first.clone();
             }
         } else if self.first.len() != params.len()
-            || self.first.iter().zip(params.iter()).any(|(m, p)| m.dims() != p.dims())
+            || self
+                .first
+                .iter()
+                .zip(params.iter())
+                .any(|(m, p)| m.dims() != p.dims())
         {
             return Err(TrainError::OptimizerMismatch);
         }
@@ -206,7 +237,16 @@ mod tests {
     fn rejects_bad_learning_rates() {
         for lr in [0.0, -1.0, f32::NAN, f32::INFINITY, 11.0] {
             let err = Optimizer::new(OptimizerConfig::adamw(lr)).unwrap_err();
-            assert!(matches!(err, TrainError::InvalidOptimizer { field: "learning_rate", .. }), "{lr}");
+            assert!(
+                matches!(
+                    err,
+                    TrainError::InvalidOptimizer {
+                        field: "learning_rate",
+                        ..
+                    }
+                ),
+                "{lr}"
+            );
         }
     }
 
@@ -220,7 +260,10 @@ mod tests {
         let mut opt = Optimizer::new(OptimizerConfig::adamw(0.1)).unwrap();
         opt.update(&mut params, &grads).unwrap();
         let p = params[0].to_vec1::<f32>().unwrap();
-        let expect = [1.0 * (1.0 - 0.1 * 0.01) - 0.1, -2.0 * (1.0 - 0.1 * 0.01) + 0.1];
+        let expect = [
+            1.0 * (1.0 - 0.1 * 0.01) - 0.1,
+            -2.0 * (1.0 - 0.1 * 0.01) + 0.1,
+        ];
         for (a, b) in p.iter().zip(expect) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
@@ -257,6 +300,9 @@ mod tests {
         opt.update(&mut a, &ga).unwrap();
         let mut b = vec![Tensor::zeros(4, candle_core::DType::F32, &dev).unwrap()];
         let gb = b.clone();
-        assert!(matches!(opt.update(&mut b, &gb), Err(TrainError::OptimizerMismatch)));
+        assert!(matches!(
+            opt.update(&mut b, &gb),
+            Err(TrainError::OptimizerMismatch)
+        ));
     }
 }

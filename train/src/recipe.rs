@@ -58,13 +58,26 @@ impl Recipe {
     /// (row-major `n * classes`). The head's initial weights come from
     /// `seed`; the epoch shuffles from the stream `"shuffle"` of `seed`.
     /// `on_step` is called after every step with (step, total steps).
-    pub fn train(&self, features: &Tensor, targets: &[f32], classes: usize, seed: u64, on_step: &mut dyn FnMut(u64, u64)) -> Result<Head> {
+    pub fn train(
+        &self,
+        features: &Tensor,
+        targets: &[f32],
+        classes: usize,
+        seed: u64,
+        on_step: &mut dyn FnMut(u64, u64),
+    ) -> Result<Head> {
         let (n, dim) = features.dims2()?;
         if targets.len() != n * classes {
-            return Err(TrainError::invalid("targets", format!("expected {} values, got {}", n * classes, targets.len())));
+            return Err(TrainError::invalid(
+                "targets",
+                format!("expected {} values, got {}", n * classes, targets.len()),
+            ));
         }
         if self.batch_size == 0 || self.epochs == 0 {
-            return Err(TrainError::invalid("recipe", "epochs and batch_size must be positive"));
+            return Err(TrainError::invalid(
+                "recipe",
+                "epochs and batch_size must be positive",
+            ));
         }
         let device = features.device();
         let targets = Tensor::from_slice(targets, (n, classes), device)?;
@@ -155,8 +168,13 @@ mod tests {
             y.push(u32::from(a + b > 0.0));
         }
         let features = Tensor::from_vec(x, (n, 2), &dev).unwrap();
-        let recipe = Recipe { epochs: 10, ..Recipe::reference() };
-        let head = recipe.train(&features, &one_hot(&y, 2), 2, 1, &mut |_, _| {}).unwrap();
+        let recipe = Recipe {
+            epochs: 10,
+            ..Recipe::reference()
+        };
+        let head = recipe
+            .train(&features, &one_hot(&y, 2), 2, 1, &mut |_, _| {})
+            .unwrap();
         let acc = accuracy(&predict_all(&head, &features, 100).unwrap(), 2, &y);
         assert!(acc > 0.95, "accuracy {acc}");
     }
@@ -168,9 +186,15 @@ mod tests {
         let x: Vec<f32> = (0..64 * 3).map(|_| rng.normal() as f32).collect();
         let y: Vec<u32> = (0..64).map(|i| i % 3).collect();
         let features = Tensor::from_vec(x, (64, 3), &dev).unwrap();
-        let recipe = Recipe { epochs: 2, batch_size: 16, ..Recipe::reference() };
+        let recipe = Recipe {
+            epochs: 2,
+            batch_size: 16,
+            ..Recipe::reference()
+        };
         let run = || {
-            let h = recipe.train(&features, &one_hot(&y, 3), 3, 7, &mut |_, _| {}).unwrap();
+            let h = recipe
+                .train(&features, &one_hot(&y, 3), 3, 7, &mut |_, _| {})
+                .unwrap();
             predict_all(&h, &features, 64).unwrap()
         };
         assert_eq!(run(), run());

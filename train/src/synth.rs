@@ -94,7 +94,12 @@ impl SynthConfig {
 
     fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(TrainError::invalid("synth", m.to_owned()));
-        if self.classes < 2 || self.latent == 0 || self.pool == 0 || self.test == 0 || self.teacher_train == 0 {
+        if self.classes < 2
+            || self.latent == 0
+            || self.pool == 0
+            || self.test == 0
+            || self.teacher_train == 0
+        {
             return bad("classes >= 2 and positive sizes required");
         }
         if self.concept_width == 0 || self.concept_width > self.feature_dim {
@@ -139,8 +144,18 @@ fn matrix(rng: &mut Rng, rows: usize, cols: usize, scale: f64) -> Vec<f64> {
 }
 
 fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
-    let (k, r, d, cw, vis) = (cfg.classes as usize, cfg.latent as usize, cfg.feature_dim as usize, cfg.concept_width as usize, cfg.weak_visible as usize);
-    let mut out = Split { features: Vec::with_capacity(n * d), weak_view: Vec::with_capacity(n * vis), labels: Vec::with_capacity(n) };
+    let (k, r, d, cw, vis) = (
+        cfg.classes as usize,
+        cfg.latent as usize,
+        cfg.feature_dim as usize,
+        cfg.concept_width as usize,
+        cfg.weak_visible as usize,
+    );
+    let mut out = Split {
+        features: Vec::with_capacity(n * d),
+        weak_view: Vec::with_capacity(n * vis),
+        labels: Vec::with_capacity(n),
+    };
     for _ in 0..n {
         let z: Vec<f64> = (0..r).map(|_| rng.normal()).collect();
         let score = |c: usize| (0..r).map(|j| world.concept[c * r + j] * z[j]).sum::<f64>();
@@ -153,26 +168,41 @@ fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
         out.labels.push(label as u32);
         for f in 0..cw {
             let a: f64 = (0..r).map(|j| world.encoder[f * r + j] * z[j]).sum();
-            out.features.push((a.tanh() + f64::from(cfg.strong_noise) * rng.normal()) as f32);
+            out.features
+                .push((a.tanh() + f64::from(cfg.strong_noise) * rng.normal()) as f32);
         }
         let u: Vec<f64> = (0..NUISANCE).map(|_| rng.normal()).collect();
         for f in 0..d - cw {
-            let a: f64 = (0..NUISANCE).map(|j| world.distractor[f * NUISANCE + j] * u[j]).sum();
+            let a: f64 = (0..NUISANCE)
+                .map(|j| world.distractor[f * NUISANCE + j] * u[j])
+                .sum();
             out.features.push(a as f32);
         }
         for &zj in z.iter().take(vis) {
-            out.weak_view.push((zj + f64::from(cfg.weak_noise) * rng.normal()) as f32);
+            out.weak_view
+                .push((zj + f64::from(cfg.weak_noise) * rng.normal()) as f32);
         }
     }
     out
 }
 
-fn write_safetensors(dir: &Path, rel: &str, tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>) -> Result<String> {
+fn write_safetensors(
+    dir: &Path,
+    rel: &str,
+    tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>,
+) -> Result<String> {
     let views: Vec<(&str, TensorView<'_>)> = tensors
         .iter()
-        .map(|(name, dtype, shape, bytes)| Ok((*name, TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| TrainError::invalid("tensor", e.to_string()))?)))
+        .map(|(name, dtype, shape, bytes)| {
+            Ok((
+                *name,
+                TensorView::new(*dtype, shape.clone(), bytes)
+                    .map_err(|e| TrainError::invalid("tensor", e.to_string()))?,
+            ))
+        })
         .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(views, None).map_err(|e| TrainError::invalid("tensor", e.to_string()))?;
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| TrainError::invalid("tensor", e.to_string()))?;
     let path = dir.join(rel);
     fs::write(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
     Ok(bundle::sha256_hex(&bytes))
@@ -199,14 +229,28 @@ pub struct SynthSummary {
 /// absent). Deterministic for a given config, on CPU.
 pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
     cfg.validate()?;
-    if out.exists() && fs::read_dir(out).map_err(|e| TrainError::io(out, e))?.next().is_some() {
-        return Err(TrainError::invalid("out", format!("{} exists and is not empty", out.display())));
+    if out.exists()
+        && fs::read_dir(out)
+            .map_err(|e| TrainError::io(out, e))?
+            .next()
+            .is_some()
+    {
+        return Err(TrainError::invalid(
+            "out",
+            format!("{} exists and is not empty", out.display()),
+        ));
     }
     for sub in ["public", "heldout"] {
         let p = out.join(sub);
         fs::create_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
     }
-    let (k, r, d, cw, vis) = (cfg.classes as usize, cfg.latent as usize, cfg.feature_dim as usize, cfg.concept_width as usize, cfg.weak_visible as usize);
+    let (k, r, d, cw, vis) = (
+        cfg.classes as usize,
+        cfg.latent as usize,
+        cfg.feature_dim as usize,
+        cfg.concept_width as usize,
+        cfg.weak_visible as usize,
+    );
     let mut rng = Rng::for_stream(cfg.seed, "synth-world");
     let world = World {
         concept: matrix(&mut rng, k, r, 1.0),
@@ -220,8 +264,18 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
 
     let dev = Device::Cpu;
     let view = |s: &Split| Tensor::from_slice(&s.weak_view, (s.labels.len(), vis), &dev);
-    let teacher = SynthConfig::teacher_recipe().train(&view(&teacher_split)?, &recipe::one_hot(&teacher_split.labels, k), k, crate::rng::derive_seed(cfg.seed, "teacher"), &mut |_, _| {})?;
-    let teacher_train_acc = recipe::accuracy(&recipe::predict_all(&teacher, &view(&teacher_split)?, 4096)?, k, &teacher_split.labels);
+    let teacher = SynthConfig::teacher_recipe().train(
+        &view(&teacher_split)?,
+        &recipe::one_hot(&teacher_split.labels, k),
+        k,
+        crate::rng::derive_seed(cfg.seed, "teacher"),
+        &mut |_, _| {},
+    )?;
+    let teacher_train_acc = recipe::accuracy(
+        &recipe::predict_all(&teacher, &view(&teacher_split)?, 4096)?,
+        k,
+        &teacher_split.labels,
+    );
     let pool_weak = recipe::predict_all(&teacher, &view(&pool)?, 4096)?;
     let test_weak = recipe::predict_all(&teacher, &view(&test)?, 4096)?;
     let weak_test_acc = recipe::accuracy(&test_weak, k, &test.labels);
@@ -230,39 +284,76 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
     let mut files = BTreeMap::new();
     files.insert(
         bundle::PUBLIC_POOL.to_owned(),
-        write_safetensors(out, bundle::PUBLIC_POOL, vec![
-            ("features", Dtype::F32, vec![np, d], f32_bytes(&pool.features)),
-            ("weak_probs", Dtype::F32, vec![np, k], f32_bytes(&pool_weak)),
-        ])?,
+        write_safetensors(
+            out,
+            bundle::PUBLIC_POOL,
+            vec![
+                (
+                    "features",
+                    Dtype::F32,
+                    vec![np, d],
+                    f32_bytes(&pool.features),
+                ),
+                ("weak_probs", Dtype::F32, vec![np, k], f32_bytes(&pool_weak)),
+            ],
+        )?,
     );
     files.insert(
         bundle::HELDOUT_POOL_LABELS.to_owned(),
-        write_safetensors(out, bundle::HELDOUT_POOL_LABELS, vec![("labels", Dtype::U32, vec![np], u32_bytes(&pool.labels))])?,
+        write_safetensors(
+            out,
+            bundle::HELDOUT_POOL_LABELS,
+            vec![("labels", Dtype::U32, vec![np], u32_bytes(&pool.labels))],
+        )?,
     );
     files.insert(
         bundle::HELDOUT_TEST.to_owned(),
-        write_safetensors(out, bundle::HELDOUT_TEST, vec![
-            ("features", Dtype::F32, vec![nt, d], f32_bytes(&test.features)),
-            ("weak_probs", Dtype::F32, vec![nt, k], f32_bytes(&test_weak)),
-            ("labels", Dtype::U32, vec![nt], u32_bytes(&test.labels)),
-        ])?,
+        write_safetensors(
+            out,
+            bundle::HELDOUT_TEST,
+            vec![
+                (
+                    "features",
+                    Dtype::F32,
+                    vec![nt, d],
+                    f32_bytes(&test.features),
+                ),
+                ("weak_probs", Dtype::F32, vec![nt, k], f32_bytes(&test_weak)),
+                ("labels", Dtype::U32, vec![nt], u32_bytes(&test.labels)),
+            ],
+        )?,
     );
     let mut provenance = BTreeMap::new();
     provenance.insert("generator".to_owned(), "w2s task synth".to_owned());
-    provenance.insert("config".to_owned(), serde_json::to_string(cfg).expect("config serializes"));
-    provenance.insert("teacher_recipe".to_owned(), SynthConfig::teacher_recipe().id());
-    provenance.insert("teacher_train_acc".to_owned(), format!("{teacher_train_acc:.4}"));
+    provenance.insert(
+        "config".to_owned(),
+        serde_json::to_string(cfg).expect("config serializes"),
+    );
+    provenance.insert(
+        "teacher_recipe".to_owned(),
+        SynthConfig::teacher_recipe().id(),
+    );
+    provenance.insert(
+        "teacher_train_acc".to_owned(),
+        format!("{teacher_train_acc:.4}"),
+    );
     let manifest = Manifest {
         format_version: FormatV1,
         name: cfg.name.clone(),
         classes: cfg.classes,
         feature_dim: cfg.feature_dim,
-        splits: Splits { pool: cfg.pool, test: cfg.test },
+        splits: Splits {
+            pool: cfg.pool,
+            test: cfg.test,
+        },
         files,
         provenance,
     };
     manifest.write(out)?;
-    Ok(SynthSummary { teacher_train_acc, weak_test_acc })
+    Ok(SynthSummary {
+        teacher_train_acc,
+        weak_test_acc,
+    })
 }
 
 #[cfg(test)]
@@ -271,7 +362,12 @@ mod tests {
     use crate::bundle::PublicTask;
 
     fn tiny(seed: u64) -> SynthConfig {
-        SynthConfig { pool: 300, test: 200, teacher_train: 200, ..SynthConfig::default_task(seed) }
+        SynthConfig {
+            pool: 300,
+            test: 200,
+            teacher_train: 200,
+            ..SynthConfig::default_task(seed)
+        }
     }
 
     #[test]
@@ -279,7 +375,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("task");
         let summary = generate(&tiny(1), &out).unwrap();
-        assert!(summary.weak_test_acc > 0.3 && summary.weak_test_acc < 0.95, "{summary:?}");
+        assert!(
+            summary.weak_test_acc > 0.3 && summary.weak_test_acc < 0.95,
+            "{summary:?}"
+        );
         let task = PublicTask::open(&out, &Device::Cpu).unwrap();
         assert_eq!(task.pool_size(), 300);
         assert_eq!(task.features.dims(), &[300, 64]);

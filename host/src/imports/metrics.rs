@@ -12,7 +12,9 @@ impl metrics::Host for HostState {
     /// worth ending a run for.
     fn log(&mut self, step: u32, name: String, value: f64) -> wasmtime::Result<()> {
         self.meters.enter()?;
-        if name.len() > MAX_METRIC_NAME_BYTES || self.metrics.len() >= self.limits.max_metric_points as usize {
+        if name.len() > MAX_METRIC_NAME_BYTES
+            || self.metrics.len() >= self.limits.max_metric_points as usize
+        {
             self.metrics_dropped += 1;
         } else {
             self.metrics.push(MetricPoint { step, name, value });

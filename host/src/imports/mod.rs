@@ -43,13 +43,19 @@ const MAX_ERROR_TEXT: usize = 200;
 
 /// A WIT error with a short text.
 pub(crate) fn refusal(code: wit::ErrorCode, message: impl Into<String>) -> wit::Error {
-    wit::Error { code, message: truncate(message.into(), MAX_ERROR_TEXT) }
+    wit::Error {
+        code,
+        message: truncate(message.into(), MAX_ERROR_TEXT),
+    }
 }
 
 /// The `invalid-argument` error for a list longer than
 /// `max_indices_per_call`.
 pub(crate) fn too_many_indices(len: usize, max: u32) -> wit::Error {
-    refusal(wit::ErrorCode::InvalidArgument, format!("`indices` has {len} values, over the limit of {max} per call"))
+    refusal(
+        wit::ErrorCode::InvalidArgument,
+        format!("`indices` has {len} values, over the limit of {max} per call"),
+    )
 }
 
 /// Turns an expected training error into the WIT error for the guest, and
@@ -58,15 +64,18 @@ pub(crate) fn too_many_indices(len: usize, max: u32) -> wit::Error {
 /// filled in: no paths, no internals.
 pub(crate) fn train_refusal(err: TrainError, what: &'static str) -> Result<wit::Error, HostTrap> {
     match err {
-        TrainError::InvalidArgument { what, reason } => {
-            Ok(refusal(wit::ErrorCode::InvalidArgument, format!("`{what}`: {reason}")))
-        }
-        TrainError::InvalidOptimizer { field, reason, .. } => {
-            Ok(refusal(wit::ErrorCode::InvalidArgument, format!("optimizer `{field}` {reason}")))
-        }
-        TrainError::OptimizerMismatch => {
-            Ok(refusal(wit::ErrorCode::WrongHandle, "optimizer state belongs to another student"))
-        }
+        TrainError::InvalidArgument { what, reason } => Ok(refusal(
+            wit::ErrorCode::InvalidArgument,
+            format!("`{what}`: {reason}"),
+        )),
+        TrainError::InvalidOptimizer { field, reason, .. } => Ok(refusal(
+            wit::ErrorCode::InvalidArgument,
+            format!("optimizer `{field}` {reason}"),
+        )),
+        TrainError::OptimizerMismatch => Ok(refusal(
+            wit::ErrorCode::WrongHandle,
+            "optimizer state belongs to another student",
+        )),
         _ => Err(HostTrap::Internal { what }),
     }
 }

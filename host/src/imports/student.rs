@@ -66,7 +66,8 @@ fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
 }
 
 fn to_vec(t: candle_core::Result<Tensor>, what: &'static str) -> Result<Vec<f32>, HostTrap> {
-    t.and_then(|t| t.flatten_all()?.to_vec1::<f32>()).map_err(|_| HostTrap::Internal { what })
+    t.and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+        .map_err(|_| HostTrap::Internal { what })
 }
 
 impl HostState {
@@ -76,7 +77,11 @@ impl HostState {
 
     /// Charges compute, a handle and tensor memory for a new student of
     /// `arch`, then builds it with `make` and registers it.
-    fn add_student(&mut self, arch: Arch, make: impl FnOnce(&Self) -> Option<Head>) -> wasmtime::Result<Resource<StudentEntry>> {
+    fn add_student(
+        &mut self,
+        arch: Arch,
+        make: impl FnOnce(&Self) -> Option<Head>,
+    ) -> wasmtime::Result<Resource<StudentEntry>> {
         let (in_dim, classes) = self.dims();
         let params = arch.param_count(in_dim, classes);
         // Drawing or copying weights: about one operation per parameter.
@@ -88,6 +93,26 @@ impl HostState {
         let id = self.next_student_id;
         self.next_student_id += 1;
         Ok(self.table.push(StudentEntry { id, head, bytes })?)
+    }
+
+    /// Refuses a call whose transient tensors (the gathered features, the
+    /// hidden activations) would need more than `tensor_bytes`: a long
+    /// index list times a wide feature row is host memory that nothing
+    /// else bounds. The guest can split the batch.
+    fn check_call_size(&self, rows: usize, arch: Arch) -> Result<(), wit::Error> {
+        let (in_dim, classes) = self.dims();
+        let width = in_dim.max(arch.hidden_dim(in_dim)).max(classes) as u64;
+        let bytes = (rows as u64).saturating_mul(width).saturating_mul(4);
+        if bytes > self.limits.tensor_bytes {
+            let limit = self.limits.tensor_bytes;
+            return Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                format!(
+                    "`indices`: {rows} rows of width {width} need {bytes} bytes in one call, over the limit of {limit}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Shared by `predict` and `hidden`: validates, charges a forward
@@ -108,9 +133,16 @@ impl HostState {
         }
         let (in_dim, classes) = self.dims();
         let arch = self.table.get(this)?.head.arch();
+        if let Err(e) = self.check_call_size(indices.len(), arch) {
+            return Ok(Err(e));
+        }
         // `hidden` costs at most a forward pass; it is charged as one.
-        self.meters.charge_flops(arch.forward_flops(indices.len(), in_dim, classes))?;
-        let x = self.task.rows(indices).map_err(|_| HostTrap::Internal { what })?;
+        self.meters
+            .charge_flops(arch.forward_flops(indices.len(), in_dim, classes))?;
+        let x = self
+            .task
+            .rows(indices)
+            .map_err(|_| HostTrap::Internal { what })?;
         let out = f(&self.table.get(this)?.head, &x).map_err(|_| HostTrap::Internal { what })?;
         Ok(Ok(to_vec(Ok(out), what)?))
     }
@@ -123,13 +155,21 @@ impl student::HostStudent for HostState {
         self.meters.enter()?;
         let arch = arch_from_wit(architecture);
         if arch == (Arch::Mlp { hidden: 0 }) {
-            return Ok(Err(refusal(wit::ErrorCode::InvalidArgument, "`hidden` must be positive")));
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                "`hidden` must be positive",
+            )));
         }
         if !self.limits.allows(arch) {
-            return Ok(Err(refusal(wit::ErrorCode::NotAllowed, format!("architecture {} is not allowed", arch.describe()))));
+            return Ok(Err(refusal(
+                wit::ErrorCode::NotAllowed,
+                format!("architecture {} is not allowed", arch.describe()),
+            )));
         }
         let (in_dim, classes) = self.dims();
-        let student = self.add_student(arch, |s| Head::init(arch, in_dim, classes, seed, s.task.features.device()).ok())?;
+        let student = self.add_student(arch, |s| {
+            Head::init(arch, in_dim, classes, seed, s.task.features.device()).ok()
+        })?;
         Ok(Ok(student))
     }
 
@@ -147,7 +187,12 @@ impl student::HostStudent for HostState {
 
     fn hidden_dim(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<u32> {
         self.meters.enter()?;
-        let dim = self.table.get(&this)?.head.arch().hidden_dim(self.task.feature_dim());
+        let dim = self
+            .table
+            .get(&this)?
+            .head
+            .arch()
+            .hidden_dim(self.task.feature_dim());
         Ok(u32::try_from(dim).map_err(|_| HostTrap::Internal { what: "hidden-dim" })?)
     }
 
@@ -181,30 +226,58 @@ impl student::HostStudent for HostState {
             let s = self.table.get(&this)?;
             (s.id, s.head.arch())
         };
+        if let Err(e) = self.check_call_size(n, arch) {
+            return Ok(Err(e));
+        }
         let entry = self.table.get(&opt)?;
         if let Some(refused) = &entry.refused {
             return Ok(Err(refused.clone()));
         }
         if entry.bound_to.is_some_and(|bound| bound != id) {
-            return Ok(Err(refusal(wit::ErrorCode::WrongHandle, "this optimizer belongs to another student")));
+            return Ok(Err(refusal(
+                wit::ErrorCode::WrongHandle,
+                "this optimizer belongs to another student",
+            )));
         }
         let first_step = entry.bound_to.is_none();
-        let kind = entry.optimizer.as_ref().ok_or(HostTrap::Internal { what: WHAT })?.config().kind;
+        let kind = entry
+            .optimizer
+            .as_ref()
+            .ok_or(HostTrap::Internal { what: WHAT })?
+            .config()
+            .kind;
 
-        self.meters.charge_flops(arch.train_step_flops(n, in_dim, classes))?;
-        let state_bytes = if first_step { Optimizer::state_bytes(kind, arch.param_count(in_dim, classes)) } else { 0 };
+        self.meters
+            .charge_flops(arch.train_step_flops(n, in_dim, classes))?;
+        let state_bytes = if first_step {
+            Optimizer::state_bytes(kind, arch.param_count(in_dim, classes))
+        } else {
+            0
+        };
         self.meters.alloc_tensor(state_bytes)?;
 
-        let x = self.task.rows(&indices).map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let t = Tensor::from_vec(targets, (n, classes), x.device()).map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let w = Tensor::from_vec(weights, n, x.device()).map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let x = self
+            .task
+            .rows(&indices)
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let t = Tensor::from_vec(targets, (n, classes), x.device())
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let w = Tensor::from_vec(weights, n, x.device())
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
         let entry = self.table.get_mut(&opt)?;
-        let mut optimizer = entry.optimizer.take().ok_or(HostTrap::Internal { what: WHAT })?;
+        let mut optimizer = entry
+            .optimizer
+            .take()
+            .ok_or(HostTrap::Internal { what: WHAT })?;
         if first_step {
             entry.bound_to = Some(id);
             entry.state_bytes = state_bytes;
         }
-        let result = self.table.get_mut(&this)?.head.train_step(&mut optimizer, &x, &t, &w);
+        let result = self
+            .table
+            .get_mut(&this)?
+            .head
+            .train_step(&mut optimizer, &x, &t, &w);
         self.table.get_mut(&opt)?.optimizer = Some(optimizer);
         match result {
             Ok(stats) => {
@@ -234,16 +307,27 @@ impl student::HostOptimizer for HostState {
             Ok(o) => (Some(o), None),
             Err(e) => (None, Some(train_refusal(e, "optimizer")?)),
         };
-        Ok(self.table.push(OptimizerEntry { optimizer, refused, bound_to: None, state_bytes: 0 })?)
+        Ok(self.table.push(OptimizerEntry {
+            optimizer,
+            refused,
+            bound_to: None,
+            state_bytes: 0,
+        })?)
     }
 
-    fn set_learning_rate(&mut self, this: Resource<OptimizerEntry>, learning_rate: f32) -> WitResult<()> {
+    fn set_learning_rate(
+        &mut self,
+        this: Resource<OptimizerEntry>,
+        learning_rate: f32,
+    ) -> WitResult<()> {
         self.meters.enter()?;
         let entry = self.table.get_mut(&this)?;
         if let Some(refused) = &entry.refused {
             return Ok(Err(refused.clone()));
         }
-        let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal { what: "set-learning-rate" })?;
+        let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal {
+            what: "set-learning-rate",
+        })?;
         match optimizer.set_learning_rate(learning_rate) {
             Ok(()) => Ok(Ok(())),
             Err(e) => Ok(Err(train_refusal(e, "set-learning-rate")?)),
@@ -260,7 +344,140 @@ impl student::HostOptimizer for HostState {
 
 #[cfg(test)]
 mod tests {
+    use student::{HostOptimizer, HostStudent};
+
     use super::*;
+    use crate::limits::Limits;
+    use crate::state::test_support::{host_state, tiny_task};
+
+    fn adamw(learning_rate: f32) -> wit::OptimizerConfig {
+        wit::OptimizerConfig {
+            kind: wit::OptimizerKind::Adamw,
+            learning_rate,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            momentum: 0.0,
+        }
+    }
+
+    fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
+        Resource::new_borrow(r.rep())
+    }
+
+    #[test]
+    fn predict_returns_probability_rows() {
+        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let p = s.predict(borrow(&a), vec![0, 5, 7]).unwrap().unwrap();
+        assert_eq!(p.len(), 9);
+        for row in p.chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        assert!(s.predict(borrow(&a), vec![]).unwrap().unwrap().is_empty());
+        let e = s.predict(borrow(&a), vec![8]).unwrap().unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
+        assert_eq!(s.hidden_dim(borrow(&a)).unwrap(), 4);
+    }
+
+    #[test]
+    fn train_step_binds_the_optimizer_and_reports_progress() {
+        let (mut s, events) = host_state(Limits::default(), tiny_task(8));
+        let a = s
+            .create(wit::Arch::Mlp(wit::Mlp { hidden: 5 }), 3)
+            .unwrap()
+            .unwrap();
+        let b = s.duplicate(borrow(&a)).unwrap().unwrap();
+        let opt = HostOptimizer::new(&mut s, adamw(0.1)).unwrap();
+        let (idx, t, w) = (
+            vec![0, 1],
+            vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            vec![1.0, 1.0],
+        );
+        let loss = s.train_step(borrow(&a), borrow(&opt), idx.clone(), t.clone(), w.clone());
+        assert!(loss.unwrap().unwrap() > 0.0);
+        assert_eq!(events.try_recv().unwrap().steps, 1);
+        let e = s
+            .train_step(borrow(&b), borrow(&opt), idx.clone(), t.clone(), w.clone())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::WrongHandle);
+        let e = s
+            .train_step(borrow(&a), borrow(&opt), idx, t, vec![1.0])
+            .unwrap()
+            .unwrap_err();
+        assert!(e.message.contains("weights"), "{}", e.message);
+        // Parameters of two students and AdamW state for one.
+        let params = Arch::Mlp { hidden: 5 }.param_count(4, 3);
+        assert_eq!(s.meters.peak_tensor_bytes, 2 * params * 4 + 2 * params * 4);
+        HostOptimizer::drop(&mut s, opt).unwrap();
+        HostStudent::drop(&mut s, a).unwrap();
+        HostStudent::drop(&mut s, b).unwrap();
+        s.meters
+            .alloc_tensor(Limits::default().tensor_bytes)
+            .unwrap();
+    }
+
+    #[test]
+    fn refused_optimizer_config_is_returned_on_every_use() {
+        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let opt = HostOptimizer::new(&mut s, adamw(-1.0)).unwrap();
+        let e = s.set_learning_rate(borrow(&opt), 0.1).unwrap().unwrap_err();
+        assert!(e.message.contains("learning_rate"), "{}", e.message);
+        let e = s
+            .train_step(
+                borrow(&a),
+                borrow(&opt),
+                vec![0],
+                vec![1.0, 0.0, 0.0],
+                vec![1.0],
+            )
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
+        assert_eq!(s.meters.train_steps, 0);
+    }
+
+    #[test]
+    fn disallowed_and_degenerate_architectures_are_refused() {
+        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let e = s
+            .create(wit::Arch::Mlp(wit::Mlp { hidden: 4097 }), 1)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::NotAllowed);
+        let e = s
+            .create(wit::Arch::Mlp(wit::Mlp { hidden: 0 }), 1)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn wide_batches_are_refused_before_gathering() {
+        // 64 rows of width 64 need 16 KiB of activations; parameters 2 KiB.
+        let limits = Limits {
+            tensor_bytes: 4096,
+            ..Limits::default()
+        };
+        let (mut s, _) = host_state(limits, tiny_task(64));
+        let a = s
+            .create(wit::Arch::Mlp(wit::Mlp { hidden: 64 }), 1)
+            .unwrap()
+            .unwrap();
+        let e = s
+            .hidden(borrow(&a), (0..64).collect())
+            .unwrap()
+            .unwrap_err();
+        assert!(e.message.contains("over the limit"), "{}", e.message);
+        assert_eq!(s.meters.flops, Arch::Mlp { hidden: 64 }.param_count(4, 3));
+        assert_eq!(
+            s.hidden(borrow(&a), vec![0, 1]).unwrap().unwrap().len(),
+            128
+        );
+    }
 
     #[test]
     fn optimizer_kinds_map_one_to_one() {
@@ -276,7 +493,10 @@ mod tests {
         let n = native_config(&c);
         assert_eq!(n.kind, OptimizerKind::Sgd);
         assert_eq!(n.momentum, 0.5);
-        let a = native_config(&wit::OptimizerConfig { kind: wit::OptimizerKind::Adamw, ..c });
+        let a = native_config(&wit::OptimizerConfig {
+            kind: wit::OptimizerKind::Adamw,
+            ..c
+        });
         assert_eq!(a.kind, OptimizerKind::AdamW);
     }
 }

@@ -18,7 +18,10 @@ impl HostState {
         if let Some(pos) = indices.iter().position(|&i| i as usize >= pool) {
             return Err(refusal(
                 wit::ErrorCode::InvalidArgument,
-                format!("`indices`: index {} at position {pos} is outside the pool (size {pool})", indices[pos]),
+                format!(
+                    "`indices`: index {} at position {pos} is outside the pool (size {pool})",
+                    indices[pos]
+                ),
             ));
         }
         Ok(())
@@ -61,7 +64,9 @@ impl task::Host for HostState {
         for &i in &indices {
             let row = i as usize * k..(i as usize + 1) * k;
             // A task opened through `PublicTask::open` always has the row.
-            let row = self.task.weak_probs.get(row).ok_or(HostTrap::Internal { what: "weak-labels" })?;
+            let row = self.task.weak_probs.get(row).ok_or(HostTrap::Internal {
+                what: "weak-labels",
+            })?;
             out.extend_from_slice(row);
         }
         Ok(Ok(out))
