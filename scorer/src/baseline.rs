@@ -164,7 +164,7 @@ pub fn load_or_compute(
     if let Some(parent) = path.parent() {
         let _ = fs::create_dir_all(parent);
     }
-    let tmp = path.with_extension("json.tmp");
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     if fs::write(&tmp, json).is_ok() {
         let _ = fs::rename(&tmp, &path);
     }

@@ -28,7 +28,7 @@ fn a_core_module_instead_of_a_component() {
     )
     .unwrap();
     let (out, _, stderr) = eval_file(&default_task(), &path);
-    assert_clean_error(&out, &stderr, "core module");
+    assert_clean_error(&out, &stderr, "core WebAssembly module, not a component");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
 /// The repository root.
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -13,12 +13,12 @@ pub fn repo() -> PathBuf {
 }
 
 /// A `w2s` command.
-pub fn w2s() -> Command {
+pub(crate) fn w2s() -> Command {
     Command::new(env!("CARGO_BIN_EXE_w2s"))
 }
 
 /// Runs a command and returns its output, with stdout and stderr as text.
-pub fn run(cmd: &mut Command) -> (Output, String, String) {
+pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().expect("command starts");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -27,7 +27,7 @@ pub fn run(cmd: &mut Command) -> (Output, String, String) {
 
 /// Path of a plugin's component, building the plugins workspace for
 /// wasm32-wasip2 once per test process if it is missing.
-pub fn plugin(name: &str) -> PathBuf {
+pub(crate) fn plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let path = repo().join(format!("plugins/target/wasm32-wasip2/release/{name}.wasm"));
     BUILT.get_or_init(|| {
@@ -44,7 +44,7 @@ pub fn plugin(name: &str) -> PathBuf {
 
 /// A shared, read-only copy of the default task (seed 0), generated once
 /// per test process. Tests that modify a bundle copy it first.
-pub fn default_task() -> PathBuf {
+pub(crate) fn default_task() -> PathBuf {
     static TASK: OnceLock<tempfile::TempDir> = OnceLock::new();
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap();
@@ -60,7 +60,7 @@ pub fn default_task() -> PathBuf {
 }
 
 /// Copies a bundle directory (files and subdirectories) to `to`.
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -74,13 +74,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Parses a JSON report file.
-pub fn read_json(path: &Path) -> serde_json::Value {
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Asserts that a failed command printed exactly one `error:` line naming
 /// `needle`, exited non-zero, and did not panic.
-pub fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
+pub(crate) fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
     assert!(
         !out.status.success(),
         "expected failure, got success; stderr: {stderr}"
