@@ -183,6 +183,33 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_entry_survives_its_json_round_trip() {
+        // Regression: without serde_json's float_roundtrip, some means (this
+        // one is a real ceiling mean) came back one ulp off, the checksum
+        // failed, and every run recomputed the ceiling.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baselines.json");
+        let b = Baselines {
+            weak_acc: 0.5743333333333334,
+            ceiling_accs: vec![
+                0.916,
+                0.9156666666666666,
+                0.9163333333333332,
+                0.9178666666666664,
+            ],
+            ceiling_seeds: vec![u64::MAX, 0],
+            recipe: "r".into(),
+        };
+        let entry = CacheEntry {
+            key: "k".into(),
+            checksum: checksum("k", &b),
+            baselines: b.clone(),
+        };
+        fs::write(&path, serde_json::to_string_pretty(&entry).unwrap()).unwrap();
+        assert_eq!(read_cache(&path, "k").unwrap(), Some(b));
+    }
+
+    #[test]
     fn edited_cache_entry_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baselines.json");

@@ -59,3 +59,41 @@ fn same_wasm_task_and_seed_give_the_same_report() {
     }
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_hand_edited_baseline_cache_is_recomputed_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = dir.path().join("task");
+    crate::helpers::copy_dir(&default_task(), &task);
+    let first = eval_json(&task, dir.path(), "first.json");
+    let cache = task.join("cache/baselines.json");
+    let entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    // Inflate the ceiling, as a submitter who can write the bundle might.
+    let mut forged = entry.clone();
+    forged["baselines"]["ceiling_accs"] = serde_json::json!([1.0, 1.0, 1.0, 1.0, 1.0]);
+    std::fs::write(&cache, serde_json::to_string(&forged).unwrap()).unwrap();
+    let second = eval_json(&task, dir.path(), "second.json");
+    assert_eq!(
+        second["score"]["baseline_cache"]["status"], "recomputed",
+        "{}",
+        second["score"]
+    );
+    assert!(
+        second["score"]["baseline_cache"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("checksum")
+    );
+    assert_eq!(
+        second["score"]["ceiling_acc"],
+        first["score"]["ceiling_acc"]
+    );
+    // And the recomputed entry is trusted again afterwards.
+    let third = eval_json(&task, dir.path(), "third.json");
+    assert_eq!(
+        third["score"]["baseline_cache"]["status"], "hit",
+        "{}",
+        third["score"]
+    );
+}
