@@ -34,6 +34,8 @@ pub(crate) fn plugin(name: &str) -> PathBuf {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["build", "--release", "--quiet"])
             .current_dir(repo().join("plugins"))
+            // The plugins workspace keeps its own target dir (plugins/target).
+            .env_remove("CARGO_TARGET_DIR")
             .status()
             .expect("cargo starts");
         assert!(status.success(), "building the plugins failed");
