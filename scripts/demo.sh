@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
-(cd plugins && cargo build --release --locked --quiet)
+scripts/build-plugins.sh --quiet
 cargo build --locked --quiet -p w2s-cli
 exec target/debug/w2s eval plugins/target/wasm32-wasip2/release/vanilla.wasm --json .w2s/vanilla-report.json "$@"

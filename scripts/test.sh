@@ -14,7 +14,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 (cd plugins && cargo clippy --release --locked -- -D warnings)
 
 echo "== build plugins (wasm32-wasip2)"
-(cd plugins && cargo build --release --locked)
+scripts/build-plugins.sh
 
 echo "== tests"
 cargo test --workspace --locked

@@ -26,16 +26,13 @@ pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
 }
 
 /// Path of a plugin's component, building the plugins workspace for
-/// wasm32-wasip2 once per test process if it is missing.
+/// wasm32-wasip2 (`scripts/build-plugins.sh`) once per test process.
 pub(crate) fn plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let path = repo().join(format!("plugins/target/wasm32-wasip2/release/{name}.wasm"));
     BUILT.get_or_init(|| {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--quiet"])
-            .current_dir(repo().join("plugins"))
-            // The plugins workspace keeps its own target dir (plugins/target).
-            .env_remove("CARGO_TARGET_DIR")
+        let status = Command::new(repo().join("scripts/build-plugins.sh"))
+            .arg("--quiet")
             .status()
             .expect("cargo starts");
         assert!(status.success(), "building the plugins failed");
