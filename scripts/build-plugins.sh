@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds every plugin for wasm32-wasip2 into plugins/target. The checkout's
-# path is remapped so the same sources give the same wasm (and so the same
-# sha256, seeds and report) wherever the repository is cloned.
+# path is remapped so that no builder's path is embedded in a component.
+# (The bytes still depend on the checkout's location: cargo hashes a path
+# dependency's location into symbol names, which changes function order.
+# A report is reproducible for a given wasm, not for given sources.)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo/plugins"
