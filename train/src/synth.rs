@@ -92,7 +92,9 @@ impl SynthConfig {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the parameters (sizes positive, `concept_width` and
+    /// `weak_visible` in range, noise scales non-negative).
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(TrainError::invalid("synth", m.to_owned()));
         if self.classes < 2
             || self.latent == 0
