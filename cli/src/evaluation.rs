@@ -64,10 +64,16 @@ struct SeedRun {
     pool: Option<PoolPredictions>,
 }
 
+/// The control runs: the permutation's seed, and each control's runs.
+struct ControlPhase {
+    permutation_seed: u64,
+    kinds: Vec<(ControlKind, Vec<SeedRun>)>,
+}
+
 /// Everything the sandboxed phase produced.
 pub(crate) struct SandboxedPhase {
     runs: Vec<SeedRun>,
-    controls: Option<(u64, Vec<(ControlKind, Vec<SeedRun>)>)>,
+    controls: Option<ControlPhase>,
     controls_ms: u64,
 }
 
@@ -77,7 +83,7 @@ impl SandboxedPhase {
         let controls = self
             .controls
             .iter()
-            .flat_map(|(_, c)| c.iter().flat_map(|(_, r)| r));
+            .flat_map(|c| c.kinds.iter().flat_map(|(_, r)| r));
         self.runs
             .iter()
             .chain(controls)
@@ -173,7 +179,10 @@ pub(crate) fn sandboxed_phase(
             )?;
             all.push((kind, runs));
         }
-        Some((perm_seed, all))
+        Some(ControlPhase {
+            permutation_seed: perm_seed,
+            kinds: all,
+        })
     } else {
         None
     };
@@ -234,8 +243,8 @@ pub(crate) fn assemble(
         .as_ref()
         .filter(|_| all_scored)
         .and_then(Scores::private_pgr);
-    let controls = phase.controls.as_ref().map(|(perm_seed, kinds)| {
-        let mut reports = kinds.iter().map(|(kind, runs)| {
+    let controls = phase.controls.as_ref().map(|c| {
+        let mut reports = c.kinds.iter().map(|(kind, runs)| {
             let runs = runs
                 .iter()
                 .map(|r| {
@@ -253,7 +262,7 @@ pub(crate) fn assemble(
         });
         let permuted = reports.next().expect("two controls");
         let prior = reports.next().expect("two controls");
-        Controls::new(*perm_seed, permuted, prior)
+        Controls::new(c.permutation_seed, permuted, prior)
     });
     let degeneracy = Degeneracy::check(
         degeneracy::weak_class_fractions(&view.task),

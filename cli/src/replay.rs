@@ -246,6 +246,11 @@ fn short(v: Option<&Value>) -> String {
     }
 }
 
+/// A leaf's JSON text (for a number, its shortest round-trip form).
+fn json_text(v: &Value) -> String {
+    v.to_string()
+}
+
 /// The first field, in document order, where `replayed` differs from
 /// `original`, with both values; `None` when they agree everywhere but on
 /// volatile fields.
@@ -287,7 +292,7 @@ pub(crate) fn first_difference(original: &Value, replayed: &Value) -> Option<Str
                 None
             }
             // Numbers by their text: for f64, the shortest round-trip form.
-            (Some(x), Some(y)) if x.to_string() == y.to_string() => None,
+            (Some(x), Some(y)) if json_text(x) == json_text(y) => None,
             _ => here(path),
         }
     }
