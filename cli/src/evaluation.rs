@@ -18,17 +18,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use w2s_host::{Limits, Outcome, Progress, RunReport, Sandbox, Strategy};
+use w2s_host::{Limits, Progress, RunReport, Sandbox, Strategy};
 use w2s_scorer::ScoreSet;
 use w2s_train::bundle::PublicTask;
 
 use crate::controls::{self, ControlKind, ControlReport, ControlRun, Controls};
 use crate::degeneracy::{self, Degeneracy, PoolPredictions};
 use crate::feedback::Feedback;
+use crate::flags;
 use crate::progress;
 use crate::report::{
-    Flag, OutcomeInfo, PolicyInfo, REPORT_FORMAT, Rankable, Report, RunEntry, TaskInfo, Timing,
-    Versions, WasmInfo,
+    OutcomeInfo, PolicyInfo, REPORT_FORMAT, Report, RunEntry, TaskInfo, Timing, Versions, WasmInfo,
 };
 use crate::scores::Scores;
 use crate::seeds::SeedPlan;
@@ -272,8 +272,8 @@ pub(crate) fn assemble(
             .filter_map(|r| r.pool.as_ref().map(|p| (r.seed, p))),
     );
     let runs: Vec<RunEntry> = phase.runs.into_iter().map(run_entry).collect();
-    let flags = flags(opts, &runs, &degeneracy, controls.as_ref());
-    let rankable = rankable(opts, &runs, scores.is_some());
+    let flags = flags::flags(&opts.seeds, &runs, &degeneracy, controls.as_ref());
+    let rankable = flags::rankable(&opts.seeds, &runs, scores.is_some());
     let m = &view.task.manifest;
     Report {
         report_format: REPORT_FORMAT,
@@ -321,112 +321,5 @@ fn run_entry(r: SeedRun) -> RunEntry {
         stdout: r.run.stdout,
         stderr: r.run.stderr,
         pool_predictions: r.pool,
-    }
-}
-
-fn seed_list(seeds: &[u64]) -> String {
-    seeds
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn flags(
-    opts: &Options,
-    runs: &[RunEntry],
-    d: &Degeneracy,
-    controls: Option<&Controls>,
-) -> Vec<Flag> {
-    let mut flags = Vec::new();
-    let mut flag = |code, message: String| flags.push(Flag { code, message });
-    if !opts.seeds.rankable() {
-        flag(
-            "seeds-from-flag",
-            "the seeds were given with --seed, not chosen by the host".to_owned(),
-        );
-    }
-    let failed = runs
-        .iter()
-        .filter(|r| !matches!(r.outcome.detail, Outcome::Completed))
-        .count();
-    if failed > 0 {
-        flag(
-            "incomplete-runs",
-            format!("{failed} of {} runs did not complete", runs.len()),
-        );
-    }
-    if let Some(c) = controls {
-        let names = |v: controls::Verdict| {
-            [
-                ("permuted labels", &c.permuted_labels),
-                ("class prior", &c.class_prior),
-            ]
-            .iter()
-            .filter(|(_, r)| r.verdict == v)
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(" and ")
-        };
-        if c.does_not_use_teacher {
-            flag(
-                "does-not-use-teacher",
-                format!(
-                    "does not use the teacher: with {} in place of the teacher's labels, mean PGR did not drop by {}",
-                    names(controls::Verdict::DoesNotDrop),
-                    c.drop_margin
-                ),
-            );
-        }
-        if c.inconclusive {
-            flag(
-                "control-inconclusive",
-                format!(
-                    "the {} control has no verdict: a control run did not complete",
-                    names(controls::Verdict::Inconclusive)
-                ),
-            );
-        }
-    }
-    if !d.near_constant_seeds.is_empty() {
-        flag(
-            "near-constant-predictions",
-            format!(
-                "seeds {}: one class takes at least {:.0}% of the student's predictions on the pool",
-                seed_list(&d.near_constant_seeds),
-                d.near_constant_threshold * 100.0
-            ),
-        );
-    }
-    if !d.shifted_seeds.is_empty() {
-        flag(
-            "class-distribution-shift",
-            format!(
-                "seeds {}: the student's predicted class distribution on the pool is more than {} (total variation) from the teacher's",
-                seed_list(&d.shifted_seeds),
-                d.max_tv_to_weak
-            ),
-        );
-    }
-    flags
-}
-
-fn rankable(opts: &Options, runs: &[RunEntry], scored: bool) -> Rankable {
-    let mut reasons = Vec::new();
-    if !opts.seeds.rankable() {
-        reasons.push("seeds given with --seed".to_owned());
-    }
-    if runs
-        .iter()
-        .any(|r| !matches!(r.outcome.detail, Outcome::Completed))
-    {
-        reasons.push("not every run completed".to_owned());
-    }
-    if !scored {
-        reasons.push("not scored".to_owned());
-    }
-    Rankable {
-        value: reasons.is_empty(),
-        reasons,
     }
 }

@@ -20,7 +20,8 @@
 use serde::Serialize;
 use w2s_scorer::stats::round2;
 
-use crate::report::{Flag, RunEntry, format_rows, runs_line};
+use crate::flags::Flag;
+use crate::report::{RunEntry, format_rows, runs_line};
 use crate::scores::Scores;
 
 const NOTE: &str = "coarse public figures: PGR on the public test part, mean over seeds and \
@@ -35,8 +36,8 @@ pub(crate) struct Feedback {
     pub(crate) completed: usize,
     /// The outcome code of each run, in seed order.
     pub(crate) outcomes: Vec<&'static str>,
-    /// The first failed run's message (host-written; guest text is
-    /// truncated), so a submitter can fix it.
+    /// The first failed run's outcome (with the guest's own text, quoted,
+    /// for a guest error), so a submitter can fix it.
     pub(crate) first_failure: Option<String>,
     pub(crate) public_pgr: Option<f64>,
     pub(crate) public_pgr_ci95: Option<[f64; 2]>,
@@ -62,8 +63,7 @@ impl Feedback {
                 .filter(|r| r.outcome.code == "completed")
                 .count(),
             outcomes: runs.iter().map(|r| r.outcome.code).collect(),
-            first_failure: failed
-                .map(|r| format!("seed {}: {}: {}", r.seed, r.outcome.code, r.outcome.message)),
+            first_failure: failed.map(crate::report::failure_line),
             public_pgr: pgr.map(|s| round2(s.mean)),
             public_pgr_ci95: pgr
                 .and_then(|s| s.ci95)

@@ -14,6 +14,7 @@ mod degeneracy;
 mod eval;
 mod evaluation;
 mod feedback;
+mod flags;
 mod progress;
 mod replay;
 mod report;

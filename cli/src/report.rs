@@ -20,6 +20,7 @@ use w2s_host::{CapturedOutput, Limits, MetricPoint, Outcome, Usage};
 use crate::controls::{Controls, Verdict};
 use crate::degeneracy::{Degeneracy, PoolPredictions};
 use crate::feedback::Feedback;
+use crate::flags::{Flag, Rankable};
 use crate::scores::Scores;
 use crate::seeds::{SeedPlan, SeedSource};
 
@@ -124,20 +125,6 @@ pub(crate) struct RunEntry {
     pub(crate) stderr: CapturedOutput,
     /// The student's class distribution on the pool (completed runs).
     pub(crate) pool_predictions: Option<PoolPredictions>,
-}
-
-/// Whether a ranking may use this report, and if not, why.
-#[derive(Serialize)]
-pub(crate) struct Rankable {
-    pub(crate) value: bool,
-    pub(crate) reasons: Vec<String>,
-}
-
-/// Something a reviewer must look at.
-#[derive(Serialize)]
-pub(crate) struct Flag {
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
 }
 
 #[derive(Serialize)]
@@ -333,7 +320,24 @@ pub(crate) fn format_rows(rows: &[(&str, String)]) -> String {
     out
 }
 
-/// `5/5 completed`, or the first failure's code and message.
+/// Longest excerpt of a guest's own error message shown in a table.
+const GUEST_EXCERPT_CHARS: usize = 200;
+
+/// `seed S: CODE: MESSAGE`, and for a guest error the guest's own text,
+/// quoted (it is data, never the headline).
+pub(crate) fn failure_line(run: &RunEntry) -> String {
+    let mut line = format!(
+        "seed {}: {}: {}",
+        run.seed, run.outcome.code, run.outcome.message
+    );
+    if let Outcome::GuestError { message } = &run.outcome.detail {
+        let excerpt: String = message.chars().take(GUEST_EXCERPT_CHARS).collect();
+        line.push_str(&format!(" [the guest said: {excerpt:?}]"));
+    }
+    line
+}
+
+/// `5/5 completed`, or with the first failure.
 pub(crate) fn runs_line(runs: &[RunEntry]) -> String {
     let done = runs
         .iter()
@@ -341,10 +345,8 @@ pub(crate) fn runs_line(runs: &[RunEntry]) -> String {
         .count();
     let mut line = format!("{done}/{} completed", runs.len());
     if let Some(failed) = runs.iter().find(|r| r.outcome.code != "completed") {
-        line.push_str(&format!(
-            "; seed {}: {}: {}",
-            failed.seed, failed.outcome.code, failed.outcome.message
-        ));
+        line.push_str("; ");
+        line.push_str(&failure_line(failed));
     }
     line
 }
