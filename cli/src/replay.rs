@@ -15,6 +15,11 @@
 //! When the evaluator's secret is at hand, the report's seeds are also
 //! checked against it: a report whose seeds are not those its secret
 //! derives for this wasm and task was edited, and the replay refuses it.
+//!
+//! A suite report (`w2s eval --suite --json`) is replayed task by task: each
+//! task is regenerated from the generator config the report records (when
+//! it is not in the suite directory already), checked against the task
+//! hash, evaluated again, and the whole suite report compared.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,9 +31,11 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use crate::eval::{evaluate, load_submission, open_task, write_json};
-use crate::evaluation::Options;
+use crate::evaluation::{Options, Submission};
+use crate::report::Report;
 use crate::report::{REPORT_FORMAT, VOLATILE_PATHS, policy_sha256};
 use crate::seeds::{DEFAULT_SECRET_FILE, Secret, SeedPlan, SeedSource};
+use crate::suite::{Suite, SuiteReport};
 
 /// Exit status of a replay that differs from its report.
 const DIFFERS: u8 = 3;
@@ -48,6 +55,10 @@ pub(crate) struct ReplayArgs {
     /// .w2s/secret, when it exists; never created by a replay].
     #[arg(long, value_name = "PATH")]
     secret_file: Option<PathBuf>,
+    /// Where a suite report's tasks are (regenerated when missing)
+    /// [default: .w2s/suites/NAME].
+    #[arg(long, value_name = "DIR")]
+    suite_dir: Option<PathBuf>,
     /// Write the replayed report here.
     #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
@@ -115,44 +126,21 @@ fn verify_seeds(
     Ok("seeds verified against the evaluator's secret".to_owned())
 }
 
-pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.report)
-        .with_context(|| format!("cannot read {}", args.report.display()))?;
-    let original: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", args.report.display()))?;
-    if original.get("kind").and_then(Value::as_str) == Some("suite") {
-        bail!(
-            "{} is a suite report; replay one task's report at a time",
-            args.report.display()
-        );
-    }
-    let recorded: Recorded = serde_json::from_value(original.clone())
-        .with_context(|| format!("{} is not a w2s report", args.report.display()))?;
+/// Checks that `sub` is the submission `recorded` is about (same wasm
+/// bytes, same policy), and takes the report's file name for it.
+fn check_submission(sub: &mut Submission, wasm: &Path, recorded: &Recorded) -> Result<()> {
     if recorded.report_format != REPORT_FORMAT {
         bail!(
             "the report has format {}; this build replays format {REPORT_FORMAT}",
             recorded.report_format
         );
     }
-    let mut sub = load_submission(&args.wasm)?;
     if sub.strategy.wasm_sha256() != recorded.wasm.sha256 {
         bail!(
             "wasm sha256 differs: the report is about {}, {} is {}",
             recorded.wasm.sha256,
-            args.wasm.display(),
+            wasm.display(),
             sub.strategy.wasm_sha256()
-        );
-    }
-    // Same bytes: the report's file name stands, whatever the copy is called.
-    sub.wasm_file = recorded.wasm.file.clone();
-    let dir = args.task.clone().unwrap_or_else(crate::default_task_dir);
-    let view = open_task(&dir)?;
-    if view.task.task_hash != recorded.task.hash {
-        bail!(
-            "task hash differs: the report is about task {}, {} is {}",
-            recorded.task.hash,
-            dir.display(),
-            view.task.task_hash
         );
     }
     let policy = policy_sha256(&sub.limits);
@@ -162,13 +150,25 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
             recorded.policy.sha256
         );
     }
-    let secret = args
-        .secret_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE));
+    // Same bytes: the report's file name stands, whatever the copy is called.
+    sub.wasm_file = recorded.wasm.file.clone();
+    Ok(())
+}
+
+/// Runs the evaluation `recorded` describes again on the task at `dir`.
+fn replay_one(sub: &Submission, dir: &Path, recorded: Recorded, secret: &Path) -> Result<Report> {
+    let view = open_task(dir)?;
+    if view.task.task_hash != recorded.task.hash {
+        bail!(
+            "task hash differs: the report is about task {}, {} is {}",
+            recorded.task.hash,
+            dir.display(),
+            view.task.task_hash
+        );
+    }
     let verified = verify_seeds(
         &recorded.seeds,
-        &secret,
+        secret,
         &recorded.wasm.sha256,
         &recorded.task.hash,
     )?;
@@ -178,11 +178,72 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
         seeds: recorded.seeds,
         controls: recorded.controls.is_some(),
     };
-    let report = evaluate(&sub, &view, &opts, None)?;
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
+    evaluate(sub, &view, &opts, None)
+}
+
+/// What a replay needs from a suite report: the suite (with every task's
+/// generator config) and each task's report.
+#[derive(Deserialize)]
+struct RecordedSuite {
+    suite: Suite,
+    reports: Vec<Recorded>,
+}
+
+/// Replays every task of a suite report (tasks regenerated from their
+/// recorded configs when missing) and rebuilds the suite report.
+fn replay_suite(
+    original: &Value,
+    sub: &mut Submission,
+    args: &ReplayArgs,
+    secret: &Path,
+) -> Result<Value> {
+    let recorded: RecordedSuite = serde_json::from_value(original.clone())
+        .with_context(|| format!("{} is not a w2s suite report", args.report.display()))?;
+    let tasks = recorded.suite.tasks().to_vec();
+    if tasks.len() != recorded.reports.len() {
+        bail!(
+            "the suite has {} tasks but the report {} task reports",
+            tasks.len(),
+            recorded.reports.len()
+        );
     }
-    let replayed: Value = serde_json::from_str(&serde_json::to_string(&report)?)?;
+    let dir = args
+        .suite_dir
+        .clone()
+        .unwrap_or_else(|| recorded.suite.default_dir());
+    let mut reports = Vec::with_capacity(tasks.len());
+    for (task, rec) in tasks.iter().zip(recorded.reports) {
+        check_submission(sub, &args.wasm, &rec)?;
+        let path = crate::suite::ensure_task(&dir, task)?;
+        reports.push(replay_one(sub, &path, rec, secret)?);
+    }
+    let report = SuiteReport::new(recorded.suite, reports);
+    Ok(serde_json::from_str(&serde_json::to_string(&report)?)?)
+}
+
+pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.report)
+        .with_context(|| format!("cannot read {}", args.report.display()))?;
+    let original: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", args.report.display()))?;
+    let secret = args
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE));
+    let mut sub = load_submission(&args.wasm)?;
+    let replayed = if original.get("kind").and_then(Value::as_str) == Some("suite") {
+        replay_suite(&original, &mut sub, &args, &secret)?
+    } else {
+        let recorded: Recorded = serde_json::from_value(original.clone())
+            .with_context(|| format!("{} is not a w2s report", args.report.display()))?;
+        check_submission(&mut sub, &args.wasm, &recorded)?;
+        let dir = args.task.clone().unwrap_or_else(crate::default_task_dir);
+        let report = replay_one(&sub, &dir, recorded, &secret)?;
+        serde_json::from_str(&serde_json::to_string(&report)?)?
+    };
+    if let Some(path) = &args.json {
+        write_json(path, &replayed)?;
+    }
     match first_difference(&original, &replayed) {
         None => {
             println!("identical");

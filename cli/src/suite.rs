@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use w2s_train::synth::{self, SynthConfig};
+use w2s_train::synth::SynthConfig;
 
 use crate::eval::{CommonArgs, evaluate, load_submission, open_task, write_json};
 use crate::evaluation::{Options, Submission};
@@ -128,8 +128,10 @@ struct SuiteFile {
     tasks: Vec<SuiteTask>,
 }
 
-/// A validated suite.
-#[derive(Debug, Clone, Serialize)]
+/// A validated suite, as its report records it (`w2s replay` reads it
+/// back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Suite {
     name: String,
     /// `built-in` or the file's path as given.
@@ -186,6 +188,16 @@ impl Suite {
         })
     }
 
+    /// Where its tasks are generated unless `--suite-dir` says otherwise.
+    pub(crate) fn default_dir(&self) -> PathBuf {
+        PathBuf::from(".w2s/suites").join(&self.name)
+    }
+
+    /// Its tasks, in order.
+    pub(crate) fn tasks(&self) -> &[SuiteTask] {
+        &self.tasks
+    }
+
     /// The suite at `file`, or the built-in one.
     fn load(file: Option<&Path>) -> Result<Self> {
         match file {
@@ -200,9 +212,10 @@ impl Suite {
     }
 }
 
-/// Generates `task` into `dir/NAME` unless it is there; checks that a task
+/// Generates `task` into `dir/NAME` unless it is there (in a child
+/// process: see [`crate::task_cmd::generate_in_child`]); checks that a task
 /// already there was generated from the same config.
-fn ensure_task(dir: &Path, task: &SuiteTask) -> Result<PathBuf> {
+pub(crate) fn ensure_task(dir: &Path, task: &SuiteTask) -> Result<PathBuf> {
     let path = dir.join(&task.name);
     let config = task.config();
     let expected = serde_json::to_string(&config).expect("config serializes");
@@ -216,20 +229,8 @@ fn ensure_task(dir: &Path, task: &SuiteTask) -> Result<PathBuf> {
         }
         return Ok(path);
     }
-    eprintln!(
-        "generating suite task {} in {} (once)...",
-        task.name,
-        path.display()
-    );
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("partial");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
-    }
-    synth::generate(&config, &tmp)
+    crate::task_cmd::ensure_task(&path, &config)
         .with_context(|| format!("cannot generate suite task {}", task.name))?;
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(path)
 }
 
@@ -253,7 +254,7 @@ struct Worst {
 
 /// The report of a suite evaluation.
 #[derive(Serialize)]
-struct SuiteReport {
+pub(crate) struct SuiteReport {
     report_format: u32,
     kind: &'static str,
     versions: Versions,
@@ -261,6 +262,40 @@ struct SuiteReport {
     summary: Vec<TaskSummary>,
     worst: Worst,
     reports: Vec<Report>,
+}
+
+impl SuiteReport {
+    /// The report of `suite` from its tasks' reports, in suite order.
+    pub(crate) fn new(suite: Suite, reports: Vec<Report>) -> Self {
+        let summary: Vec<TaskSummary> = reports
+            .iter()
+            .map(|r| {
+                let part =
+                    |p: fn(&crate::scores::Scores) -> Option<&w2s_scorer::stats::Summary>| {
+                        r.score.as_ref().and_then(p).map(|s| s.mean)
+                    };
+                TaskSummary {
+                    task: r.task.name.clone(),
+                    hash: r.task.hash.clone(),
+                    public_pgr: part(|s| s.public.pgr.as_ref()),
+                    private_pgr: part(|s| s.private.pgr.as_ref()),
+                    flags: r.flags.iter().map(|f| f.code).collect(),
+                }
+            })
+            .collect();
+        Self {
+            report_format: REPORT_FORMAT,
+            kind: "suite",
+            versions: Versions::current(),
+            worst: Worst {
+                private: worst(&summary, |t| t.private_pgr),
+                public: worst(&summary, |t| t.public_pgr),
+            },
+            suite,
+            summary,
+            reports,
+        }
+    }
 }
 
 fn worst(summary: &[TaskSummary], f: fn(&TaskSummary) -> Option<f64>) -> Option<(String, f64)> {
@@ -307,39 +342,10 @@ pub(crate) fn run(
     let dir = args
         .suite_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from(".w2s/suites").join(&suite.name));
+        .unwrap_or_else(|| suite.default_dir());
     let sub = load_submission(&common.wasm)?;
     let reports = evaluate_suite(&sub, &suite, &dir, common)?;
-    let summary: Vec<TaskSummary> = reports
-        .iter()
-        .map(|r| TaskSummary {
-            task: r.task.name.clone(),
-            hash: r.task.hash.clone(),
-            public_pgr: r
-                .score
-                .as_ref()
-                .and_then(|s| s.public.pgr.as_ref())
-                .map(|p| p.mean),
-            private_pgr: r
-                .score
-                .as_ref()
-                .and_then(|s| s.private.pgr.as_ref())
-                .map(|p| p.mean),
-            flags: r.flags.iter().map(|f| f.code).collect(),
-        })
-        .collect();
-    let report = SuiteReport {
-        report_format: REPORT_FORMAT,
-        kind: "suite",
-        versions: Versions::current(),
-        worst: Worst {
-            private: worst(&summary, |t| t.private_pgr),
-            public: worst(&summary, |t| t.public_pgr),
-        },
-        suite,
-        summary,
-        reports,
-    };
+    let report = SuiteReport::new(suite, reports);
     print!("{}", table(&report, feedback_only));
     if let Some(path) = json {
         write_json(path, &report)?;

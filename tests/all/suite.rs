@@ -49,6 +49,17 @@ fn the_default_suite_reports_each_task_and_the_worst() {
         .map(|x| &x["seeds"]["values"][0])
         .collect();
     assert_ne!(seeds[0], seeds[1]);
+
+    // The suite report replays bit for bit, task by task.
+    let (out, stdout, stderr) = run(w2s()
+        .arg("replay")
+        .arg(&json)
+        .arg("--wasm")
+        .arg(plugin("vanilla"))
+        .arg("--suite-dir")
+        .arg(dir.path().join("tasks")));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "identical");
 }
 
 fn read_json_task_hash(task: &std::path::Path) -> String {

@@ -36,6 +36,7 @@ use crate::rng::Rng;
 /// Parameters of the generative story. Every field is written into the
 /// bundle's provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SynthConfig {
     /// Task name.
     pub name: String,
