@@ -51,13 +51,13 @@ pub(crate) struct EvalArgs {
     #[arg(long)]
     json: Option<PathBuf>,
     /// Keep the run's files (student checkpoints) in this directory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "suite")]
     out: Option<PathBuf>,
     /// Print only the coarse public feedback a submitter may see.
     #[arg(long)]
     feedback_only: bool,
     /// Also write the feedback section alone as JSON here.
-    #[arg(long, value_name = "OUT")]
+    #[arg(long, value_name = "OUT", conflicts_with = "suite")]
     feedback_json: Option<PathBuf>,
     #[command(flatten)]
     suite: crate::suite::SuiteArgs,
