@@ -9,10 +9,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod controls;
+mod degeneracy;
 mod eval;
+mod evaluation;
+mod feedback;
+mod flags;
 mod progress;
+mod replay;
 mod report;
 mod score_cmd;
+mod scores;
+mod seeds;
+mod suite;
 mod task_cmd;
 
 #[global_allocator]
@@ -33,8 +42,10 @@ enum Command {
     /// Run a strategy in the sandbox and write its student checkpoint,
     /// without scoring (needs only the public part of the task).
     Run(eval::RunArgs),
-    /// Score a student checkpoint on a task's held-out data (prints JSON).
+    /// Score student checkpoints on a task's held-out data (prints JSON).
     Score(score_cmd::ScoreArgs),
+    /// Run an evaluation again from its report and compare bit for bit.
+    Replay(replay::ReplayArgs),
     /// Generate or check task bundles.
     #[command(subcommand)]
     Task(task_cmd::TaskCommand),
@@ -46,6 +57,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::eval(args),
         Command::Run(args) => eval::run_only(args),
         Command::Score(args) => score_cmd::score(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Task(cmd) => task_cmd::run(cmd),
     };
     match result {

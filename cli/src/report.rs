@@ -1,26 +1,44 @@
 //! The evaluation report: JSON for machines, a table for people.
 //!
 //! Everything that shaped a result is in the report: the wasm's sha256, the
-//! task hash, the seed and where it came from, the config string, the
-//! limits, and the versions of w2s, wasmtime and candle. Wall-clock times
-//! live under `timing` alone: every other field is identical, bit for bit,
-//! for the same wasm, task, limits and seed on CPU.
+//! task hash, the policy (the limits and their sha256), the seeds and where
+//! they came from, the config string, whether controls ran, and the
+//! versions of w2s, the scorer, wasmtime and candle. Two fields may differ
+//! between identical evaluations, and only they: `timing` (wall-clock
+//! times) and `score.baselines.cache` (whether the baseline cache was hit).
+//! Every other field is identical, bit for bit, for the same wasm, task,
+//! policy, config and seeds on CPU; `w2s replay` checks exactly that.
+//!
+//! Which figures a submitter may see: `feedback` (coarse public figures,
+//! see [`crate::feedback`]). The human table rounds every accuracy and PGR
+//! to 0.01 as well. Full-precision figures live only in `score`, whose
+//! `private` part decides rankings.
 
 use serde::Serialize;
 use w2s_host::{CapturedOutput, Limits, MetricPoint, Outcome, Usage};
-use w2s_scorer::ScoreReport;
+
+use crate::controls::{Controls, Verdict};
+use crate::degeneracy::{Degeneracy, PoolPredictions};
+use crate::feedback::Feedback;
+use crate::flags::{Flag, Rankable};
+use crate::scores::Scores;
+use crate::seeds::{SeedPlan, SeedSource};
 
 /// Version of the report's JSON layout.
-pub(crate) const REPORT_FORMAT: u32 = 1;
+pub(crate) const REPORT_FORMAT: u32 = 2;
 /// The wasmtime version the host is pinned to (checked against Cargo.lock
 /// by a test).
 pub(crate) const WASMTIME_VERSION: &str = "48.0.8";
 /// The candle version the primitives are built on (checked likewise).
 pub(crate) const CANDLE_VERSION: &str = "0.11.1";
+/// JSON paths (dot-separated) that may differ between two evaluations of
+/// the same submission: wall-clock times and the baseline cache status.
+pub(crate) const VOLATILE_PATHS: [&str; 2] = ["timing", "score.baselines.cache"];
 
 #[derive(Serialize)]
 pub(crate) struct Versions {
     pub(crate) w2s: &'static str,
+    pub(crate) scorer: &'static str,
     pub(crate) wasmtime: &'static str,
     pub(crate) candle: &'static str,
 }
@@ -29,6 +47,7 @@ impl Versions {
     pub(crate) fn current() -> Self {
         Self {
             w2s: env!("CARGO_PKG_VERSION"),
+            scorer: w2s_scorer::baseline::SCORER_VERSION,
             wasmtime: WASMTIME_VERSION,
             candle: CANDLE_VERSION,
         }
@@ -50,6 +69,33 @@ pub(crate) struct TaskInfo {
     pub(crate) classes: u32,
 }
 
+/// The limits a run executed under, and their sha256 (the policy hash).
+#[derive(Serialize)]
+pub(crate) struct PolicyInfo {
+    /// Where the limits came from.
+    pub(crate) source: &'static str,
+    /// sha256 of the limits' canonical JSON.
+    pub(crate) sha256: String,
+    pub(crate) limits: Limits,
+}
+
+impl PolicyInfo {
+    /// The built-in limits (no policy file yet).
+    pub(crate) fn built_in(limits: &Limits) -> Self {
+        Self {
+            source: "built-in limits (w2s_host::Limits::default)",
+            sha256: policy_sha256(limits),
+            limits: limits.clone(),
+        }
+    }
+}
+
+/// sha256 of the limits' JSON, as written in reports.
+pub(crate) fn policy_sha256(limits: &Limits) -> String {
+    let json = serde_json::to_string(limits).expect("limits serialize");
+    w2s_train::bundle::sha256_hex(json.as_bytes())
+}
+
 #[derive(Serialize)]
 pub(crate) struct OutcomeInfo {
     pub(crate) code: &'static str,
@@ -57,9 +103,34 @@ pub(crate) struct OutcomeInfo {
     pub(crate) detail: Outcome,
 }
 
+impl OutcomeInfo {
+    pub(crate) fn of(outcome: &Outcome) -> Self {
+        Self {
+            code: outcome.code(),
+            message: outcome.message(),
+            detail: outcome.clone(),
+        }
+    }
+}
+
+/// One run of the strategy under one seed.
+#[derive(Serialize)]
+pub(crate) struct RunEntry {
+    pub(crate) seed: u64,
+    pub(crate) outcome: OutcomeInfo,
+    pub(crate) usage: Usage,
+    pub(crate) metrics: Vec<MetricPoint>,
+    pub(crate) metrics_dropped: u64,
+    pub(crate) stdout: CapturedOutput,
+    pub(crate) stderr: CapturedOutput,
+    /// The student's class distribution on the pool (completed runs).
+    pub(crate) pool_predictions: Option<PoolPredictions>,
+}
+
 #[derive(Serialize)]
 pub(crate) struct Timing {
-    pub(crate) run_ms: u64,
+    pub(crate) runs_ms: Vec<u64>,
+    pub(crate) controls_ms: u64,
     pub(crate) score_ms: u64,
 }
 
@@ -70,18 +141,17 @@ pub(crate) struct Report {
     pub(crate) versions: Versions,
     pub(crate) wasm: WasmInfo,
     pub(crate) task: TaskInfo,
-    pub(crate) seed: u64,
-    pub(crate) seed_source: &'static str,
+    pub(crate) policy: PolicyInfo,
+    pub(crate) seeds: SeedPlan,
     pub(crate) config: String,
     pub(crate) device: String,
-    pub(crate) limits: Limits,
-    pub(crate) outcome: OutcomeInfo,
-    pub(crate) usage: Usage,
-    pub(crate) metrics: Vec<MetricPoint>,
-    pub(crate) metrics_dropped: u64,
-    pub(crate) stdout: CapturedOutput,
-    pub(crate) stderr: CapturedOutput,
-    pub(crate) score: Option<ScoreReport>,
+    pub(crate) rankable: Rankable,
+    pub(crate) runs: Vec<RunEntry>,
+    pub(crate) score: Option<Scores>,
+    pub(crate) degeneracy: Degeneracy,
+    pub(crate) controls: Option<Controls>,
+    pub(crate) flags: Vec<Flag>,
+    pub(crate) feedback: Feedback,
     pub(crate) timing: Timing,
 }
 
@@ -89,55 +159,129 @@ fn gflop(flops: u64) -> String {
     format!("{:.2} GFLOP", flops as f64 / 1e9)
 }
 
+/// A figure at the resolution people see: two decimals.
+pub(crate) fn coarse(x: f64) -> String {
+    format!("{:.2}", w2s_scorer::stats::round2(x))
+}
+
+/// `0.38  95% CI [0.36, 0.40]`, or `0.38 (one seed: no interval)`.
+pub(crate) fn coarse_summary(s: &w2s_scorer::stats::Summary) -> String {
+    match s.ci95 {
+        Some([lo, hi]) => format!(
+            "{}  95% CI [{}, {}]",
+            coarse(s.mean),
+            coarse(lo),
+            coarse(hi)
+        ),
+        None => format!("{} (one seed: no interval)", coarse(s.mean)),
+    }
+}
+
 impl Report {
-    /// The human table.
+    /// Number of runs that completed.
+    pub(crate) fn completed(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|r| r.outcome.code == "completed")
+            .count()
+    }
+
+    /// Whether every run completed and was scored.
+    pub(crate) fn fully_scored(&self) -> bool {
+        self.score.is_some() && self.completed() == self.runs.len()
+    }
+
+    /// The evaluator's table. Every accuracy and PGR is rounded to 0.01;
+    /// exact figures are only in the JSON report.
     pub(crate) fn table(&self) -> String {
         let mut rows: Vec<(&str, String)> = Vec::new();
+        let n = self.seeds.values.len();
+        let source = match self.seeds.source {
+            SeedSource::Secret => format!(
+                "{n}, host-chosen (secret sha256:{})",
+                self.seeds
+                    .secret_commitment
+                    .as_deref()
+                    .map_or("?", |c| &c[..c.len().min(16)])
+            ),
+            SeedSource::Flag => format!("{n}, given with --seed"),
+        };
+        rows.push(("seeds", source));
         if let Some(s) = &self.score {
-            rows.push(("weak_acc", format!("{:.4}", s.weak_acc)));
+            let b = &s.baselines;
             rows.push((
-                "ceiling_acc",
+                "weak_acc",
                 format!(
-                    "{:.4}  (mean of {} seeds, cache: {})",
-                    s.ceiling_acc,
-                    s.ceiling_accs.len(),
-                    cache_word(s)
+                    "public {}, private {}  (deterministic: n = 1)",
+                    coarse(b.weak.public_acc),
+                    coarse(b.weak.private_acc)
                 ),
             ));
             rows.push((
-                "student_acc",
-                format!("{:.4}  ({})", s.student_acc, s.student_arch),
+                "ceiling_acc",
+                format!(
+                    "public {}, private {}  (mean of {} seeds, cache: {})",
+                    coarse(s.public.ceiling_acc),
+                    coarse(s.private.ceiling_acc),
+                    b.ceiling.seeds.len(),
+                    cache_word(&b.cache)
+                ),
             ));
-            rows.push(("PGR", format!("{:.4}", s.pgr)));
+            if let (Some(pa), Some(pr)) = (&s.public.student_acc, &s.private.student_acc) {
+                let arch = s.public.per_seed.first().map_or("", |x| x.arch.as_str());
+                rows.push((
+                    "student_acc",
+                    format!(
+                        "public {}, private {}  (mean of {} seeds, {arch})",
+                        coarse(pa.mean),
+                        coarse(pr.mean),
+                        pa.n
+                    ),
+                ));
+            }
+            if let Some(p) = &s.public.pgr {
+                rows.push((
+                    "public PGR",
+                    format!("{}  (development)", coarse_summary(p)),
+                ));
+            }
+            if let Some(p) = &s.private.pgr {
+                rows.push(("private PGR", format!("{}  (ranking)", coarse_summary(p))));
+            }
         } else {
-            rows.push(("PGR", "not scored (the run did not complete)".to_owned()));
+            rows.push(("PGR", "not scored (no run completed)".to_owned()));
         }
+        if let Some(c) = &self.controls {
+            rows.push(("controls", controls_line(c)));
+        }
+        rows.push(("flags", flags_line(&self.flags)));
         rows.push((
-            "outcome",
-            format!("{}: {}", self.outcome.code, self.outcome.message),
+            "rankable",
+            if self.rankable.value {
+                "yes".to_owned()
+            } else {
+                format!("no: {}", self.rankable.reasons.join("; "))
+            },
         ));
-        rows.push((
-            "fuel used",
-            format!("{} instructions", self.usage.fuel_consumed),
-        ));
+        rows.push(("runs", runs_line(&self.runs)));
+        let fuel: u64 = self.runs.iter().map(|r| r.usage.fuel_consumed).sum();
+        let flops: u64 = self.runs.iter().map(|r| r.usage.flops).sum();
+        let steps: u64 = self.runs.iter().map(|r| r.usage.train_steps).sum();
+        rows.push(("fuel used", format!("{fuel} instructions (all seeds)")));
         rows.push((
             "compute used",
-            format!(
-                "{} in {} train steps, {} host calls",
-                gflop(self.usage.flops),
-                self.usage.train_steps,
-                self.usage.host_calls
-            ),
+            format!("{} in {steps} train steps (all seeds)", gflop(flops)),
         ));
+        let runs_ms: u64 = self.timing.runs_ms.iter().sum();
         rows.push((
             "wall time",
             format!(
-                "run {:.2} s, score {:.2} s",
-                self.timing.run_ms as f64 / 1e3,
+                "runs {:.2} s, controls {:.2} s, score {:.2} s",
+                runs_ms as f64 / 1e3,
+                self.timing.controls_ms as f64 / 1e3,
                 self.timing.score_ms as f64 / 1e3
             ),
         ));
-        rows.push(("seed", format!("{} ({})", self.seed, self.seed_source)));
         rows.push((
             "wasm",
             format!("{} sha256:{}", self.wasm.file, self.wasm.sha256),
@@ -146,29 +290,102 @@ impl Report {
             "task",
             format!("{} sha256:{}", self.task.name, self.task.hash),
         ));
-        for (name, out) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            if out.dropped_bytes > 0 {
-                rows.push((
-                    name,
-                    format!(
-                        "kept {} bytes, dropped {} (over the limit)",
-                        out.kept.len(),
-                        out.dropped_bytes
-                    ),
-                ));
+        rows.push(("policy", format!("sha256:{}", self.policy.sha256)));
+        for run in &self.runs {
+            for (name, out) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                if out.dropped_bytes > 0 {
+                    rows.push((
+                        name,
+                        format!(
+                            "seed {}: kept {} bytes, dropped {} (over the limit)",
+                            run.seed,
+                            out.kept.len(),
+                            out.dropped_bytes
+                        ),
+                    ));
+                }
             }
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (k, v) in rows {
-            out.push_str(&format!("{k:>width$}  {v}\n"));
-        }
-        out
+        format_rows(&rows)
     }
 }
 
-fn cache_word(s: &ScoreReport) -> &'static str {
-    match s.baseline_cache {
+/// Right-aligned keys, two spaces, values.
+pub(crate) fn format_rows(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:>width$}  {v}\n"));
+    }
+    out
+}
+
+/// Longest excerpt of a guest's own error message shown in a table.
+const GUEST_EXCERPT_CHARS: usize = 200;
+
+/// `seed S: CODE: MESSAGE`, and for a guest error the guest's own text,
+/// quoted (it is data, never the headline).
+pub(crate) fn failure_line(run: &RunEntry) -> String {
+    let mut line = format!(
+        "seed {}: {}: {}",
+        run.seed, run.outcome.code, run.outcome.message
+    );
+    if let Outcome::GuestError { message } = &run.outcome.detail {
+        let excerpt: String = message.chars().take(GUEST_EXCERPT_CHARS).collect();
+        line.push_str(&format!(" [the guest said: {excerpt:?}]"));
+    }
+    line
+}
+
+/// `5/5 completed`, or with the first failure.
+pub(crate) fn runs_line(runs: &[RunEntry]) -> String {
+    let done = runs
+        .iter()
+        .filter(|r| r.outcome.code == "completed")
+        .count();
+    let mut line = format!("{done}/{} completed", runs.len());
+    if let Some(failed) = runs.iter().find(|r| r.outcome.code != "completed") {
+        line.push_str("; ");
+        line.push_str(&failure_line(failed));
+    }
+    line
+}
+
+/// The flags' codes, or `none`.
+pub(crate) fn flags_line(flags: &[Flag]) -> String {
+    if flags.is_empty() {
+        "none".to_owned()
+    } else {
+        flags.iter().map(|f| f.code).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn controls_line(c: &Controls) -> String {
+    let one = |name: &str, r: &crate::controls::ControlReport| {
+        let pgr = r
+            .private_pgr
+            .as_ref()
+            .map_or("-".to_owned(), |s| coarse(s.mean));
+        let verdict = match r.verdict {
+            Verdict::Drops => format!("drops {}", r.drop.map_or("-".to_owned(), coarse)),
+            Verdict::DoesNotDrop => format!(
+                "DOES NOT DROP ({} < {})",
+                r.drop.map_or("-".to_owned(), coarse),
+                coarse(c.drop_margin)
+            ),
+            Verdict::Inconclusive => "inconclusive".to_owned(),
+        };
+        format!("{name}: private PGR {pgr}, {verdict}")
+    };
+    format!(
+        "{}; {}",
+        one("permuted labels", &c.permuted_labels),
+        one("class prior", &c.class_prior)
+    )
+}
+
+fn cache_word(s: &w2s_scorer::baseline::CacheStatus) -> &'static str {
+    match s {
         w2s_scorer::baseline::CacheStatus::Hit => "hit",
         w2s_scorer::baseline::CacheStatus::Miss => "computed",
         w2s_scorer::baseline::CacheStatus::Recomputed { .. } => "recomputed",
@@ -194,5 +411,29 @@ mod tests {
     fn reported_versions_match_the_lock_file() {
         assert_eq!(locked_version("wasmtime"), WASMTIME_VERSION);
         assert_eq!(locked_version("candle-core"), CANDLE_VERSION);
+    }
+
+    #[test]
+    fn the_policy_hash_follows_the_limits() {
+        let a = Limits::default();
+        let b = Limits {
+            fuel: a.fuel - 1,
+            ..Limits::default()
+        };
+        assert_eq!(policy_sha256(&a), policy_sha256(&Limits::default()));
+        assert_ne!(policy_sha256(&a), policy_sha256(&b));
+        assert_eq!(policy_sha256(&a).len(), 64);
+    }
+
+    #[test]
+    fn coarse_figures_have_two_decimals() {
+        assert_eq!(coarse(0.378412), "0.38");
+        assert_eq!(coarse(-0.8849), "-0.88");
+        let s = w2s_scorer::stats::Summary::of(&[0.3, 0.4]).unwrap();
+        assert!(
+            coarse_summary(&s).starts_with("0.35  95% CI ["),
+            "{}",
+            coarse_summary(&s)
+        );
     }
 }

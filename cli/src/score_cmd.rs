@@ -1,10 +1,11 @@
 //! `w2s score`: the scorer process.
 //!
 //! `w2s eval` starts this as a child process: it is the only process that
-//! opens `heldout/`. It prints one JSON [`ScoreReport`] on stdout and draws
-//! progress on stderr.
+//! opens `heldout/`. It scores every checkpoint it is given in one call
+//! (the held-out data is verified and the baselines loaded once), prints
+//! one JSON [`ScoreSet`] on stdout and draws progress on stderr.
 //!
-//! [`ScoreReport`]: w2s_scorer::ScoreReport
+//! [`ScoreSet`]: w2s_scorer::ScoreSet
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,16 +21,20 @@ pub(crate) struct ScoreArgs {
     /// The task bundle (the full bundle, with `heldout/`).
     #[arg(long)]
     task: PathBuf,
-    /// The student checkpoint written by the run.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    /// A student checkpoint written by a run (repeat for several; verdicts
+    /// come back in the same order).
+    #[arg(long, required = true)]
+    checkpoint: Vec<PathBuf>,
 }
 
 pub(crate) fn score(args: ScoreArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.checkpoint)
-        .with_context(|| format!("cannot read {}", args.checkpoint.display()))?;
+    let checkpoints = args
+        .checkpoint
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
     let bar = progress::steps_bar("ceiling");
-    let report = w2s_scorer::score_checkpoint(&args.task, &bytes, &mut |done, total| {
+    let report = w2s_scorer::score_checkpoints(&args.task, &checkpoints, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;

@@ -1,9 +1,14 @@
 //! `w2s task synth` and `w2s task check`.
+//!
+//! Generating a task writes its `heldout/` part and holds its ground truth
+//! in memory, so the process that runs guest code never generates one
+//! itself: [`generate_in_child`] runs `w2s task synth` as a child process
+//! (for the default task and the suite's tasks).
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use w2s_train::synth::{self, SynthConfig};
 
@@ -24,6 +29,10 @@ pub(crate) enum TaskCommand {
         /// Task name written into the manifest.
         #[arg(long)]
         name: Option<String>,
+        /// The whole generator config as JSON (every field of the story,
+        /// see docs/TASK_FORMAT.md); replaces --seed, --scale and --name.
+        #[arg(long, value_name = "JSON", conflicts_with_all = ["seed", "scale", "name"])]
+        config_json: Option<String>,
     },
     /// Validate a bundle: hashes, shapes, label ranges, NaN and Inf.
     Check {
@@ -39,11 +48,18 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
             out,
             scale,
             name,
+            config_json,
         } => {
-            let mut cfg = SynthConfig::default_task(seed).scaled(scale);
-            if let Some(name) = name {
-                cfg.name = name;
-            }
+            let cfg = match config_json {
+                Some(json) => serde_json::from_str(&json).context("--config-json")?,
+                None => {
+                    let mut cfg = SynthConfig::default_task(seed).scaled(scale);
+                    if let Some(name) = name {
+                        cfg.name = name;
+                    }
+                    cfg
+                }
+            };
             let summary = synth::generate(&cfg, &out)
                 .with_context(|| format!("cannot generate a task in {}", out.display()))?;
             println!(
@@ -68,19 +84,50 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
     }
 }
 
-/// Generates the default task into `dir` if it has no manifest yet.
-pub(crate) fn ensure_default_task(dir: &Path) -> Result<()> {
+/// Generates the task `config` into `out` in a child process (`w2s task
+/// synth --config-json`), so that this process never holds held-out data.
+pub(crate) fn generate_in_child(config: &SynthConfig, out: &Path) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot locate the w2s executable")?;
+    let json = serde_json::to_string(config).expect("config serializes");
+    let status = Command::new(exe)
+        .args(["task", "synth", "--config-json", &json, "--out"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot start the task generator")?;
+    if !status.success() {
+        bail!("generating {} failed ({status})", out.display());
+    }
+    Ok(())
+}
+
+/// Generates `config` into `dir` (through `dir.partial`, moved into place
+/// when complete) unless `dir` already holds a manifest.
+pub(crate) fn ensure_task(dir: &Path, config: &SynthConfig) -> Result<()> {
     if dir.join(w2s_train::bundle::MANIFEST).exists() {
         return Ok(());
     }
-    eprintln!("generating the default task in {} (once)...", dir.display());
+    eprintln!(
+        "generating task {} in {} (once)...",
+        config.name,
+        dir.display()
+    );
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     let tmp = dir.with_extension("partial");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
     }
-    synth::generate(&SynthConfig::default_task(0), &tmp)
-        .context("cannot generate the default task")?;
+    generate_in_child(config, &tmp)?;
     std::fs::rename(&tmp, dir)
-        .with_context(|| format!("cannot move the default task to {}", dir.display()))?;
+        .with_context(|| format!("cannot move the task into {}", dir.display()))?;
     Ok(())
+}
+
+/// Generates the default task into `dir` if it has no manifest yet.
+pub(crate) fn ensure_default_task(dir: &Path) -> Result<()> {
+    ensure_task(dir, &SynthConfig::default_task(0))
 }

@@ -2,12 +2,22 @@
 //!
 //! The ceiling is the reference recipe ([`Recipe::reference`]) trained on
 //! the pool's ground truth under [`CEILING_SEEDS`] seeds that the scorer
-//! derives from the task hash: nobody submits them. Training it is the
-//! slowest part of scoring, so the result is cached in the bundle at
-//! `cache/baselines.json`, under a key that hashes the task, the recipe, the
-//! seeds and [`BASELINE_CODE_VERSION`]. The entry also carries a checksum of
-//! its own content. An entry whose key or checksum does not match is
+//! derives from the task hash: nobody submits them. The weak baseline is
+//! deterministic: the teacher's stored test probabilities, one figure, no
+//! seeds. Both are measured on each part of the test split
+//! ([`crate::splits`]).
+//!
+//! Training the ceiling is the slowest part of scoring, so the result is
+//! cached in the bundle at `cache/baselines.json`, under a key that hashes
+//! the task, the recipe, the seeds, the split rule, [`BASELINE_CODE_VERSION`]
+//! and the scorer's own version. The entry also carries a checksum of its
+//! own content. An entry whose key or checksum does not match is
 //! recomputed, never trusted; the report says which happened.
+//!
+//! The checksum detects hand edits and corruption, not a forger who
+//! recomputes it: the cache is only as trustworthy as the directory it
+//! lives in, which must not be writable by submitters (see
+//! `docs/SCORING.md`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,32 +28,55 @@ use w2s_train::rng::derive_seed;
 
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
+use crate::splits::{Part, SPLIT_RULE, TestSplit};
 
 /// Number of ceiling seeds.
 pub const CEILING_SEEDS: usize = 5;
 /// Bumped whenever baseline code changes what it computes.
-pub const BASELINE_CODE_VERSION: &str = "baseline-v1";
+pub const BASELINE_CODE_VERSION: &str = "baseline-v2";
+/// The scorer's version, part of every cache key.
+pub const SCORER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the cache lives inside a bundle.
 pub const CACHE_FILE: &str = "cache/baselines.json";
 
-/// Weak and ceiling accuracies on the test split.
+/// Weak and ceiling accuracies on one part of the test split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartBaselines {
+    /// The weak teacher's accuracy (deterministic: one figure).
+    pub weak_acc: f64,
+    /// The ceiling's accuracy, per ceiling seed.
+    pub ceiling_accs: Vec<f64>,
+}
+
+impl PartBaselines {
+    /// Mean ceiling accuracy over seeds.
+    pub fn ceiling_acc(&self) -> f64 {
+        self.ceiling_accs.iter().sum::<f64>() / self.ceiling_accs.len().max(1) as f64
+    }
+}
+
+/// Weak and ceiling accuracies on both parts of the test split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Baselines {
-    /// The weak teacher's test accuracy.
-    pub weak_acc: f64,
-    /// The ceiling's test accuracy, per seed.
-    pub ceiling_accs: Vec<f64>,
     /// The seeds the ceiling was trained under.
     pub ceiling_seeds: Vec<u64>,
     /// The ceiling recipe's id.
     pub recipe: String,
+    /// On the public part.
+    pub public: PartBaselines,
+    /// On the private part.
+    pub private: PartBaselines,
 }
 
 impl Baselines {
-    /// Mean ceiling accuracy over seeds.
-    pub fn ceiling_acc(&self) -> f64 {
-        self.ceiling_accs.iter().sum::<f64>() / self.ceiling_accs.len().max(1) as f64
+    /// The figures of one part.
+    pub fn part(&self, part: Part) -> &PartBaselines {
+        match part {
+            Part::Public => &self.public,
+            Part::Private => &self.private,
+        }
     }
 }
 
@@ -80,7 +113,7 @@ pub fn ceiling_seeds(task_hash: &str) -> Vec<u64> {
 
 fn cache_key(task_hash: &str, recipe: &Recipe, seeds: &[u64]) -> String {
     let text = format!(
-        "{task_hash}\n{}\n{BASELINE_CODE_VERSION}\n{seeds:?}",
+        "{task_hash}\n{}\n{BASELINE_CODE_VERSION}\nscorer {SCORER_VERSION}\n{SPLIT_RULE}\n{seeds:?}",
         recipe.id()
     );
     w2s_train::bundle::sha256_hex(text.as_bytes())
@@ -99,7 +132,9 @@ fn read_cache(path: &Path, key: &str) -> Result<Option<Baselines>, String> {
     };
     let entry: CacheEntry = serde_json::from_str(&text).map_err(|e| format!("malformed: {e}"))?;
     if entry.key != key {
-        return Err("key does not match this task, recipe and code version".into());
+        return Err(
+            "key does not match this task, recipe, seeds, split rule and scorer version".into(),
+        );
     }
     if entry.checksum != checksum(&entry.key, &entry.baselines) {
         return Err("checksum does not match its content (edited by hand?)".into());
@@ -111,29 +146,37 @@ fn read_cache(path: &Path, key: &str) -> Result<Option<Baselines>, String> {
 /// ceiling training progress over all seeds.
 pub fn compute(
     h: &Heldout,
+    split: &TestSplit,
     recipe: &Recipe,
     seeds: &[u64],
     on_step: &mut dyn FnMut(u64, u64),
 ) -> Result<Baselines, ScorerError> {
     let k = h.classes();
-    let weak_acc = recipe::accuracy(&h.test_weak_probs, k, &h.test_labels);
+    let weak = recipe::argmax_rows(&h.test_weak_probs, k);
     let targets = recipe::one_hot(&h.pool_labels, k);
     let per_seed = recipe.total_steps(h.pool_labels.len());
     let total = per_seed * seeds.len() as u64;
-    let mut ceiling_accs = Vec::new();
+    let mut ceiling = Vec::new();
     for (i, &seed) in seeds.iter().enumerate() {
         let offset = per_seed * i as u64;
         let head = recipe.train(&h.pool_features, &targets, k, seed, &mut |s, _| {
             on_step(offset + s, total)
         })?;
         let probs = recipe::predict_all(&head, &h.test_features, 4096)?;
-        ceiling_accs.push(recipe::accuracy(&probs, k, &h.test_labels));
+        ceiling.push(recipe::argmax_rows(&probs, k));
     }
+    let part = |part: Part| PartBaselines {
+        weak_acc: split.accuracy(part, &weak, &h.test_labels),
+        ceiling_accs: ceiling
+            .iter()
+            .map(|predicted| split.accuracy(part, predicted, &h.test_labels))
+            .collect(),
+    };
     Ok(Baselines {
-        weak_acc,
-        ceiling_accs,
         ceiling_seeds: seeds.to_vec(),
         recipe: recipe.id(),
+        public: part(Part::Public),
+        private: part(Part::Private),
     })
 }
 
@@ -143,6 +186,7 @@ pub fn compute(
 pub fn load_or_compute(
     dir: &Path,
     h: &Heldout,
+    split: &TestSplit,
     on_step: &mut dyn FnMut(u64, u64),
 ) -> Result<(Baselines, CacheStatus), ScorerError> {
     let recipe = Recipe::reference();
@@ -154,7 +198,7 @@ pub fn load_or_compute(
         Ok(None) => CacheStatus::Miss,
         Err(reason) => CacheStatus::Recomputed { reason },
     };
-    let baselines = compute(h, &recipe, &seeds, on_step)?;
+    let baselines = compute(h, split, &recipe, &seeds, on_step)?;
     let entry = CacheEntry {
         checksum: checksum(&key, &baselines),
         key,
@@ -190,15 +234,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baselines.json");
         let b = Baselines {
-            weak_acc: 0.5743333333333334,
-            ceiling_accs: vec![
-                0.916,
-                0.9156666666666666,
-                0.9163333333333332,
-                0.9178666666666664,
-            ],
             ceiling_seeds: vec![u64::MAX, 0],
             recipe: "r".into(),
+            public: PartBaselines {
+                weak_acc: 0.5743333333333334,
+                ceiling_accs: vec![
+                    0.916,
+                    0.9156666666666666,
+                    0.9163333333333332,
+                    0.9178666666666664,
+                ],
+            },
+            private: PartBaselines {
+                weak_acc: 0.1 + 0.2,
+                ceiling_accs: vec![0.9179666666666664],
+            },
         };
         let entry = CacheEntry {
             key: "k".into(),
@@ -214,10 +264,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baselines.json");
         let b = Baselines {
-            weak_acc: 0.5,
-            ceiling_accs: vec![0.9],
             ceiling_seeds: vec![1],
             recipe: "r".into(),
+            public: PartBaselines {
+                weak_acc: 0.5,
+                ceiling_accs: vec![0.9],
+            },
+            private: PartBaselines {
+                weak_acc: 0.5,
+                ceiling_accs: vec![0.8],
+            },
         };
         let entry = CacheEntry {
             key: "k".into(),

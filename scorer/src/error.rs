@@ -10,8 +10,12 @@ pub enum ScorerError {
     #[error("student checkpoint does not fit the task: {0}")]
     CheckpointMismatch(String),
     /// The weak and ceiling accuracies are too close for PGR to mean anything.
-    #[error("weak_acc ({weak:.4}) and ceiling_acc ({ceiling:.4}) leave no gap to recover")]
+    #[error(
+        "on the {part} test part, weak_acc ({weak:.4}) and ceiling_acc ({ceiling:.4}) leave no gap to recover"
+    )]
     NoGap {
+        /// Which part of the test split.
+        part: &'static str,
         /// Weak teacher accuracy.
         weak: f64,
         /// Ceiling accuracy.

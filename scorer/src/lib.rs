@@ -6,7 +6,7 @@
 //! sandboxed run wrote, and computes:
 //!
 //! - `weak_acc`: the weak teacher's test accuracy, from its stored test
-//!   probabilities;
+//!   probabilities (deterministic: one figure);
 //! - `ceiling_acc`: the mean test accuracy of the reference recipe trained
 //!   on the pool's ground truth, over seeds the scorer derives itself
 //!   (cached in the bundle, keyed and checksummed: see [`baseline`]);
@@ -15,6 +15,13 @@
 //!   reported;
 //! - PGR = (student_acc - weak_acc) / (ceiling_acc - weak_acc).
 //!
+//! Every figure is computed on each of the two parts of the test split
+//! ([`splits`]): the public part, whose figures may be shown to submitters
+//! (coarsely), and the private part, which decides rankings. One call scores
+//! every student of an evaluation ([`score_checkpoints`]), so the held-out
+//! data is verified and the baselines are loaded once. [`stats`] turns
+//! per-seed figures into means, standard errors and 95% intervals.
+//!
 //! This crate depends on `train` and never on `host`; CI checks both ways.
 
 pub mod baseline;
@@ -22,6 +29,8 @@ pub mod check;
 pub mod error;
 pub mod heldout;
 pub mod score;
+pub mod splits;
+pub mod stats;
 
 pub use error::ScorerError;
-pub use score::{ScoreReport, score_checkpoint};
+pub use score::{PartScore, ScoreSet, StudentScore, score_checkpoints};

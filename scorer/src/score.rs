@@ -1,4 +1,6 @@
-//! Scoring one student checkpoint.
+//! Scoring student checkpoints: every student of one evaluation (all its
+//! seeds, and its control runs) in one call, so the held-out data is
+//! verified and the baselines are loaded once.
 
 use std::path::Path;
 
@@ -6,75 +8,149 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use w2s_train::{checkpoint, recipe};
 
-use crate::baseline::{self, CacheStatus};
+use crate::baseline::{self, Baselines, CacheStatus, SCORER_VERSION};
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
+use crate::splits::{Part, SPLIT_RULE, TestSplit};
 
-/// The scorer's verdict on one student.
+/// The sizes of the two parts of the test split, and the rule that made
+/// them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreReport {
-    /// sha256 of the bundle's `task.toml`.
-    pub task_hash: String,
-    /// The weak teacher's test accuracy.
-    pub weak_acc: f64,
-    /// Mean ceiling test accuracy.
-    pub ceiling_acc: f64,
-    /// Ceiling test accuracy per seed.
-    pub ceiling_accs: Vec<f64>,
-    /// The seeds the ceiling was trained under.
-    pub ceiling_seeds: Vec<u64>,
-    /// The ceiling recipe.
-    pub ceiling_recipe: String,
-    /// How the baselines were obtained.
-    pub baseline_cache: CacheStatus,
-    /// The student's test accuracy, from predictions the scorer computed.
-    pub student_acc: f64,
-    /// Performance gap recovered.
-    pub pgr: f64,
-    /// The student's architecture.
-    pub student_arch: String,
-    /// Test examples scored.
-    pub test_size: usize,
+#[serde(deny_unknown_fields)]
+pub struct SplitInfo {
+    /// [`SPLIT_RULE`].
+    pub rule: String,
+    /// Examples in the public part.
+    pub public_size: usize,
+    /// Examples in the private part.
+    pub private_size: usize,
 }
 
-/// Scores the student in `checkpoint_bytes` on the bundle at `dir`.
-pub fn score_checkpoint(
+/// A student's figures on one part of the test split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartScore {
+    /// Test accuracy, from predictions the scorer computed.
+    pub student_acc: f64,
+    /// Performance gap recovered against this part's baselines.
+    pub pgr: f64,
+}
+
+/// One student's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudentScore {
+    /// The student's architecture.
+    pub arch: String,
+    /// On the public part.
+    pub public: PartScore,
+    /// On the private part.
+    pub private: PartScore,
+}
+
+impl StudentScore {
+    /// The figures of one part.
+    pub fn part(&self, part: Part) -> PartScore {
+        match part {
+            Part::Public => self.public,
+            Part::Private => self.private,
+        }
+    }
+}
+
+/// The scorer's verdict on a list of students of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSet {
+    /// sha256 of the bundle's `task.toml`.
+    pub task_hash: String,
+    /// The scorer's version.
+    pub scorer_version: String,
+    /// The two parts of the test split.
+    pub split: SplitInfo,
+    /// Weak and ceiling accuracies on each part.
+    pub baselines: Baselines,
+    /// How the baselines were obtained.
+    pub baseline_cache: CacheStatus,
+    /// One verdict per checkpoint, in the order given.
+    pub students: Vec<StudentScore>,
+}
+
+/// Scores every checkpoint in `checkpoints` on the bundle at `dir`.
+pub fn score_checkpoints(
     dir: &Path,
-    checkpoint_bytes: &[u8],
+    checkpoints: &[Vec<u8>],
     on_ceiling_step: &mut dyn FnMut(u64, u64),
-) -> Result<ScoreReport, ScorerError> {
+) -> Result<ScoreSet, ScorerError> {
     let device = Device::Cpu;
     let h = Heldout::open(dir, &device)?;
-    let head = checkpoint::from_bytes(checkpoint_bytes, &device)?;
-    if head.in_dim() != h.manifest.feature_dim as usize || head.classes() != h.classes() {
-        return Err(ScorerError::CheckpointMismatch(format!(
-            "student maps {} features to {} classes; the task has {} features and {} classes",
-            head.in_dim(),
-            head.classes(),
-            h.manifest.feature_dim,
-            h.classes()
-        )));
+    let heads = checkpoints
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let head = checkpoint::from_bytes(bytes, &device)?;
+            if head.in_dim() != h.manifest.feature_dim as usize || head.classes() != h.classes() {
+                return Err(ScorerError::CheckpointMismatch(format!(
+                    "student {i} maps {} features to {} classes; the task has {} features and {} classes",
+                    head.in_dim(),
+                    head.classes(),
+                    h.manifest.feature_dim,
+                    h.classes()
+                )));
+            }
+            Ok(head)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let split = TestSplit::new(&h.task_hash, h.test_labels.len());
+    let (baselines, cache) = baseline::load_or_compute(dir, &h, &split, on_ceiling_step)?;
+    for part in [Part::Public, Part::Private] {
+        let b = baselines.part(part);
+        let (weak, ceiling) = (b.weak_acc, b.ceiling_acc());
+        if ceiling - weak < 1e-6 {
+            return Err(ScorerError::NoGap {
+                part: part_name(part),
+                weak,
+                ceiling,
+            });
+        }
     }
-    let (baselines, cache) = baseline::load_or_compute(dir, &h, on_ceiling_step)?;
-    let probs = recipe::predict_all(&head, &h.test_features, 4096)?;
-    let student_acc = recipe::accuracy(&probs, h.classes(), &h.test_labels);
-    let (weak, ceiling) = (baselines.weak_acc, baselines.ceiling_acc());
-    if ceiling - weak < 1e-6 {
-        return Err(ScorerError::NoGap { weak, ceiling });
+    let mut students = Vec::with_capacity(heads.len());
+    for head in &heads {
+        let probs = recipe::predict_all(head, &h.test_features, 4096)?;
+        let predicted = recipe::argmax_rows(&probs, h.classes());
+        let figures = |part: Part| {
+            let b = baselines.part(part);
+            let student_acc = split.accuracy(part, &predicted, &h.test_labels);
+            PartScore {
+                student_acc,
+                pgr: pgr(student_acc, b.weak_acc, b.ceiling_acc()),
+            }
+        };
+        students.push(StudentScore {
+            arch: head.arch().describe(),
+            public: figures(Part::Public),
+            private: figures(Part::Private),
+        });
     }
-    Ok(ScoreReport {
+    Ok(ScoreSet {
         task_hash: h.task_hash.clone(),
-        weak_acc: weak,
-        ceiling_acc: ceiling,
-        ceiling_accs: baselines.ceiling_accs.clone(),
-        ceiling_seeds: baselines.ceiling_seeds.clone(),
-        ceiling_recipe: baselines.recipe.clone(),
+        scorer_version: SCORER_VERSION.to_owned(),
+        split: SplitInfo {
+            rule: SPLIT_RULE.to_owned(),
+            public_size: split.size(Part::Public),
+            private_size: split.size(Part::Private),
+        },
+        baselines,
         baseline_cache: cache,
-        student_acc,
-        pgr: pgr(student_acc, weak, ceiling),
-        student_arch: head.arch().describe(),
-        test_size: h.test_labels.len(),
+        students,
     })
+}
+
+fn part_name(part: Part) -> &'static str {
+    match part {
+        Part::Public => "public",
+        Part::Private => "private",
+    }
 }
 
 /// PGR = (student - weak) / (ceiling - weak).

@@ -12,9 +12,67 @@ pub(crate) fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A `w2s` command.
+/// The evaluator's secret in [`workdir`]: fixed, so that the host-chosen
+/// seeds, hence every figure, are the same from one test run to the next.
+pub(crate) const TEST_SECRET: &[u8; 32] = b"w2s-tests-fixed-secret-32-bytes!";
+
+/// The working directory of every `w2s` command a test starts: a temporary
+/// directory shared by the whole test process, holding the evaluator's
+/// secret at `.w2s/secret` ([`TEST_SECRET`]), so nothing is written into the
+/// repository.
+pub(crate) fn workdir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".w2s")).unwrap();
+        let secret = dir.path().join(".w2s/secret");
+        std::fs::write(&secret, TEST_SECRET).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        dir
+    })
+    .path()
+}
+
+/// A `w2s` command, run in [`workdir`].
 pub(crate) fn w2s() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_w2s"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_w2s"));
+    cmd.current_dir(workdir());
+    cmd
+}
+
+/// `w2s eval WASM --task TASK --json DIR/NAME ARGS...`: asserts that it
+/// succeeded and returns the report and the printed table.
+pub(crate) fn eval_report(
+    wasm: &Path,
+    task: &Path,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+) -> (serde_json::Value, String) {
+    let json = dir.join(name);
+    let (out, stdout, stderr) = run(w2s()
+        .arg("eval")
+        .arg(wasm)
+        .arg("--task")
+        .arg(task)
+        .arg("--json")
+        .arg(&json)
+        .args(args));
+    assert!(out.status.success(), "eval failed:\n{stdout}\n{stderr}");
+    (read_json(&json), stdout)
+}
+
+/// Removes the fields that may differ between two evaluations of the same
+/// submission (wall-clock times, the baseline cache status).
+pub(crate) fn strip_volatile(report: &mut serde_json::Value) {
+    report.as_object_mut().unwrap().remove("timing");
+    if let Some(b) = report.pointer_mut("/score/baselines") {
+        b.as_object_mut().unwrap().remove("cache");
+    }
 }
 
 /// Runs a command and returns its output, with stdout and stderr as text.

@@ -1,11 +1,16 @@
 //! End-to-end and adversarial tests across crates, built as one binary.
 //!
-//! They drive the real `w2s` executable and the real `plugins/vanilla`
-//! component (built for wasm32-wasip2 on first use, see
-//! [`helpers::plugin`]).
+//! They drive the real `w2s` executable and the real plugins
+//! (`plugins/vanilla`, and `plugins/prior-only`, which ignores its teacher),
+//! built for wasm32-wasip2 on first use (see [`helpers::plugin`]).
 
 mod bad_input;
+mod controls;
 mod crate_graph;
 mod e2e;
+mod feedback;
 mod helpers;
 mod isolation;
+mod replay;
+mod seeds;
+mod suite;

@@ -341,6 +341,46 @@ impl PublicTask {
         })
     }
 
+    /// A copy of this task whose weak teacher says `weak_probs` instead
+    /// (row-major, one probability row per pool example), checked like the
+    /// bundle's own: the exact length, finite values, each row a
+    /// distribution. Everything else stays, the task's name and hash
+    /// included: a control run must look to the guest exactly like the real
+    /// one but for the labels. The features are shared, not copied.
+    pub fn with_weak_probs(&self, weak_probs: Vec<f32>) -> Result<Self> {
+        let expected = self.pool_size() * self.classes();
+        if weak_probs.len() != expected {
+            return Err(TrainError::invalid(
+                "weak_probs",
+                format!(
+                    "expected {expected} values ({} rows of {}), got {}",
+                    self.pool_size(),
+                    self.classes(),
+                    weak_probs.len()
+                ),
+            ));
+        }
+        if let Some(i) = weak_probs.iter().position(|v| !v.is_finite()) {
+            return Err(TrainError::invalid(
+                "weak_probs",
+                format!("non-finite value at flat index {i}"),
+            ));
+        }
+        check_probability_rows(
+            &self.dir,
+            "replacement weak_probs",
+            &weak_probs,
+            self.classes(),
+        )?;
+        Ok(Self {
+            dir: self.dir.clone(),
+            manifest: self.manifest.clone(),
+            task_hash: self.task_hash.clone(),
+            features: self.features.clone(),
+            weak_probs,
+        })
+    }
+
     /// Number of classes.
     pub fn classes(&self) -> usize {
         self.manifest.classes as usize
@@ -391,5 +431,51 @@ impl PublicTask {
             out.extend_from_slice(&self.weak_probs[i as usize * k..(i as usize + 1) * k]);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{SynthConfig, generate};
+
+    fn tiny_task() -> (tempfile::TempDir, PublicTask) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SynthConfig {
+            pool: 50,
+            test: 20,
+            teacher_train: 40,
+            ..SynthConfig::default_task(5)
+        };
+        generate(&cfg, &dir.path().join("t")).unwrap();
+        let task = PublicTask::open(&dir.path().join("t"), &Device::Cpu).unwrap();
+        (dir, task)
+    }
+
+    #[test]
+    fn replaced_weak_probs_keep_everything_else() {
+        let (_d, task) = tiny_task();
+        let k = task.classes();
+        let uniform = vec![1.0 / k as f32; task.pool_size() * k];
+        let control = task.with_weak_probs(uniform.clone()).unwrap();
+        assert_eq!(control.weak_probs, uniform);
+        assert_eq!(control.task_hash, task.task_hash);
+        assert_eq!(control.manifest, task.manifest);
+        assert_eq!(
+            control.rows(&[3]).unwrap().to_vec2::<f32>().unwrap(),
+            task.rows(&[3]).unwrap().to_vec2::<f32>().unwrap()
+        );
+    }
+
+    #[test]
+    fn replaced_weak_probs_are_validated() {
+        let (_d, task) = tiny_task();
+        let n = task.pool_size() * task.classes();
+        let err = |v: Vec<f32>| task.with_weak_probs(v).unwrap_err().to_string();
+        assert!(err(vec![0.25; n - 1]).contains("expected"));
+        let mut nan = vec![0.25; n];
+        nan[7] = f32::NAN;
+        assert!(err(nan).contains("non-finite value at flat index 7"));
+        assert!(err(vec![0.5; n]).contains("not a probability distribution"));
     }
 }

@@ -36,6 +36,7 @@ use crate::rng::Rng;
 /// Parameters of the generative story. Every field is written into the
 /// bundle's provenance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SynthConfig {
     /// Task name.
     pub name: String,
@@ -92,7 +93,9 @@ impl SynthConfig {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the parameters (sizes positive, `concept_width` and
+    /// `weak_visible` in range, noise scales non-negative).
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(TrainError::invalid("synth", m.to_owned()));
         if self.classes < 2
             || self.latent == 0

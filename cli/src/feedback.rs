@@ -1,0 +1,99 @@
+//! Feedback: what a submitter may see of an evaluation.
+//!
+//! Only figures from the public part of the test split, and only PGR,
+//! rounded to 0.01: never a student accuracy, never a count of correct
+//! answers, never a private figure. `w2s eval --feedback-only` prints just
+//! this; the report's `feedback` section holds the same as data.
+//!
+//! Why so coarse: an oracle that returns exact scores leaks the labels it
+//! scores against. With exact counts, flipping the answer on one example
+//! and watching the count move by one reveals that example's label, and a
+//! search over small perturbations climbs the test set itself (Blum and
+//! Hardt, "The Ladder: a reliable leaderboard for machine learning
+//! competitions", ICML 2015). Here a submitter does not even choose test
+//! answers (the scorer computes them from the returned student, on features
+//! the guest never sees), and one step of 0.01 PGR is several test examples
+//! (about 5 on the default task's public part), so a single flipped answer
+//! is invisible. Whatever a submitter still learns by probing the public
+//! figure does not transfer to the private part, which alone ranks.
+
+use serde::Serialize;
+use w2s_scorer::stats::round2;
+
+use crate::flags::Flag;
+use crate::report::{RunEntry, format_rows, runs_line};
+use crate::scores::Scores;
+
+const NOTE: &str = "coarse public figures: PGR on the public test part, mean over seeds and \
+its 95% interval, rounded to 0.01; all a submitter sees";
+
+/// The `feedback` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Feedback {
+    pub(crate) note: &'static str,
+    pub(crate) resolution: f64,
+    pub(crate) seeds: usize,
+    pub(crate) completed: usize,
+    /// The outcome code of each run, in seed order.
+    pub(crate) outcomes: Vec<&'static str>,
+    /// The first failed run's outcome (with the guest's own text, quoted,
+    /// for a guest error), so a submitter can fix it.
+    pub(crate) first_failure: Option<String>,
+    pub(crate) public_pgr: Option<f64>,
+    pub(crate) public_pgr_ci95: Option<[f64; 2]>,
+    pub(crate) flags: Vec<&'static str>,
+    pub(crate) rankable: bool,
+}
+
+impl Feedback {
+    pub(crate) fn new(
+        runs: &[RunEntry],
+        score: Option<&Scores>,
+        flags: &[Flag],
+        rankable: bool,
+    ) -> Self {
+        let pgr = score.and_then(|s| s.public.pgr.as_ref());
+        let failed = runs.iter().find(|r| r.outcome.code != "completed");
+        Self {
+            note: NOTE,
+            resolution: 0.01,
+            seeds: runs.len(),
+            completed: runs
+                .iter()
+                .filter(|r| r.outcome.code == "completed")
+                .count(),
+            outcomes: runs.iter().map(|r| r.outcome.code).collect(),
+            first_failure: failed.map(crate::report::failure_line),
+            public_pgr: pgr.map(|s| round2(s.mean)),
+            public_pgr_ci95: pgr
+                .and_then(|s| s.ci95)
+                .map(|[lo, hi]| [round2(lo), round2(hi)]),
+            flags: flags.iter().map(|f| f.code).collect(),
+            rankable,
+        }
+    }
+
+    /// The table `--feedback-only` prints.
+    pub(crate) fn table(&self, runs: &[RunEntry], flags: &[Flag]) -> String {
+        let pgr = match (self.public_pgr, self.public_pgr_ci95) {
+            (Some(m), Some([lo, hi])) => {
+                format!(
+                    "{m:.2}  95% CI [{lo:.2}, {hi:.2}]  ({} seeds, public test part)",
+                    self.completed
+                )
+            }
+            (Some(m), None) => format!("{m:.2}  (one seed: no interval; public test part)"),
+            _ => "not scored".to_owned(),
+        };
+        let mut rows = vec![("public PGR", pgr), ("runs", runs_line(runs))];
+        rows.push(("flags", crate::report::flags_line(flags)));
+        for f in flags {
+            rows.push((f.code, f.message.clone()));
+        }
+        rows.push((
+            "rankable",
+            if self.rankable { "yes" } else { "no" }.to_owned(),
+        ));
+        format_rows(&rows)
+    }
+}
