@@ -359,15 +359,15 @@ fn in_words(value: u64, unit: &str) -> String {
     match unit {
         "bytes" => {
             for (shift, name) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
-                if value >= 1 << shift && value % (1 << shift) == 0 {
+                if value >= 1 << shift && value.is_multiple_of(1 << shift) {
                     return format!(" ({} {name})", value >> shift);
                 }
             }
             String::new()
         }
-        "milliseconds" if value >= 1000 && value % 1000 == 0 => {
+        "milliseconds" if value >= 1000 && value.is_multiple_of(1000) => {
             let s = value / 1000;
-            if s % 60 == 0 {
+            if s.is_multiple_of(60) {
                 format!(" ({} min)", s / 60)
             } else {
                 format!(" ({s} s)")
