@@ -8,4 +8,5 @@ mod bad_input;
 mod crate_graph;
 mod e2e;
 mod helpers;
+mod hostile;
 mod isolation;
