@@ -1,12 +1,19 @@
 //! `w2s eval` and `w2s run`.
 //!
-//! Process layout: this process loads the component and runs it in the
+//! Process layout: this process loads the component (compiled in a
+//! `w2s compile` child, see [`crate::compile_cmd`]) and runs it in the
 //! sandbox over the *public* part of the task only. The student it returns
 //! is written as a checkpoint, and a child process (`w2s score`, the same
 //! executable) scores it; that child is the only process that opens
 //! `heldout/`. A test runs `w2s run` on a copy of a bundle whose `heldout/`
 //! was deleted to prove the first half never needs it.
+//!
+//! A component the sandbox refuses (an import the policy denies, a module
+//! that does not compile or is too large) is the strategy's outcome, not
+//! bad input: one `error:` line, a report with outcome `import-denied` or
+//! `invalid-module` (`--json`, or `run.json`), exit status 2.
 
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -14,13 +21,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use w2s_host::{Limits, Outcome, Progress, RunReport, Sandbox, Strategy};
+use sha2::{Digest, Sha256};
+use w2s_host::{Outcome, Progress, RunReport, Sandbox};
 use w2s_scorer::ScoreReport;
 use w2s_train::bundle::PublicTask;
 use w2s_train::rng::derive_seed;
 
+use crate::compile_cmd::{self, Loaded};
+use crate::policy_cmd::{self, PolicyInfo};
 use crate::progress;
-use crate::report::{OutcomeInfo, REPORT_FORMAT, Report, TaskInfo, Timing, Versions, WasmInfo};
+use crate::report::{Report, RunFacts};
 
 /// Arguments shared by `eval` and `run`.
 #[derive(Args)]
@@ -37,6 +47,18 @@ pub(crate) struct CommonArgs {
     /// Config string passed to the strategy's `run`.
     #[arg(long, default_value = "")]
     config: String,
+    /// The sandbox policy (TOML, version 1) [default: the built-in policy,
+    /// identical to examples/policies/default.toml].
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Write the audit log here: one JSON line per host call, then a
+    /// summary (see docs/POLICY.md).
+    #[arg(long, value_name = "OUT.jsonl")]
+    audit: Option<PathBuf>,
+    /// Directory of compiled components, keyed by the wasm's sha256 and the
+    /// engine configuration.
+    #[arg(long, default_value = ".w2s/cache/compiled")]
+    cache_dir: PathBuf,
 }
 
 /// Arguments of `w2s eval`.
@@ -62,19 +84,23 @@ pub(crate) struct RunArgs {
     out: PathBuf,
 }
 
+/// Everything about a run that is known before it starts.
 struct Prepared {
     wasm_path: PathBuf,
     wasm_bytes: u64,
+    wasm_sha256: String,
     task_dir: PathBuf,
     task: Arc<PublicTask>,
-    strategy: Strategy,
     sandbox: Sandbox,
     seed: u64,
     seed_source: &'static str,
-    limits: Limits,
+    policy: PolicyInfo,
+    /// The loaded strategy, or the outcome and error line of a refused one.
+    loaded: Result<Loaded, (Outcome, String)>,
 }
 
 fn prepare(args: &CommonArgs, generate_default: bool) -> Result<Prepared> {
+    let policy = policy_cmd::effective(args.policy.as_deref())?;
     let task_dir = match &args.task {
         Some(dir) => dir.clone(),
         None => {
@@ -85,53 +111,102 @@ fn prepare(args: &CommonArgs, generate_default: bool) -> Result<Prepared> {
             dir
         }
     };
-    let limits = Limits::default();
-    let sandbox = Sandbox::new(limits.clone()).context("cannot set up the sandbox")?;
+    let sandbox = Sandbox::new(policy.effective.clone()).context("cannot set up the sandbox")?;
     let bytes = std::fs::read(&args.wasm)
         .with_context(|| format!("cannot read {}", args.wasm.display()))?;
-    let strategy = sandbox
-        .load(&bytes)
-        .with_context(|| format!("{}", args.wasm.display()))?;
+    let wasm_sha256 = hex::encode(Sha256::digest(&bytes));
     let task =
         PublicTask::open(&task_dir, &candle_core::Device::Cpu).context("cannot open the task")?;
+    let loaded = match compile_cmd::load(&sandbox, &bytes, &args.cache_dir) {
+        Ok(l) => Ok(l),
+        Err(e) => match e.outcome() {
+            Some(outcome) => Err((outcome, format!("{}: {e}", args.wasm.display()))),
+            None => return Err(e).with_context(|| format!("{}", args.wasm.display())),
+        },
+    };
     let (seed, seed_source) = match args.seed {
         Some(s) => (s, "flag"),
         None => (
-            derive_seed(0, &format!("{}:{}", strategy.wasm_sha256(), task.task_hash)),
+            derive_seed(0, &format!("{wasm_sha256}:{}", task.task_hash)),
             "derived from wasm and task hashes",
         ),
     };
     Ok(Prepared {
         wasm_path: args.wasm.clone(),
         wasm_bytes: bytes.len() as u64,
+        wasm_sha256,
         task_dir,
         task: Arc::new(task),
-        strategy,
         sandbox,
         seed,
         seed_source,
-        limits,
+        policy,
+        loaded,
     })
 }
 
-fn run_guest(p: &Prepared, config: &str) -> RunReport {
-    let bar = progress::compute_bar("strategy", p.limits.compute_flops);
-    let report = p.sandbox.run(
-        &p.strategy,
-        Arc::clone(&p.task),
-        config,
-        p.seed,
-        &mut |pr: Progress| {
-            bar.set_message(format!(
-                "{} steps, {:.2} GFLOP",
-                pr.steps,
-                pr.flops as f64 / 1e9
-            ));
-            bar.tick();
-        },
-    );
+/// Runs the strategy, or makes the report of a refused one.
+fn run_guest(p: &Prepared, args: &CommonArgs) -> Result<RunReport> {
+    let loaded = match &p.loaded {
+        Ok(l) => l,
+        Err((outcome, _)) => return Ok(refused(p, outcome.clone())),
+    };
+    let bar = progress::compute_bar("strategy", p.policy.effective.host().compute_flops);
+    let mut on_progress = |pr: Progress| {
+        bar.set_message(format!(
+            "{} steps, {:.2} GFLOP",
+            pr.steps,
+            pr.flops as f64 / 1e9
+        ));
+        bar.tick();
+    };
+    let task = Arc::clone(&p.task);
+    let report = match &args.audit {
+        None => p.sandbox.run(
+            &loaded.strategy,
+            task,
+            &args.config,
+            p.seed,
+            &mut on_progress,
+        ),
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let out = Box::new(BufWriter::new(file));
+            let r = p.sandbox.run_audited(
+                &loaded.strategy,
+                task,
+                &args.config,
+                p.seed,
+                &mut on_progress,
+                out,
+            );
+            if let Some(e) = &r.audit_error {
+                bail!("cannot write the audit log {}: {e}", path.display());
+            }
+            r
+        }
+    };
     bar.finish_and_clear();
-    report
+    Ok(report)
+}
+
+/// The report of a component refused before running.
+fn refused(p: &Prepared, outcome: Outcome) -> RunReport {
+    RunReport {
+        outcome,
+        student: None,
+        metrics: Vec::new(),
+        metrics_dropped: 0,
+        stdout: Default::default(),
+        stderr: Default::default(),
+        usage: Default::default(),
+        notes: Vec::new(),
+        audit: Default::default(),
+        audit_error: None,
+        wasm_sha256: p.wasm_sha256.clone(),
+        seed: p.seed,
+    }
 }
 
 fn write_checkpoint(run: &RunReport, dir: &Path) -> Result<Option<PathBuf>> {
@@ -165,58 +240,28 @@ fn score_in_child(task_dir: &Path, checkpoint: &Path) -> Result<ScoreReport> {
         .context("the scorer process printed an unreadable report")
 }
 
-fn build_report(
-    p: &Prepared,
-    run: RunReport,
-    config: &str,
-    score: Option<ScoreReport>,
-    score_ms: u64,
-) -> Report {
-    let m = &p.task.manifest;
-    Report {
-        report_format: REPORT_FORMAT,
-        versions: Versions::current(),
-        wasm: WasmInfo {
-            file: p
-                .wasm_path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256: run.wasm_sha256.clone(),
-            bytes: p.wasm_bytes,
-        },
-        task: TaskInfo {
-            name: m.name.clone(),
-            hash: p.task.task_hash.clone(),
-            pool: m.splits.pool,
-            classes: m.classes,
-        },
-        seed: run.seed,
+fn facts<'a>(p: &'a Prepared, config: &'a str) -> RunFacts<'a> {
+    RunFacts {
+        wasm_path: &p.wasm_path,
+        wasm_bytes: p.wasm_bytes,
+        task: &p.task,
         seed_source: p.seed_source,
-        config: config.to_owned(),
-        device: "cpu".to_owned(),
-        limits: p.limits.clone(),
-        outcome: OutcomeInfo {
-            code: run.outcome.code(),
-            message: run.outcome.message(),
-            detail: run.outcome.clone(),
-        },
-        timing: Timing {
-            run_ms: run.usage.wall_time.as_millis() as u64,
-            score_ms,
-        },
-        usage: run.usage,
-        metrics: run.metrics,
-        metrics_dropped: run.metrics_dropped,
-        stdout: run.stdout,
-        stderr: run.stderr,
-        score,
+        config,
+        policy: &p.policy,
+        loaded: p.loaded.as_ref().ok(),
+    }
+}
+
+/// Prints the refusal line of a component the sandbox refused, if it was.
+fn print_refusal(p: &Prepared) {
+    if let Err((_, line)) = &p.loaded {
+        eprintln!("error: {line}");
     }
 }
 
 pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
     let p = prepare(&args.common, true)?;
-    let run = run_guest(&p, &args.common.config);
+    let run = run_guest(&p, &args.common)?;
     let tmp;
     let out_dir = match &args.out {
         Some(d) => d.clone(),
@@ -234,12 +279,15 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
         }
         _ => (None, 0),
     };
-    let report = build_report(&p, run, &args.common.config, score, score_ms);
-    print!("{}", report.table());
+    let report = Report::build(facts(&p, &args.common.config), run, score, score_ms);
+    if p.loaded.is_ok() {
+        print!("{}", report.table());
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    print_refusal(&p);
     Ok(if report.score.is_some() {
         ExitCode::SUCCESS
     } else {
@@ -252,9 +300,9 @@ pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
         bail!("`w2s run` needs --task DIR");
     }
     let p = prepare(&args.common, false)?;
-    let run = run_guest(&p, &args.common.config);
+    let run = run_guest(&p, &args.common)?;
     let ckpt = write_checkpoint(&run, &args.out)?;
-    let report = build_report(&p, run, &args.common.config, None, 0);
+    let report = Report::build(facts(&p, &args.common.config), run, None, 0);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let path = args.out.join("run.json");
@@ -267,6 +315,7 @@ pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
     if let Some(ckpt) = ckpt {
         println!("student written to {}", ckpt.display());
     }
+    print_refusal(&p);
     Ok(if report.outcome.code == "completed" {
         ExitCode::SUCCESS
     } else {

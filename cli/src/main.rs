@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compile_cmd;
 mod eval;
+mod policy_cmd;
 mod progress;
 mod report;
 mod score_cmd;
@@ -38,6 +40,13 @@ enum Command {
     /// Generate or check task bundles.
     #[command(subcommand)]
     Task(task_cmd::TaskCommand),
+    /// Check or explain a sandbox policy file.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Compile a component under an address-space limit (started by `eval`
+    /// and `run`; not for direct use).
+    #[command(hide = true)]
+    Compile(compile_cmd::CompileArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +56,8 @@ fn main() -> ExitCode {
         Command::Run(args) => eval::run_only(args),
         Command::Score(args) => score_cmd::score(args),
         Command::Task(cmd) => task_cmd::run(cmd),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Compile(args) => compile_cmd::compile(args),
     };
     match result {
         Ok(code) => code,

@@ -2,13 +2,22 @@
 //!
 //! Everything that shaped a result is in the report: the wasm's sha256, the
 //! task hash, the seed and where it came from, the config string, the
-//! limits, and the versions of w2s, wasmtime and candle. Wall-clock times
-//! live under `timing` alone: every other field is identical, bit for bit,
-//! for the same wasm, task, limits and seed on CPU.
+//! effective policy and its sha256, and the versions of w2s, wasmtime and
+//! candle. Wall-clock times and whether the compiled code came from the
+//! cache live under `timing` alone: every other field is identical, bit for
+//! bit, for the same wasm, task, policy and seed on CPU.
+
+use std::path::Path;
 
 use serde::Serialize;
-use w2s_host::{CapturedOutput, Limits, MetricPoint, Outcome, Usage};
+use w2s_host::{
+    AuditSummary, CacheStatus, CapturedOutput, MetricPoint, Note, Outcome, RunReport, Usage,
+};
 use w2s_scorer::ScoreReport;
+use w2s_train::bundle::PublicTask;
+
+use crate::compile_cmd::Loaded;
+use crate::policy_cmd::PolicyInfo;
 
 /// Version of the report's JSON layout.
 pub(crate) const REPORT_FORMAT: u32 = 1;
@@ -58,9 +67,31 @@ pub(crate) struct OutcomeInfo {
 }
 
 #[derive(Serialize)]
+pub(crate) struct NoteInfo {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) detail: Note,
+}
+
+/// What varies between identical runs: times, and cache use.
+#[derive(Serialize)]
 pub(crate) struct Timing {
+    pub(crate) compile_ms: u64,
+    /// `null` when the component was refused before compiling.
+    pub(crate) compile_cache: Option<CacheStatus>,
     pub(crate) run_ms: u64,
     pub(crate) score_ms: u64,
+}
+
+/// What a report needs besides the run and the score.
+pub(crate) struct RunFacts<'a> {
+    pub(crate) wasm_path: &'a Path,
+    pub(crate) wasm_bytes: u64,
+    pub(crate) task: &'a PublicTask,
+    pub(crate) seed_source: &'static str,
+    pub(crate) config: &'a str,
+    pub(crate) policy: &'a PolicyInfo,
+    pub(crate) loaded: Option<&'a Loaded>,
 }
 
 /// The full report of one evaluation.
@@ -74,9 +105,11 @@ pub(crate) struct Report {
     pub(crate) seed_source: &'static str,
     pub(crate) config: String,
     pub(crate) device: String,
-    pub(crate) limits: Limits,
+    pub(crate) policy: PolicyInfo,
     pub(crate) outcome: OutcomeInfo,
+    pub(crate) notes: Vec<NoteInfo>,
     pub(crate) usage: Usage,
+    pub(crate) audit: AuditSummary,
     pub(crate) metrics: Vec<MetricPoint>,
     pub(crate) metrics_dropped: u64,
     pub(crate) stdout: CapturedOutput,
@@ -90,6 +123,67 @@ fn gflop(flops: u64) -> String {
 }
 
 impl Report {
+    /// The report of one run.
+    pub(crate) fn build(
+        f: RunFacts<'_>,
+        run: RunReport,
+        score: Option<ScoreReport>,
+        score_ms: u64,
+    ) -> Self {
+        let m = &f.task.manifest;
+        Report {
+            report_format: REPORT_FORMAT,
+            versions: Versions::current(),
+            wasm: WasmInfo {
+                file: f
+                    .wasm_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                sha256: run.wasm_sha256.clone(),
+                bytes: f.wasm_bytes,
+            },
+            task: TaskInfo {
+                name: m.name.clone(),
+                hash: f.task.task_hash.clone(),
+                pool: m.splits.pool,
+                classes: m.classes,
+            },
+            seed: run.seed,
+            seed_source: f.seed_source,
+            config: f.config.to_owned(),
+            device: "cpu".to_owned(),
+            policy: f.policy.clone(),
+            outcome: OutcomeInfo {
+                code: run.outcome.code(),
+                message: run.outcome.message(),
+                detail: run.outcome.clone(),
+            },
+            notes: run
+                .notes
+                .iter()
+                .map(|n| NoteInfo {
+                    code: n.code(),
+                    message: n.message(),
+                    detail: n.clone(),
+                })
+                .collect(),
+            timing: Timing {
+                compile_ms: f.loaded.map_or(0, |l| l.compile_ms),
+                compile_cache: f.loaded.map(|l| l.cache.clone()),
+                run_ms: run.usage.wall_time.as_millis() as u64,
+                score_ms,
+            },
+            usage: run.usage,
+            audit: run.audit,
+            metrics: run.metrics,
+            metrics_dropped: run.metrics_dropped,
+            stdout: run.stdout,
+            stderr: run.stderr,
+            score,
+        }
+    }
+
     /// The human table.
     pub(crate) fn table(&self) -> String {
         let mut rows: Vec<(&str, String)> = Vec::new();
@@ -146,17 +240,12 @@ impl Report {
             "task",
             format!("{} sha256:{}", self.task.name, self.task.hash),
         ));
-        for (name, out) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            if out.dropped_bytes > 0 {
-                rows.push((
-                    name,
-                    format!(
-                        "kept {} bytes, dropped {} (over the limit)",
-                        out.kept.len(),
-                        out.dropped_bytes
-                    ),
-                ));
-            }
+        rows.push((
+            "policy",
+            format!("{} sha256:{}", self.policy.source, self.policy.sha256),
+        ));
+        for note in &self.notes {
+            rows.push(("note", format!("{}: {}", note.code, note.message)));
         }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
