@@ -6,7 +6,8 @@
 //! `run` never compile in their own process. They write the (size-checked)
 //! bytes to a private temporary directory and start `w2s compile`, a
 //! hidden subcommand of this same executable, which first limits its own
-//! address space (`setrlimit(RLIMIT_AS)`, `compile.memory_bytes`), then
+//! address space (`setrlimit(RLIMIT_AS)` to what it has mapped at start-up
+//! plus `compile.memory_bytes`), then
 //! compiles with the sandbox's engine configuration and writes the
 //! serialized artifact. The parent kills it past `compile.timeout_ms`.
 //! The artifact goes into the [`ArtifactCache`], and is loaded from there
@@ -50,11 +51,25 @@ pub(crate) struct CompileArgs {
     memory_bytes: u64,
 }
 
-/// The child: limit itself, compile, write the artifact.
+/// Address space this process has mapped already, in bytes (Linux:
+/// `/proc/self/statm`; 0 where that cannot be read).
+fn mapped_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    pages * rustix::param::page_size() as u64
+}
+
+/// The child: limit itself, compile, write the artifact. The limit is
+/// `memory_bytes` on top of what the process has mapped at start-up (the
+/// executable, and the allocator's first arena, which it reserves before
+/// `main`): the policy bounds what compiling the component may take.
 pub(crate) fn compile(args: CompileArgs) -> Result<ExitCode> {
+    let total = mapped_bytes().saturating_add(args.memory_bytes);
     let limit = Rlimit {
-        current: Some(args.memory_bytes),
-        maximum: Some(args.memory_bytes),
+        current: Some(total),
+        maximum: Some(total),
     };
     setrlimit(Resource::As, limit).context("cannot limit the address space")?;
     let wasm = std::fs::read(&args.input)

@@ -44,8 +44,9 @@ pub const HARD_MAX_HIDDEN: u32 = 1 << 16;
 pub const HARD_MAX_SCRATCH_BYTES: u64 = 16 << 30;
 /// Longest compilation: a module that takes longer is rejected.
 pub const HARD_MAX_COMPILE_TIMEOUT_MS: u64 = 3600 * 1000;
-/// Largest address space of the compiling process.
+/// Largest address space of the compiling process (on top of what it has
+/// mapped at start-up).
 pub const HARD_MAX_COMPILE_MEMORY_BYTES: u64 = 64 << 30;
-/// Smallest address space of the compiling process: below this the
-/// compiler cannot start at all, and every module would be rejected.
-pub const MIN_COMPILE_MEMORY_BYTES: u64 = 256 << 20;
+/// Smallest address space for compiling: below this even a small strategy
+/// (plugins/vanilla needs under 8 MiB) may not compile.
+pub const MIN_COMPILE_MEMORY_BYTES: u64 = 16 << 20;

@@ -132,12 +132,20 @@ fn capabilities(p: &Policy) -> Vec<Capability> {
         cap(
             "real-time",
             false,
-            "clocks are fake: the wall clock is fixed at 2024-01-01T00:00:00Z, the monotonic clock advances per read and sleeps never wait".to_owned(),
+            if may("wasi:clocks/wall-clock") || may("wasi:clocks/monotonic-clock") {
+                "clocks are fake: the wall clock is fixed at 2024-01-01T00:00:00Z, the monotonic clock advances per read and sleeps never wait".to_owned()
+            } else {
+                "no clock interface may be imported".to_owned()
+            },
         ),
         cap(
             "randomness",
             may("wasi:random/random") || may("wasi:random/insecure"),
-            "random bytes are derived from the run seed (reproducible)".to_owned(),
+            if may("wasi:random/random") || may("wasi:random/insecure") {
+                "random bytes, derived from the run seed (reproducible, so never a secret)".to_owned()
+            } else {
+                "no random interface may be imported".to_owned()
+            },
         ),
         cap("exit", may("wasi:cli/exit"), "end the run early (the outcome is a trap `exit:<status>`)".to_owned()),
     ]
@@ -373,6 +381,11 @@ fn in_words(value: u64, unit: &str) -> String {
                 format!(" ({s} s)")
             }
         }
+        "instructions" | "FLOPs" if value >= 1_000_000_000 => {
+            let exp = value.ilog10();
+            let mantissa = value as f64 / 10f64.powi(exp as i32);
+            format!(" ({}e{exp})", (mantissa * 100.0).round() / 100.0)
+        }
         _ => String::new(),
     }
 }
@@ -415,5 +428,7 @@ mod tests {
         assert_eq!(in_words(120_000, "milliseconds"), " (2 min)");
         assert_eq!(in_words(1500, "milliseconds"), "");
         assert_eq!(in_words(7, "FLOPs"), "");
+        assert_eq!(in_words(50_000_000_000_000, "FLOPs"), " (5e13)");
+        assert_eq!(in_words(2_500_000_000, "instructions"), " (2.5e9)");
     }
 }

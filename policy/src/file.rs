@@ -183,8 +183,8 @@ pub struct CompileLimits {
     /// Wall-clock limit of compilation, in milliseconds; the compiling
     /// process is killed past it. Default 60_000 (1 minute).
     pub timeout_ms: u64,
-    /// Address space of the compiling process, in bytes. Default
-    /// 4_294_967_296 (4 GiB).
+    /// Address space the compiling process may add to what it has mapped
+    /// at start-up, in bytes. Default 4_294_967_296 (4 GiB).
     pub memory_bytes: u64,
 }
 

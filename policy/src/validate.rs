@@ -178,7 +178,7 @@ fn numeric(f: &PolicyFile) -> Result<(), PolicyError> {
             c.memory_bytes,
             (
                 MIN_COMPILE_MEMORY_BYTES,
-                "the compiler cannot start with less address space",
+                "even a small strategy may not compile with less",
             ),
             (
                 HARD_MAX_COMPILE_MEMORY_BYTES,

@@ -9,4 +9,6 @@ mod crate_graph;
 mod e2e;
 mod helpers;
 mod hostile;
+mod hostile_plugins;
 mod isolation;
+mod policy;
