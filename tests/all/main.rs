@@ -11,3 +11,4 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod policy;
+mod policy_run;
