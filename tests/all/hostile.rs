@@ -8,8 +8,10 @@
 //!   `;; assert:` line against a JSON view of the run ([`view`]);
 //! - that the outcome is never a host panic or a host-internal trap, unless
 //!   the header expects exactly that;
-//! - that the host survived: the same [`Sandbox`] loads and runs the same
-//!   fixture again with the same outcome;
+//! - that no student or optimizer outlives a run
+//!   ([`Sandbox::live_handles`] is 0 after every run);
+//! - that the host survived: the same [`Sandbox`] runs (or refuses) the
+//!   same component again with the same outcome;
 //! - that a normal run right after it (plugins/vanilla, on the shared
 //!   default sandbox of this process) gives a report bit-identical to the
 //!   one a fresh `w2s run` process wrote ([`check_normal_run`]).
@@ -19,10 +21,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use serde_json::{Value, json};
-use w2s_host::{ArchFamily, ArchLimit, HostError, Limits, RunReport, Sandbox, Strategy};
+use w2s_host::{ArtifactCache, HostError, Lookup, Policy, RunReport, Sandbox, Strategy};
 use w2s_train::bundle::PublicTask;
 
 use crate::helpers::{default_task, plugin, read_json, repo, run, w2s};
@@ -32,15 +35,34 @@ pub(crate) const SEED: u64 = 7;
 /// The normal run: plugins/vanilla, small enough to follow every fixture.
 pub(crate) const NORMAL_CONFIG: &str = "epochs=1,hidden=16";
 
-/// What the whole suite shares: the default task, the default sandbox, the
-/// vanilla strategy, and the reference report of a fresh process.
+/// What the whole suite shares: the default task, vanilla's bytes, and
+/// the reference report of a fresh process.
 pub(crate) struct Suite {
     pub(crate) task: Arc<PublicTask>,
-    pub(crate) sandbox: Sandbox,
-    vanilla: Strategy,
+    vanilla: Vec<u8>,
     /// The normal run's view and student, from `w2s run` in a fresh
     /// process.
     reference: (Value, (String, Vec<Vec<u32>>)),
+}
+
+/// A sandbox with the default policy, and vanilla loaded in it: one per
+/// test thread, so that [`Sandbox::live_handles`] counts only that test's
+/// runs.
+pub(crate) struct Default {
+    pub(crate) sandbox: Sandbox,
+    vanilla: Strategy,
+}
+
+/// This thread's default sandbox.
+pub(crate) fn default_sandbox() -> &'static Default {
+    thread_local! {
+        static DEFAULT: &'static Default = {
+            let sandbox = Sandbox::new(Policy::default()).unwrap();
+            let vanilla = load(&sandbox, &suite().vanilla).unwrap();
+            Box::leak(Box::new(Default { sandbox, vanilla }))
+        };
+    }
+    DEFAULT.with(|d| *d)
 }
 
 /// The suite, set up once per test process.
@@ -70,12 +92,9 @@ pub(crate) fn suite() -> &'static Suite {
             ),
         );
         let task = Arc::new(PublicTask::open(&task_dir, &candle_core::Device::Cpu).unwrap());
-        let sandbox = Sandbox::new(Limits::default()).unwrap();
-        let vanilla = sandbox.load(&std::fs::read(&vanilla_path).unwrap()).unwrap();
         Suite {
             task,
-            sandbox,
-            vanilla,
+            vanilla: std::fs::read(&vanilla_path).unwrap(),
             reference,
         }
     })
@@ -87,40 +106,50 @@ pub(crate) fn suite() -> &'static Suite {
 fn normal_view_of_json(report: &Value) -> Value {
     json!({
         "outcome": report["outcome"],
+        "notes": report["notes"],
         "usage": report["usage"],
+        "audit": report["audit"],
         "metrics": report["metrics"],
         "metrics_dropped": report["metrics_dropped"],
         "stdout": report["stdout"],
         "stderr": report["stderr"],
         "seed": report["seed"],
         "wasm_sha256": report["wasm"]["sha256"],
+        "policy_sha256": report["policy"]["sha256"],
     })
 }
 
 /// The same parts, from a library [`RunReport`], through a JSON round trip
 /// as the CLI writes them.
-fn normal_view_of_report(r: &RunReport) -> Value {
+fn normal_view_of_report(r: &RunReport, policy_sha256: &str) -> Value {
     let v = json!({
         "outcome": {"code": r.outcome.code(), "message": r.outcome.message(), "detail": r.outcome},
+        "notes": r.notes.iter().map(|n| json!({"code": n.code(), "message": n.message(), "detail": n})).collect::<Vec<_>>(),
         "usage": r.usage,
+        "audit": r.audit,
         "metrics": r.metrics,
         "metrics_dropped": r.metrics_dropped,
         "stdout": r.stdout,
         "stderr": r.stderr,
         "seed": r.seed,
         "wasm_sha256": r.wasm_sha256,
+        "policy_sha256": policy_sha256,
     });
     serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap()
 }
 
-/// Runs plugins/vanilla on the shared default sandbox and checks that its
-/// report and student are bit-identical to those of a fresh process.
+/// Runs plugins/vanilla on this thread's default sandbox and checks that
+/// its report and student are bit-identical to those of a fresh process.
 pub(crate) fn check_normal_run() -> Result<(), String> {
-    let s = suite();
-    let r = s
-        .sandbox
-        .run(&s.vanilla, Arc::clone(&s.task), NORMAL_CONFIG, SEED, &mut |_| {});
-    let view = normal_view_of_report(&r);
+    let (s, d) = (suite(), default_sandbox());
+    let r = d.sandbox.run(
+        &d.vanilla,
+        Arc::clone(&s.task),
+        NORMAL_CONFIG,
+        SEED,
+        &mut |_| {},
+    );
+    let view = normal_view_of_report(&r, &d.sandbox.policy().sha256());
     if view != s.reference.0 {
         return Err(format!(
             "normal run differs from a fresh process:\n  got  {view}\n  want {}",
@@ -148,27 +177,23 @@ pub(crate) fn student_bits(head: &w2s_train::Head) -> (String, Vec<Vec<u32>>) {
     (head.arch().describe(), params)
 }
 
-/// The outcome code of a component that [`Sandbox::load`] refused.
-pub(crate) fn load_error_code(err: &HostError) -> &'static str {
-    match err {
-        HostError::ForbiddenImport { .. } => "import-denied",
-        _ => "invalid-module",
-    }
-}
-
 /// What the assertions of a fixture see: the outcome (with its fields),
 /// its message, usage, output and metrics counts, and the returned
 /// student's architecture; or, when loading failed, the load error.
 pub(crate) fn view(result: &Result<RunReport, HostError>) -> Value {
     match result {
+        // A load error that is no outcome is the host's fault, not the
+        // component's: its code is `host-fault`, which no header expects.
         Err(e) => json!({
-            "outcome": {"code": load_error_code(e)},
+            "outcome": e.outcome().map_or(json!({"code": "host-fault"}), |o| json!(o)),
             "message": e.to_string(),
         }),
         Ok(r) => json!({
             "outcome": r.outcome,
             "message": r.outcome.message(),
+            "notes": r.notes.iter().map(|n| json!(n)).collect::<Vec<_>>(),
             "usage": r.usage,
+            "audit": r.audit,
             "metrics": r.metrics.len(),
             "metrics_dropped": r.metrics_dropped,
             "stdout": r.stdout,
@@ -179,61 +204,39 @@ pub(crate) fn view(result: &Result<RunReport, HostError>) -> Value {
     }
 }
 
-/// Loads and runs `wasm` once on `sandbox`.
-pub(crate) fn load_and_run(
-    sandbox: &Sandbox,
-    wasm: &[u8],
-    config: &str,
-) -> Result<RunReport, HostError> {
-    let strategy = sandbox.load(wasm)?;
-    Ok(sandbox.run(&strategy, Arc::clone(&suite().task), config, SEED, &mut |_| {}))
+/// Loads `wasm` on `sandbox` the way `w2s eval` does, minus the child
+/// process: the checks before compiling, compilation with the sandbox's
+/// engine configuration, the artifact cache (so a component is compiled
+/// once per test process, whatever sandbox runs it), and validation.
+pub(crate) fn load(sandbox: &Sandbox, wasm: &[u8]) -> Result<Strategy, HostError> {
+    static CACHE: OnceLock<(tempfile::TempDir, ArtifactCache)> = OnceLock::new();
+    let (_, cache) = CACHE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path());
+        (dir, cache)
+    });
+    sandbox.preflight(wasm)?;
+    let key = ArtifactCache::key(sandbox, wasm);
+    let sha256 = hex::encode(Sha256::digest(wasm));
+    if let Lookup::Hit(component) = cache.get(sandbox, &key) {
+        return sandbox.load_compiled(component, sha256);
+    }
+    cache.put(&key, &Sandbox::precompile(wasm)?)?;
+    match cache.get(sandbox, &key) {
+        Lookup::Hit(component) => sandbox.load_compiled(component, sha256),
+        _ => panic!("the artifact just stored is not in the cache"),
+    }
 }
 
-/// Sets one limit from a fixture header (`key=value`). Durations are in
-/// milliseconds; `allowed` is `linear`, `mlp:N` or both, `+`-separated.
-pub(crate) fn set_limit(limits: &mut Limits, key: &str, value: &str) -> Result<(), String> {
-    let num = || {
-        value
-            .replace('_', "")
-            .parse::<u64>()
-            .map_err(|e| format!("limit {key}={value}: {e}"))
-    };
-    let small = || {
-        num().and_then(|n| u32::try_from(n).map_err(|e| format!("limit {key}={value}: {e}")))
-    };
-    match key {
-        "fuel" => limits.fuel = num()?,
-        "wall_clock_ms" => limits.wall_clock = Duration::from_millis(num()?),
-        "memory_bytes" => limits.memory_bytes = num()?,
-        "table_elements" => limits.table_elements = num()?,
-        "instances" => limits.instances = small()?,
-        "max_handles" => limits.max_handles = small()?,
-        "tensor_bytes" => limits.tensor_bytes = num()?,
-        "compute_flops" => limits.compute_flops = num()?,
-        "max_indices_per_call" => limits.max_indices_per_call = small()?,
-        "max_metric_points" => limits.max_metric_points = small()?,
-        "stdout_bytes" => limits.stdout_bytes = num()?,
-        "stderr_bytes" => limits.stderr_bytes = num()?,
-        "max_wasm_bytes" => limits.max_wasm_bytes = num()?,
-        "allowed" => {
-            limits.allowed_archs = value
-                .split('+')
-                .map(|a| match a.split_once(':') {
-                    None if a == "linear" => Ok(ArchLimit {
-                        family: ArchFamily::Linear,
-                        max_hidden: 0,
-                    }),
-                    Some(("mlp", n)) => Ok(ArchLimit {
-                        family: ArchFamily::Mlp,
-                        max_hidden: n.parse().map_err(|e| format!("allowed {a}: {e}"))?,
-                    }),
-                    _ => Err(format!("allowed: unknown architecture {a:?}")),
-                })
-                .collect::<Result<_, _>>()?
-        }
-        _ => return Err(format!("unknown limit {key:?}")),
-    }
-    Ok(())
+/// Runs a loaded strategy once, with the suite's task and seed.
+pub(crate) fn run_once(sandbox: &Sandbox, strategy: &Strategy, config: &str) -> RunReport {
+    sandbox.run(
+        strategy,
+        Arc::clone(&suite().task),
+        config,
+        SEED,
+        &mut |_| {},
+    )
 }
 
 /// One `;; assert:` line: a JSON pointer into [`view`], an operator and a
@@ -271,7 +274,11 @@ impl Assertion {
     /// Checks the assertion against a view.
     pub(crate) fn check(&self, view: &Value) -> Result<(), String> {
         let got = view.pointer(&self.pointer).unwrap_or(&Value::Null);
-        let text = || got.as_str().map(str::to_owned).unwrap_or_else(|| got.to_string());
+        let text = || {
+            got.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| got.to_string())
+        };
         let number = |v: &Value| v.as_f64();
         let ok = match self.op.as_str() {
             "==" | "!=" => {
@@ -310,8 +317,8 @@ impl Assertion {
 pub(crate) struct Header {
     /// The expected outcome code.
     pub(crate) expect: String,
-    /// `(key, value)` limits to change from the defaults.
-    pub(crate) limits: Vec<(String, String)>,
+    /// Policy lines (TOML, dotted keys) changed from the defaults.
+    pub(crate) policy: Vec<String>,
     /// The config string for `run`.
     pub(crate) config: String,
     /// Further assertions on the run's view.
@@ -325,7 +332,7 @@ impl Header {
         let mut expect = Vec::new();
         let mut header = Header {
             expect: String::new(),
-            limits: Vec::new(),
+            policy: Vec::new(),
             config: String::new(),
             asserts: Vec::new(),
         };
@@ -342,14 +349,7 @@ impl Header {
             let value = value.trim();
             match key.trim() {
                 "expect" => expect.push(value.to_owned()),
-                "limits" => {
-                    for kv in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        let (k, v) = kv
-                            .split_once('=')
-                            .ok_or_else(|| format!("limit {kv:?} is not key=value"))?;
-                        header.limits.push((k.trim().to_owned(), v.trim().to_owned()));
-                    }
-                }
+                "policy" => header.policy.push(value.to_owned()),
                 "config" => header.config = value.to_owned(),
                 "assert" => header.asserts.push(Assertion::parse(value)?),
                 _ => {}
@@ -363,14 +363,16 @@ impl Header {
         Ok(header)
     }
 
-    /// The limits of the run: the defaults with the header's changes.
-    pub(crate) fn limits(&self) -> Result<Limits, String> {
-        let mut limits = Limits::default();
-        for (k, v) in &self.limits {
-            set_limit(&mut limits, k, v)?;
-        }
-        Ok(limits)
+    /// The policy of the run: the defaults with the header's lines.
+    pub(crate) fn policy(&self) -> Result<Policy, String> {
+        policy_from_lines(&self.policy)
     }
+}
+
+/// A policy from TOML lines (`guest.fuel = 10`), version added.
+pub(crate) fn policy_from_lines(lines: &[String]) -> Result<Policy, String> {
+    let text = format!("version = 1\n{}\n", lines.join("\n"));
+    Policy::from_toml_str(&text).map_err(|e| format!("policy {lines:?}: {e}"))
 }
 
 /// Outcome codes a header may name: the host's, plus the load-time ones.
@@ -390,34 +392,62 @@ pub(crate) const KNOWN_CODES: [&str; 13] = [
     "import-denied",
 ];
 
-/// Checks one run against a header: code, assertions, no host fault, and
-/// the host's survival (the same sandbox runs `wasm` again with the same
-/// outcome) followed by a normal run.
-pub(crate) fn check_run(
-    sandbox: &Sandbox,
-    wasm: &[u8],
-    header: &Header,
-    first: Result<RunReport, HostError>,
-) -> Result<(), String> {
-    let v = view(&first);
-    let code = v["outcome"]["code"].as_str().unwrap_or_default().to_owned();
+/// Checks a view against a header: no host fault, the expected code, and
+/// every assertion.
+fn check_view(v: &Value, header: &Header) -> Result<(), String> {
+    let code = v["outcome"]["code"].as_str().unwrap_or_default();
     let kind = v["outcome"]["kind"].as_str().unwrap_or_default();
-    if code == "trap" && ["host-panic", "host-internal"].contains(&kind) {
+    if code == "host-fault" || code == "trap" && ["host-panic", "host-internal"].contains(&kind) {
         return Err(format!("host fault: {v}"));
     }
     if code != header.expect {
         return Err(format!("expected {}, got {code}: {v}", header.expect));
     }
-    for a in &header.asserts {
-        a.check(&v)?;
+    header.asserts.iter().try_for_each(|a| a.check(v))
+}
+
+/// Runs one hostile case on `sandbox` and checks everything the suite
+/// promises: the outcome and assertions of `header`; `after` (the host
+/// side, for instance that no file appeared outside a sandbox); that no
+/// student or optimizer outlives the run; that the host survived (the same
+/// sandbox runs, or refuses, the same component again with the same
+/// outcome); and that a normal run afterwards matches a fresh process.
+pub(crate) fn check_case(
+    sandbox: &Sandbox,
+    wasm: &[u8],
+    header: &Header,
+    after: fn() -> Result<(), String>,
+) -> Result<(), String> {
+    let no_live_handles = |when: &str| match sandbox.live_handles() {
+        0 => Ok(()),
+        n => Err(format!("{n} students or optimizers alive {when}")),
+    };
+    match load(sandbox, wasm) {
+        Err(e) => {
+            let v = view(&Err(e));
+            check_view(&v, header)?;
+            let again = view(&load(sandbox, wasm).map(|s| run_once(sandbox, &s, &header.config)));
+            if again["outcome"] != v["outcome"] {
+                return Err(format!("loading again gave {}", again["outcome"]));
+            }
+        }
+        Ok(strategy) => {
+            let v = view(&Ok(run_once(sandbox, &strategy, &header.config)));
+            no_live_handles("after the run")?;
+            after()?;
+            check_view(&v, header)?;
+            let again = view(&Ok(run_once(sandbox, &strategy, &header.config)));
+            no_live_handles("after the second run")?;
+            if again["outcome"]["code"] != v["outcome"]["code"] {
+                return Err(format!(
+                    "a second run on the same sandbox gave {}",
+                    again["outcome"]
+                ));
+            }
+        }
     }
-    // The host survived: the same sandbox can load and run it again.
-    let again = load_and_run(sandbox, wasm, &header.config);
-    let again_code = view(&again)["outcome"]["code"].clone();
-    if again_code != v["outcome"]["code"] {
-        return Err(format!("a second run on the same sandbox gave {again_code}"));
-    }
-    check_normal_run()
+    check_normal_run()?;
+    no_live_handles("after the normal run")
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -449,16 +479,15 @@ fn run_fixture(path: &Path) -> Result<(), String> {
         return Err(format!("unknown outcome code {:?}", header.expect));
     }
     let wasm = wat::parse_str(fixture_text(&text)).map_err(|e| format!("WAT: {e}"))?;
-    let limits = header.limits()?;
+    let policy = header.policy()?;
     let own;
-    let sandbox = if limits == Limits::default() {
-        &suite().sandbox
+    let sandbox = if policy == Policy::default() {
+        &default_sandbox().sandbox
     } else {
-        own = Sandbox::new(limits).map_err(|e| e.to_string())?;
+        own = Sandbox::new(policy).map_err(|e| e.to_string())?;
         &own
     };
-    let first = load_and_run(sandbox, &wasm, &header.config);
-    check_run(sandbox, &wasm, &header, first)
+    check_case(sandbox, &wasm, &header, || Ok(()))
 }
 
 #[test]
@@ -498,11 +527,12 @@ fn a_fixture_without_an_expect_header_is_refused() {
     let err = Header::parse(";; expect: trap\n;; expect: timeout\n").unwrap_err();
     assert!(err.contains("more than one"), "{err}");
     let h = Header::parse(
-        ";; expect: trap\n;; limits: fuel=10, wall_clock_ms=5\n;; assert: /outcome/kind == \"x\"\n(func)",
+        ";; expect: trap\n;; policy: guest.fuel = 10\n;; policy: guest.wall_clock_ms = 5\n;; assert: /outcome/kind == \"x\"\n(func)",
     )
     .unwrap();
     assert_eq!(h.expect, "trap");
-    assert_eq!(h.limits().unwrap().fuel, 10);
+    assert_eq!(h.policy().unwrap().guest().fuel, 10);
+    assert_eq!(h.policy().unwrap().guest().wall_clock_ms, 5);
     assert!(Header::parse(";; expect: trap\n;; assert: nope").is_err());
     // Headers end at the first line of code.
     let h = Header::parse(";; expect: trap\n(func)\n;; expect: timeout").unwrap();

@@ -60,7 +60,11 @@ impl Strategy for Hostile {
             "exit" => std::process::exit(3),
             "panic" => panic!("boom: a hostile guest panicked"),
             "alloc-huge" => {
-                let v: Vec<u8> = Vec::with_capacity(3 << 30);
+                // 1.5 GiB: under isize::MAX on wasm32, over any memory cap
+                // the tests use.
+                let mut v: Vec<u8> = Vec::with_capacity(1536 << 20);
+                v.push(1);
+                std::hint::black_box(&mut v);
                 Err(format!("allocated {}", v.capacity()).into())
             }
             "oom" => {
