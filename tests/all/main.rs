@@ -9,6 +9,7 @@ mod crate_graph;
 mod e2e;
 mod helpers;
 mod hostile;
+mod hostile_modules;
 mod hostile_plugins;
 mod isolation;
 mod policy;
