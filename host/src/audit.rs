@@ -59,6 +59,18 @@ pub struct AuditSummary {
 /// A call's arguments, as shapes and small scalars.
 pub(crate) type Args = Vec<(&'static str, Value)>;
 
+/// One line of the log, fields in this order.
+#[derive(Serialize)]
+struct Record<'a> {
+    seq: u64,
+    call: &'a str,
+    args: serde_json::Map<String, Value>,
+    flops: u64,
+    tensor_bytes: i64,
+    result: &'a str,
+    t_us: u64,
+}
+
 /// The log writer of one run.
 pub(crate) struct AuditLog {
     out: Box<dyn Write + Send>,
@@ -86,10 +98,13 @@ impl AuditLog {
     }
 
     fn line(&mut self, value: &Value) {
+        self.text(value.to_string());
+    }
+
+    fn text(&mut self, mut text: String) {
         if self.error.is_some() {
             return;
         }
-        let mut text = value.to_string();
         text.push('\n');
         match self.out.write_all(text.as_bytes()) {
             Ok(()) => self.written += text.len() as u64,
@@ -98,27 +113,25 @@ impl AuditLog {
     }
 
     fn record(&mut self, seq: u64, call: &'static str, args: Args, cost: (u64, i64), result: &str) {
-        let args: serde_json::Map<String, Value> =
-            args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let record = serde_json::json!({
-            "seq": seq,
-            "call": call,
-            "args": args,
-            "flops": cost.0,
-            "tensor_bytes": cost.1,
-            "result": result,
-            "t_us": u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
-        });
-        let len = record.to_string().len() as u64 + 1;
-        let fits =
-            self.truncated_after.is_none() && self.written + len + TAIL_RESERVE_BYTES <= self.cap;
-        if fits {
-            self.line(&record);
+        if self.truncated_after.is_some() {
+            self.records_dropped += 1;
+            return;
+        }
+        let record = Record {
+            seq,
+            call,
+            args: args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            flops: cost.0,
+            tensor_bytes: cost.1,
+            result,
+            t_us: u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        };
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        if self.written + text.len() as u64 + 1 + TAIL_RESERVE_BYTES <= self.cap {
+            self.text(text);
             self.records_written += 1;
         } else {
-            if self.truncated_after.is_none() {
-                self.truncated_after = Some(seq.saturating_sub(1));
-            }
+            self.truncated_after = Some(seq.saturating_sub(1));
             self.records_dropped += 1;
         }
     }

@@ -455,6 +455,26 @@ mod tests {
     }
 
     #[test]
+    fn dropped_output_is_a_note_not_a_failure() {
+        let cut = CapturedOutput {
+            kept: "abc".to_owned(),
+            kept_bytes: 3,
+            dropped_bytes: 9,
+        };
+        let notes = notes(&CapturedOutput::default(), &cut);
+        assert_eq!(
+            notes,
+            [Note::OutputTruncated {
+                stream: "stderr",
+                kept_bytes: 3,
+                dropped_bytes: 9
+            }]
+        );
+        assert_eq!(notes[0].code(), "output-truncated");
+        assert!(notes[0].message().contains("io.stderr_bytes"));
+    }
+
+    #[test]
     fn guest_error_keeps_the_message_as_data() {
         let r = run_with(Policy::default(), RETURN_ERR_NOPE);
         assert_eq!(

@@ -192,6 +192,105 @@ fn borrow(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
     Resource::new_borrow(fd.rep())
 }
 
+const WRITE: &str = "wasi:filesystem/types.[method]descriptor.write";
+const SET_SIZE: &str = "wasi:filesystem/types.[method]descriptor.set-size";
+const WRITE_VIA_STREAM: &str = "wasi:filesystem/types.[method]descriptor.write-via-stream";
+const APPEND_VIA_STREAM: &str = "wasi:filesystem/types.[method]descriptor.append-via-stream";
+const OPEN_AT: &str = "wasi:filesystem/types.[method]descriptor.open-at";
+const CREATE_DIRECTORY_AT: &str = "wasi:filesystem/types.[method]descriptor.create-directory-at";
+const SYMLINK_AT: &str = "wasi:filesystem/types.[method]descriptor.symlink-at";
+const LINK_AT: &str = "wasi:filesystem/types.[method]descriptor.link-at";
+
+/// The shadowed functions, as methods (the linker's closures call these).
+impl HostState {
+    pub(crate) fn fs_write(
+        &mut self,
+        fd: Resource<Descriptor>,
+        buf: Vec<u8>,
+        offset: Filesize,
+    ) -> wasmtime::Result<Result<Filesize, ErrorCode>> {
+        let len = buf.len();
+        let args = || vec![("buffer", crate::audit::list(len))];
+        self.audited(WRITE, Deadline::Check, args, |s| {
+            s.paid(len as u64, |v| HostDescriptor::write(v, fd, buf, offset))
+        })
+    }
+
+    pub(crate) fn fs_set_size(
+        &mut self,
+        fd: Resource<Descriptor>,
+        size: Filesize,
+    ) -> wasmtime::Result<Result<(), ErrorCode>> {
+        let args = || vec![("size", serde_json::json!(size))];
+        self.audited(SET_SIZE, Deadline::Check, args, |s| {
+            let current = match s.paid(0, |v| HostDescriptor::stat(v, borrow(&fd)))? {
+                Ok(stat) => stat.size,
+                Err(e) => return Ok(Err(e)),
+            };
+            s.paid(size.saturating_sub(current), |v| {
+                HostDescriptor::set_size(v, fd, size)
+            })
+        })
+    }
+
+    pub(crate) fn fs_write_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Option<Filesize>,
+    ) -> wasmtime::Result<Result<Resource<DynOutputStream>, ErrorCode>> {
+        let call = if offset.is_some() {
+            WRITE_VIA_STREAM
+        } else {
+            APPEND_VIA_STREAM
+        };
+        self.audited(call, Deadline::Check, Vec::new, |s| {
+            let opened = s.paid(0, |v| match offset {
+                Some(offset) => HostDescriptor::write_via_stream(v, fd, offset),
+                None => HostDescriptor::append_via_stream(v, fd),
+            })?;
+            match opened {
+                Ok(stream) => Ok(Ok(s.wrap_stream(stream)?)),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+    }
+
+    pub(crate) fn fs_open_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: String,
+        oflags: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> wasmtime::Result<Result<Resource<Descriptor>, ErrorCode>> {
+        let cost = if oflags.contains(OpenFlags::CREATE) {
+            ENTRY_COST_BYTES
+        } else {
+            0
+        };
+        let path_len = path.len();
+        let args = || vec![("path", crate::audit::list(path_len))];
+        self.audited(OPEN_AT, Deadline::Check, args, |s| {
+            s.paid(cost, |v| {
+                HostDescriptor::open_at(v, fd, path_flags, path, oflags, flags)
+            })
+        })
+    }
+
+    /// `create-directory-at`, `symlink-at` and `link-at`: one new entry.
+    fn fs_new_entry(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut wasmtime_wasi::filesystem::WasiFilesystemCtxView<'_>) -> FsResult<()>,
+    ) -> wasmtime::Result<Result<(), ErrorCode>> {
+        self.audited(call, Deadline::Check, Vec::new, |s| {
+            s.paid(ENTRY_COST_BYTES, f)
+        })
+    }
+}
+
+type Store<'a> = StoreContextMut<'a, HostState>;
+
 /// Shadows the growing functions of `wasi:filesystem/types` with quota
 /// checks. Call after wasmtime-wasi's `add_to_linker_sync`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -199,149 +298,74 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     let mut i = linker.instance(FILESYSTEM_TYPES)?;
     i.func_wrap(
         "[method]descriptor.write",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, buf, offset): (Resource<Descriptor>, Vec<u8>, Filesize)|
-         -> Wasi<Filesize> {
-            let len = buf.len();
-            let args = || vec![("buffer", crate::audit::list(len))];
-            let call = "wasi:filesystem/types.[method]descriptor.write";
-            let r = store.data_mut().audited(call, Deadline::Check, args, |s| {
-                s.paid(len as u64, |v| HostDescriptor::write(v, fd, buf, offset))
-            })?;
-            Ok((r,))
-        },
+        |mut s: Store<'_>,
+         (fd, buf, off): (Resource<Descriptor>, Vec<u8>, Filesize)|
+         -> Wasi<Filesize> { Ok((s.data_mut().fs_write(fd, buf, off)?,)) },
     )?;
     i.func_wrap(
         "[method]descriptor.set-size",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, size): (Resource<Descriptor>, Filesize)|
-         -> Wasi<()> {
-            let call = "wasi:filesystem/types.[method]descriptor.set-size";
-            let args = || vec![("size", serde_json::json!(size))];
-            let r = store.data_mut().audited(call, Deadline::Check, args, |s| {
-                let current = match s.paid(0, |v| HostDescriptor::stat(v, borrow(&fd)))? {
-                    Ok(stat) => stat.size,
-                    Err(e) => return Ok(Err(e)),
-                };
-                s.paid(size.saturating_sub(current), |v| {
-                    HostDescriptor::set_size(v, fd, size)
-                })
-            })?;
-            Ok((r,))
+        |mut s: Store<'_>, (fd, size): (Resource<Descriptor>, Filesize)| -> Wasi<()> {
+            Ok((s.data_mut().fs_set_size(fd, size)?,))
         },
     )?;
     i.func_wrap(
         "[method]descriptor.write-via-stream",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, offset): (Resource<Descriptor>, Filesize)|
+        |mut s: Store<'_>,
+         (fd, off): (Resource<Descriptor>, Filesize)|
          -> Wasi<Resource<DynOutputStream>> {
-            let call = "wasi:filesystem/types.[method]descriptor.write-via-stream";
-            let r = store
-                .data_mut()
-                .audited(call, Deadline::Check, Vec::new, |s| {
-                    match s.paid(0, |v| HostDescriptor::write_via_stream(v, fd, offset))? {
-                        Ok(stream) => Ok(Ok(s.wrap_stream(stream)?)),
-                        Err(e) => Ok(Err(e)),
-                    }
-                })?;
-            Ok((r,))
+            Ok((s.data_mut().fs_write_via_stream(fd, Some(off))?,))
         },
     )?;
     i.func_wrap(
         "[method]descriptor.append-via-stream",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd,): (Resource<Descriptor>,)|
-         -> Wasi<Resource<DynOutputStream>> {
-            let call = "wasi:filesystem/types.[method]descriptor.append-via-stream";
-            let r = store
-                .data_mut()
-                .audited(call, Deadline::Check, Vec::new, |s| {
-                    match s.paid(0, |v| HostDescriptor::append_via_stream(v, fd))? {
-                        Ok(stream) => Ok(Ok(s.wrap_stream(stream)?)),
-                        Err(e) => Ok(Err(e)),
-                    }
-                })?;
-            Ok((r,))
+        |mut s: Store<'_>, (fd,): (Resource<Descriptor>,)| -> Wasi<Resource<DynOutputStream>> {
+            Ok((s.data_mut().fs_write_via_stream(fd, None)?,))
         },
     )?;
+    type OpenArgs = (
+        Resource<Descriptor>,
+        PathFlags,
+        String,
+        OpenFlags,
+        DescriptorFlags,
+    );
     i.func_wrap(
         "[method]descriptor.open-at",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, path_flags, path, oflags, flags): (
-            Resource<Descriptor>,
-            PathFlags,
-            String,
-            OpenFlags,
-            DescriptorFlags,
-        )|
-         -> Wasi<Resource<Descriptor>> {
-            let call = "wasi:filesystem/types.[method]descriptor.open-at";
-            let cost = if oflags.contains(OpenFlags::CREATE) {
-                ENTRY_COST_BYTES
-            } else {
-                0
-            };
-            let path_len = path.len();
-            let args = || vec![("path", crate::audit::list(path_len))];
-            let r = store.data_mut().audited(call, Deadline::Check, args, |s| {
-                s.paid(cost, |v| {
-                    HostDescriptor::open_at(v, fd, path_flags, path, oflags, flags)
-                })
-            })?;
-            Ok((r,))
+        |mut s: Store<'_>, (fd, pf, path, of, f): OpenArgs| -> Wasi<Resource<Descriptor>> {
+            Ok((s.data_mut().fs_open_at(fd, pf, path, of, f)?,))
         },
     )?;
     i.func_wrap(
         "[method]descriptor.create-directory-at",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, path): (Resource<Descriptor>, String)|
-         -> Wasi<()> {
-            let call = "wasi:filesystem/types.[method]descriptor.create-directory-at";
-            let r = store
-                .data_mut()
-                .audited(call, Deadline::Check, Vec::new, |s| {
-                    s.paid(ENTRY_COST_BYTES, |v| {
-                        HostDescriptor::create_directory_at(v, fd, path)
-                    })
-                })?;
+        |mut s: Store<'_>, (fd, path): (Resource<Descriptor>, String)| -> Wasi<()> {
+            let r = s.data_mut().fs_new_entry(CREATE_DIRECTORY_AT, |v| {
+                HostDescriptor::create_directory_at(v, fd, path)
+            })?;
             Ok((r,))
         },
     )?;
     i.func_wrap(
         "[method]descriptor.symlink-at",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, old, new): (Resource<Descriptor>, String, String)|
-         -> Wasi<()> {
-            let call = "wasi:filesystem/types.[method]descriptor.symlink-at";
-            let r = store
+        |mut s: Store<'_>, (fd, old, new): (Resource<Descriptor>, String, String)| -> Wasi<()> {
+            let r = s
                 .data_mut()
-                .audited(call, Deadline::Check, Vec::new, |s| {
-                    s.paid(ENTRY_COST_BYTES, |v| {
-                        HostDescriptor::symlink_at(v, fd, old, new)
-                    })
-                })?;
+                .fs_new_entry(SYMLINK_AT, |v| HostDescriptor::symlink_at(v, fd, old, new))?;
             Ok((r,))
         },
     )?;
+    type LinkArgs = (
+        Resource<Descriptor>,
+        PathFlags,
+        String,
+        Resource<Descriptor>,
+        String,
+    );
     i.func_wrap(
         "[method]descriptor.link-at",
-        |mut store: StoreContextMut<'_, HostState>,
-         (fd, flags, old, new_fd, new): (
-            Resource<Descriptor>,
-            PathFlags,
-            String,
-            Resource<Descriptor>,
-            String,
-        )|
-         -> Wasi<()> {
-            let call = "wasi:filesystem/types.[method]descriptor.link-at";
-            let r = store
-                .data_mut()
-                .audited(call, Deadline::Check, Vec::new, |s| {
-                    s.paid(ENTRY_COST_BYTES, |v| {
-                        HostDescriptor::link_at(v, fd, flags, old, new_fd, new)
-                    })
-                })?;
+        |mut s: Store<'_>, (fd, pf, old, new_fd, new): LinkArgs| -> Wasi<()> {
+            let r = s.data_mut().fs_new_entry(LINK_AT, |v| {
+                HostDescriptor::link_at(v, fd, pf, old, new_fd, new)
+            })?;
             Ok((r,))
         },
     )?;
@@ -363,6 +387,119 @@ mod tests {
         assert!(!q.charge(1));
         assert!(!q.charge(u64::MAX));
         assert_eq!(q.used(), 10);
+    }
+
+    use crate::state::test_support::{host_state, tiny_task};
+    use w2s_policy::Policy;
+    use wasmtime_wasi::p2::bindings::sync::filesystem::preopens::Host as _;
+
+    /// Host state with a scratch directory of `quota` bytes, and the
+    /// preopened directory's descriptor.
+    fn scratch_state(quota: u64) -> (HostState, Resource<Descriptor>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = host_state(Policy::default(), tiny_task(4));
+        let mut b = wasmtime_wasi::WasiCtx::builder();
+        b.allow_blocking_current_thread(true)
+            .preopened_dir(dir.path(), "/scratch", wasmtime_wasi::FsPerms::ReadWrite)
+            .unwrap();
+        s.wasi = b.build();
+        s.scratch = Some(Arc::new(ScratchQuota::new(quota)));
+        let mut view = s.filesystem();
+        let mut dirs = view.get_directories().unwrap();
+        assert_eq!(dirs.len(), 1);
+        let (root, path) = dirs.pop().unwrap();
+        assert_eq!(path, "/scratch");
+        (s, root, dir)
+    }
+
+    fn create(s: &mut HostState, root: &Resource<Descriptor>, name: &str) -> Resource<Descriptor> {
+        s.fs_open_at(
+            borrow(root),
+            PathFlags::empty(),
+            name.to_owned(),
+            OpenFlags::CREATE,
+            DescriptorFlags::READ | DescriptorFlags::WRITE,
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn writes_pay_the_quota_and_are_refused_past_it() {
+        let (mut s, root, dir) = scratch_state(ENTRY_COST_BYTES + 100);
+        let f = create(&mut s, &root, "a.bin");
+        assert_eq!(s.fs_write(borrow(&f), vec![1; 60], 0).unwrap(), Ok(60));
+        assert_eq!(
+            s.fs_write(borrow(&f), vec![2; 41], 60).unwrap(),
+            Err(ErrorCode::Quota)
+        );
+        assert_eq!(s.fs_write(borrow(&f), vec![3; 40], 60).unwrap(), Ok(40));
+        assert_eq!(std::fs::read(dir.path().join("a.bin")).unwrap().len(), 100);
+        // Growing a file by set-size pays the growth; shrinking is free.
+        assert_eq!(s.fs_set_size(borrow(&f), 50).unwrap(), Ok(()));
+        assert_eq!(
+            s.fs_set_size(borrow(&f), 51).unwrap(),
+            Err(ErrorCode::Quota)
+        );
+        // A new entry costs ENTRY_COST_BYTES.
+        let r = s.fs_new_entry(CREATE_DIRECTORY_AT, |v| {
+            HostDescriptor::create_directory_at(v, borrow(&root), "d".to_owned())
+        });
+        assert_eq!(r.unwrap(), Err(ErrorCode::Quota));
+        assert!(!dir.path().join("d").exists());
+        assert_eq!(s.scratch.as_ref().unwrap().used(), ENTRY_COST_BYTES + 100);
+        assert_eq!(s.calls[WRITE], 3);
+    }
+
+    #[test]
+    fn stream_writes_pay_the_quota() {
+        let (mut s, root, dir) = scratch_state(ENTRY_COST_BYTES + 10);
+        let f = create(&mut s, &root, "s.txt");
+        let stream = s.fs_write_via_stream(borrow(&f), Some(0)).unwrap().unwrap();
+        let out = s.table.get_mut(&stream).unwrap();
+        let write = |out: &mut DynOutputStream, b: &'static [u8]| {
+            wasmtime_wasi::runtime::in_tokio(out.blocking_write_and_flush(Bytes::from_static(b)))
+        };
+        write(out, b"0123456789").unwrap();
+        match write(out, b"!") {
+            Err(StreamError::LastOperationFailed(e)) => {
+                let io = e.downcast_ref::<std::io::Error>().unwrap();
+                assert_eq!(
+                    io.raw_os_error(),
+                    Some(rustix::io::Errno::DQUOT.raw_os_error())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            out.write(Bytes::from_static(b"x")),
+            Err(StreamError::LastOperationFailed(_))
+        ));
+        assert_eq!(
+            std::fs::read(dir.path().join("s.txt")).unwrap(),
+            b"0123456789"
+        );
+    }
+
+    /// The shadowed names are exactly wasmtime-wasi's: defining one again
+    /// without shadowing fails, so `add_to_linker` replaces, not adds.
+    #[test]
+    fn shadowed_functions_are_the_ones_wasmtime_wasi_links() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        let err = linker
+            .instance(FILESYSTEM_TYPES)
+            .unwrap()
+            .func_wrap(
+                "[method]descriptor.write",
+                |_: Store<'_>,
+                 (_, _, _): (Resource<Descriptor>, Vec<u8>, Filesize)|
+                 -> Wasi<Filesize> { Ok((Ok(0),)) },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("defined twice"), "{err}");
+        add_to_linker(&mut linker).unwrap();
     }
 
     #[test]

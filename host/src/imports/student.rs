@@ -577,6 +577,68 @@ mod tests {
         );
     }
 
+    fn policy(extra: &str) -> Policy {
+        Policy::from_toml_str(&format!("version = 1\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn hidden_is_not_allowed_when_the_policy_denies_it() {
+        let (mut s, _) = host_state(policy("[students]\nread_hidden = false"), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let e = s.hidden(borrow(&a), vec![0]).unwrap().unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::NotAllowed);
+        assert!(s.predict(borrow(&a), vec![0]).unwrap().is_ok());
+        assert_eq!(
+            s.meters.flops,
+            Arch::Linear.param_count(4, 3) + Arch::Linear.forward_flops(1, 4, 3)
+        );
+    }
+
+    #[test]
+    fn the_step_after_the_last_allowed_one_traps() {
+        let (mut s, _) = host_state(policy("[host]\nmax_train_steps = 2"), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let opt = HostOptimizer::new(&mut s, adamw(0.1)).unwrap();
+        let step = |s: &mut HostState| {
+            s.train_step(
+                borrow(&a),
+                borrow(&opt),
+                vec![0],
+                vec![1.0, 0.0, 0.0],
+                vec![1.0],
+            )
+        };
+        step(&mut s).unwrap().unwrap();
+        step(&mut s).unwrap().unwrap();
+        let trap = step(&mut s).unwrap_err();
+        assert_eq!(
+            trap.downcast_ref::<HostTrap>(),
+            Some(&HostTrap::StepLimit { limit: 2 })
+        );
+        assert_eq!(s.meters.train_steps, 2);
+    }
+
+    #[test]
+    fn calls_over_the_element_cap_are_refused() {
+        // 8 rows of width 4 (the features) is 32 values; the cap is 16.
+        let p = policy("[host]\nmax_elements_per_call = 16\nmax_indices_per_call = 16");
+        let (mut s, _) = host_state(p, tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let e = s
+            .predict(borrow(&a), (0..8).collect())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
+        assert!(e.message.contains("over the limit of 16"), "{}", e.message);
+        assert_eq!(
+            s.predict(borrow(&a), (0..4).collect())
+                .unwrap()
+                .unwrap()
+                .len(),
+            12
+        );
+    }
+
     #[test]
     fn optimizer_kinds_map_one_to_one() {
         let c = wit::OptimizerConfig {
