@@ -116,7 +116,11 @@ impl ArtifactCache {
             (self.artifact_path(key), artifact),
             (self.record_path(key), digest.as_bytes()),
         ] {
-            let tmp = path.with_extension("tmp");
+            // A name of its own per file and process: concurrent writers
+            // never rename each other's half-written files into place.
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(format!(".{}.tmp", std::process::id()));
+            let tmp = PathBuf::from(tmp);
             std::fs::write(&tmp, bytes).map_err(|e| cache_err("write", &tmp, e))?;
             std::fs::rename(&tmp, &path).map_err(|e| cache_err("write", &path, e))?;
         }

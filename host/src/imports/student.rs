@@ -11,7 +11,6 @@
 //! error, naming the field. It counts as a live handle until dropped.
 
 use candle_core::Tensor;
-use w2s_train::head::validate_batch;
 use w2s_train::{Arch, Head, Optimizer, OptimizerConfig, OptimizerKind};
 use wasmtime::component::Resource;
 
@@ -28,8 +27,8 @@ use crate::state::{HostState, Live};
 /// bindings re-export it; the module is private.
 #[allow(unreachable_pub)]
 pub struct StudentEntry {
-    id: u64,
-    head: Head,
+    pub(crate) id: u64,
+    pub(crate) head: Head,
     /// Tensor memory charged for the parameters.
     bytes: u64,
     _live: Live,
@@ -46,13 +45,13 @@ impl StudentEntry {
 #[allow(unreachable_pub)]
 pub struct OptimizerEntry {
     /// `None` when the configuration was refused (see `refused`).
-    optimizer: Option<Optimizer>,
+    pub(crate) optimizer: Option<Optimizer>,
     /// The error every use returns when the configuration was refused.
-    refused: Option<wit::Error>,
+    pub(crate) refused: Option<wit::Error>,
     /// The student this optimizer's state belongs to, once it has stepped.
-    bound_to: Option<u64>,
+    pub(crate) bound_to: Option<u64>,
     /// Tensor memory charged for the state.
-    state_bytes: u64,
+    pub(crate) state_bytes: u64,
     _live: Live,
 }
 
@@ -77,7 +76,7 @@ fn to_vec(t: candle_core::Result<Tensor>, what: &'static str) -> Result<Vec<f32>
 }
 
 impl HostState {
-    fn dims(&self) -> (usize, usize) {
+    pub(crate) fn dims(&self) -> (usize, usize) {
         (self.task.feature_dim(), self.task.classes())
     }
 
@@ -111,7 +110,7 @@ impl HostState {
     /// hidden activations) would need more than `tensor_bytes`: a long
     /// index list times a wide feature row is host memory that nothing
     /// else bounds. The guest can split the batch.
-    fn check_call_size(&self, rows: usize, arch: Arch) -> Result<(), wit::Error> {
+    pub(crate) fn check_call_size(&self, rows: usize, arch: Arch) -> Result<(), wit::Error> {
         let (in_dim, classes) = self.dims();
         let width = in_dim.max(arch.hidden_dim(in_dim)).max(classes);
         self.check_elements("indices", rows, width)?;
@@ -177,95 +176,6 @@ const DROP_OPTIMIZER: &str = "w2s:strategy/student.[resource-drop]optimizer";
 
 fn arch_arg(arch: &wit::Arch) -> serde_json::Value {
     json!(arch_from_wit(*arch).describe())
-}
-
-impl HostState {
-    fn train_step_inner(
-        &mut self,
-        this: Resource<StudentEntry>,
-        opt: Resource<OptimizerEntry>,
-        indices: Vec<u32>,
-        targets: Vec<f32>,
-        weights: Vec<f32>,
-    ) -> WitResult<f32> {
-        const WHAT: &str = "train-step";
-        if let Err(e) = self.check_indices(&indices) {
-            return Ok(Err(e));
-        }
-        let (in_dim, classes) = self.dims();
-        let n = indices.len();
-        if let Err(e) = validate_batch(n, classes, &targets, &weights) {
-            return Ok(Err(train_refusal(e, WHAT)?));
-        }
-        let (id, arch) = {
-            let s = self.table.get(&this)?;
-            (s.id, s.head.arch())
-        };
-        if let Err(e) = self.check_call_size(n, arch) {
-            return Ok(Err(e));
-        }
-        let entry = self.table.get(&opt)?;
-        if let Some(refused) = &entry.refused {
-            return Ok(Err(refused.clone()));
-        }
-        if entry.bound_to.is_some_and(|bound| bound != id) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::WrongHandle,
-                "this optimizer belongs to another student",
-            )));
-        }
-        let first_step = entry.bound_to.is_none();
-        let kind = entry
-            .optimizer
-            .as_ref()
-            .ok_or(HostTrap::Internal { what: WHAT })?
-            .config()
-            .kind;
-
-        self.meters.check_step()?;
-        self.meters
-            .charge_flops(arch.train_step_flops(n, in_dim, classes))?;
-        let state_bytes = if first_step {
-            Optimizer::state_bytes(kind, arch.param_count(in_dim, classes))
-        } else {
-            0
-        };
-        self.meters.alloc_tensor(state_bytes)?;
-
-        let x = self
-            .task
-            .rows(&indices)
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let t = Tensor::from_vec(targets, (n, classes), x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let w = Tensor::from_vec(weights, n, x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let entry = self.table.get_mut(&opt)?;
-        let mut optimizer = entry
-            .optimizer
-            .take()
-            .ok_or(HostTrap::Internal { what: WHAT })?;
-        if first_step {
-            entry.bound_to = Some(id);
-            entry.state_bytes = state_bytes;
-        }
-        let result = self
-            .table
-            .get_mut(&this)?
-            .head
-            .train_step(&mut optimizer, &x, &t, &w);
-        self.table.get_mut(&opt)?.optimizer = Some(optimizer);
-        match result {
-            Ok(stats) => {
-                self.meters.train_steps += 1;
-                // The receiver is gone only when the caller stopped
-                // listening; progress is advisory.
-                let _ = self.progress.send(self.meters.progress());
-                Ok(Ok(stats.loss))
-            }
-            Err(e) => Ok(Err(train_refusal(e, WHAT)?)),
-        }
-    }
 }
 
 impl student::HostStudent for HostState {
