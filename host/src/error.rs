@@ -4,9 +4,6 @@
 /// Why a sandbox could not be built or a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// Transitional [`crate::Limits`] that do not make a valid policy.
-    #[error("invalid policy: {0}")]
-    InvalidPolicy(#[from] w2s_policy::PolicyError),
     /// wasmtime refused the engine configuration or the linker setup.
     #[error("cannot set up the wasm engine: {reason}")]
     Engine {
@@ -48,7 +45,7 @@ pub enum HostError {
     } else {
         "which the sandbox does not provide (only w2s:strategy 0.1 and WASI 0.2 interfaces are)"
     })]
-    ForbiddenImport {
+    ImportDenied {
         /// The import's name, as the component spells it (truncated).
         import: String,
         /// Whether the sandbox provides it (so only the policy denies it).
@@ -111,7 +108,7 @@ impl HostError {
             HostError::Engine { .. }
             | HostError::Cache { .. }
             | HostError::CompileProcess { .. } => None,
-            HostError::ForbiddenImport { import, .. } => Some(crate::Outcome::ImportDenied {
+            HostError::ImportDenied { import, .. } => Some(crate::Outcome::ImportDenied {
                 import: import.clone(),
             }),
             other => Some(crate::Outcome::InvalidModule {

@@ -81,7 +81,6 @@
 
 pub mod audit;
 pub mod cache;
-mod compat;
 mod determinism;
 mod error;
 mod imports;
@@ -96,7 +95,6 @@ mod state;
 
 pub use audit::AuditSummary;
 pub use cache::{ArtifactCache, CacheStatus, Lookup};
-pub use compat::{IntoPolicy, Limits};
 pub use determinism::{FIXED_WALL_CLOCK_SECS, MONOTONIC_TICK_NS};
 pub use error::HostError;
 pub use outcome::{Note, Outcome};

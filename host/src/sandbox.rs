@@ -13,7 +13,6 @@ use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 
 use w2s_policy::{ImportCheck, Policy};
 
-use crate::compat::IntoPolicy;
 use crate::determinism::{ClockView, VirtualClocks};
 use crate::error::{HostError, truncate};
 use crate::imports::bindings::StrategyPre;
@@ -142,10 +141,8 @@ pub(crate) fn new_engine() -> Result<Engine, HostError> {
 }
 
 impl Sandbox {
-    /// A sandbox that enforces `policy` (a [`Policy`]; transitionally also
-    /// [`crate::Limits`]).
-    pub fn new(policy: impl IntoPolicy) -> Result<Self, HostError> {
-        let policy = policy.into_policy()?;
+    /// A sandbox that enforces `policy`.
+    pub fn new(policy: Policy) -> Result<Self, HostError> {
         let engine = new_engine()?;
         let mut linker = Linker::new(&engine);
         Self::link(&mut linker).map_err(|e| engine_err(reason(&e)))?;
@@ -243,7 +240,7 @@ impl Sandbox {
             if check != ImportCheck::Allowed {
                 let import = truncate(name.to_owned(), MAX_IMPORT_NAME_BYTES);
                 let provided = check == ImportCheck::NotAllowed;
-                return Err(HostError::ForbiddenImport { import, provided });
+                return Err(HostError::ImportDenied { import, provided });
             }
         }
         let ty = self
@@ -365,7 +362,7 @@ mod tests {
         let wat = r#"(component (import "evil:net/sockets@1.0.0" (instance)))"#;
         let err = load_wat(&sandbox(), wat).err().unwrap();
         match &err {
-            HostError::ForbiddenImport { import, provided } => {
+            HostError::ImportDenied { import, provided } => {
                 assert_eq!(import, "evil:net/sockets@1.0.0");
                 assert!(!provided);
             }
@@ -379,7 +376,7 @@ mod tests {
     fn root_function_and_unknown_resource_imports_are_refused() {
         let wat = r#"(component (import "launch" (func)))"#;
         match load_wat(&sandbox(), wat) {
-            Err(HostError::ForbiddenImport { import, .. }) => assert_eq!(import, "launch"),
+            Err(HostError::ImportDenied { import, .. }) => assert_eq!(import, "launch"),
             other => panic!("{:?}", other.err()),
         }
         let wat = r#"(component (import "handle" (type (sub resource))))"#;
@@ -393,7 +390,7 @@ mod tests {
         let wat = r#"(component (import "w2s:strategy/task@9.0.0" (instance)))"#;
         assert!(matches!(
             load_wat(&sandbox(), wat),
-            Err(HostError::ForbiddenImport { .. })
+            Err(HostError::ImportDenied { .. })
         ));
     }
 
@@ -402,7 +399,7 @@ mod tests {
         let wat = r#"(component (import "wasi:sockets/tcp@0.2.6" (instance)))"#;
         let err = load_wat(&sandbox(), wat).err().unwrap();
         match &err {
-            HostError::ForbiddenImport { import, provided } => {
+            HostError::ImportDenied { import, provided } => {
                 assert_eq!(import, "wasi:sockets/tcp@0.2.6");
                 assert!(provided);
             }
