@@ -180,7 +180,7 @@ pub(crate) fn student_bits(head: &w2s_train::Head) -> (String, Vec<Vec<u32>>) {
 /// What the assertions of a fixture see: the outcome (with its fields),
 /// its message, usage, output and metrics counts, and the returned
 /// student's architecture; or, when loading failed, the load error.
-pub(crate) fn view(result: &Result<RunReport, HostError>) -> Value {
+pub(crate) fn view(result: Result<&RunReport, &HostError>) -> Value {
     match result {
         // A load error that is no outcome is the host's fault, not the
         // component's: its code is `host-fault`, which no header expects.
@@ -424,19 +424,20 @@ pub(crate) fn check_case(
     };
     match load(sandbox, wasm) {
         Err(e) => {
-            let v = view(&Err(e));
+            let v = view(Err(&e));
             check_view(&v, header)?;
-            let again = view(&load(sandbox, wasm).map(|s| run_once(sandbox, &s, &header.config)));
+            let again = load(sandbox, wasm).map(|s| run_once(sandbox, &s, &header.config));
+            let again = view(again.as_ref());
             if again["outcome"] != v["outcome"] {
                 return Err(format!("loading again gave {}", again["outcome"]));
             }
         }
         Ok(strategy) => {
-            let v = view(&Ok(run_once(sandbox, &strategy, &header.config)));
+            let v = view(Ok(&run_once(sandbox, &strategy, &header.config)));
             no_live_handles("after the run")?;
             after()?;
             check_view(&v, header)?;
-            let again = view(&Ok(run_once(sandbox, &strategy, &header.config)));
+            let again = view(Ok(&run_once(sandbox, &strategy, &header.config)));
             no_live_handles("after the second run")?;
             if again["outcome"]["code"] != v["outcome"]["code"] {
                 return Err(format!(
@@ -499,7 +500,7 @@ fn every_wat_fixture_ends_as_its_header_says() {
         .collect();
     paths.sort();
     assert!(paths.len() >= 40, "only {} fixtures", paths.len());
-    
+
     let mut failures = Vec::new();
     for path in &paths {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();

@@ -7,6 +7,7 @@
 mod bad_input;
 mod crate_graph;
 mod e2e;
+mod fuzz;
 mod helpers;
 mod hostile;
 mod hostile_modules;
