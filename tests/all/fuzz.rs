@@ -260,7 +260,7 @@ fn random_host_call_scripts_end_in_typed_outcomes_and_leave_no_handles() {
         let (policy, sandbox, strategy) = &sandboxes[(i % 2) as usize];
         let bytes = script(i);
         let config = format!("script={}", hex(&bytes));
-        let r = sandbox.run(&strategy, Arc::clone(&task), &config, i, &mut |_| {});
+        let r = sandbox.run(strategy, Arc::clone(&task), &config, i, &mut |_| {});
         *codes.entry(r.outcome.code()).or_default() += 1;
         steps += r.usage.train_steps;
         calls += r.usage.host_calls;
@@ -269,7 +269,7 @@ fn random_host_call_scripts_end_in_typed_outcomes_and_leave_no_handles() {
             continue;
         }
         if i % 10 == 0 {
-            let again = sandbox.run(&strategy, Arc::clone(&task), &config, i, &mut |_| {});
+            let again = sandbox.run(strategy, Arc::clone(&task), &config, i, &mut |_| {});
             let (mut a, mut b) = (view(Ok(&r)), view(Ok(&again)));
             a.as_object_mut().unwrap().remove("wall_ms");
             b.as_object_mut().unwrap().remove("wall_ms");

@@ -95,9 +95,11 @@ fn unknown_layer() -> Vec<u8> {
     b"\0asm\x0e\0\x02\0".to_vec()
 }
 
-/// Bad bytes: a name, the bytes, the header (expected outcome and
-/// assertions on the view).
-fn cases() -> Vec<(&'static str, fn() -> Vec<u8>, &'static str)> {
+/// Bad bytes: a name, how to make the bytes, the header (expected outcome
+/// and assertions on the view).
+type BytesCase = (&'static str, fn() -> Vec<u8>, &'static str);
+
+fn cases() -> Vec<BytesCase> {
     vec![
         (
             "empty",

@@ -13,13 +13,16 @@ use w2s_host::Sandbox;
 use crate::helpers::plugin;
 use crate::hostile::{Header, check_case, default_sandbox};
 
+/// A check of the host's side after a run.
+type AfterCheck = fn() -> Result<(), String>;
+
 /// One case: a name, the plugin, the header, and a check of the host's
 /// side after the run.
 struct Case {
     name: &'static str,
     plugin: &'static str,
     header: &'static str,
-    after: fn() -> Result<(), String>,
+    after: AfterCheck,
 }
 
 /// The socket cases, built from [`SOCKET_MODES`].
@@ -343,7 +346,7 @@ fn wasm(name: &str) -> &'static [u8] {
     cell.get_or_init(|| std::fs::read(plugin(name)).unwrap())
 }
 
-fn run_case(plugin: &str, header: &str, after: fn() -> Result<(), String>) -> Result<(), String> {
+fn run_case(plugin: &str, header: &str, after: AfterCheck) -> Result<(), String> {
     let header = Header::parse(header)?;
     let policy = header.policy()?;
     let own;
@@ -358,7 +361,7 @@ fn run_case(plugin: &str, header: &str, after: fn() -> Result<(), String>) -> Re
 
 #[test]
 fn every_hostile_plugin_case_ends_as_its_header_says() {
-    let mut cases: Vec<(String, &str, String, fn() -> Result<(), String>)> = CASES
+    let mut cases: Vec<(String, &str, String, AfterCheck)> = CASES
         .iter()
         .map(|c| (c.name.to_owned(), c.plugin, c.header.to_owned(), c.after))
         .collect();

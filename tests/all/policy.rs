@@ -137,3 +137,45 @@ fn policy_explain_reads_plainly_and_as_json() {
     assert_eq!(v["effective_policy"]["guest"]["fuel"], 2_000_000_000u64);
     assert_eq!(v["explanation"]["sha256"], strict.sha256());
 }
+
+/// The policy crate stays plain serde: nothing of the sandbox, the engine
+/// or the training code is in its dependency graph.
+#[test]
+fn the_policy_crate_depends_on_no_engine() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            "w2s-policy",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    for forbidden in [
+        "wasmtime",
+        "w2s-host",
+        "w2s-train",
+        "w2s-scorer",
+        "candle-core",
+    ] {
+        assert!(
+            !tree
+                .lines()
+                .any(|l| l.starts_with(&format!("{forbidden} "))),
+            "w2s-policy depends on {forbidden}"
+        );
+    }
+    assert!(tree.lines().any(|l| l.starts_with("toml ")), "{tree}");
+}
