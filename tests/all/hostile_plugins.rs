@@ -321,6 +321,20 @@ const CASES: &[Case] = &[
 ;; assert: /usage/scratch_bytes <= 4194304",
         after: nothing,
     },
+    // A known hole, pinned so that SECURITY.md stays true: file
+    // timestamps in the scratch directory are the host's real time, a
+    // clock the guest otherwise does not have (with the scratch directory
+    // off, there is no file to time).
+    Case {
+        name: "scratch_mtime_is_the_real_time",
+        plugin: "hostile_guest",
+        header: ";; expect: guest-error
+;; config: mode=scratch-mtime
+;; policy: filesystem.scratch = true
+;; assert: /outcome/message contains mtime=
+;; assert: /outcome/message !contains mtime=1704067200",
+        after: nothing,
+    },
     Case {
         name: "scratch_many_files",
         plugin: "hostile_guest",

@@ -142,3 +142,13 @@ pub(crate) fn many_files() -> Result<Student, StrategyError> {
     }
     Err("LEAK: created a million files".into())
 }
+
+/// Writes a file and reads back its modification time: a clock the
+/// sandbox does not virtualize.
+pub(crate) fn mtime() -> Result<Student, StrategyError> {
+    let path = Path::new(SCRATCH).join("clock");
+    fs::write(&path, b"tick")?;
+    let modified = fs::metadata(&path)?.modified()?;
+    let since = modified.duration_since(std::time::UNIX_EPOCH)?;
+    Err(format!("mtime={}", since.as_secs()).into())
+}

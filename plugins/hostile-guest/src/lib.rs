@@ -101,6 +101,7 @@ impl Strategy for Hostile {
             "scratch-escape" => fs::escape(),
             "scratch-quota" => fs::quota(),
             "scratch-files" => fs::many_files(),
+            "scratch-mtime" => fs::mtime(),
             other => Err(format!("unknown mode {other:?}").into()),
         }
     }
