@@ -250,7 +250,8 @@ pub(crate) struct Assertion {
 
 impl Assertion {
     /// Parses `POINTER OP VALUE` (`==`/`!=` take a JSON value; `contains`
-    /// and `!contains` the rest of the line as text; `<=`/`>=` a number,
+    /// and `!contains` the rest of the line as text, where `\xNN` is a
+    /// byte below 0x80; `<=`/`>=` a number,
     /// and `len<=` a number compared with the length of a string).
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let mut parts = text.trim().splitn(3, ' ');
@@ -286,8 +287,8 @@ impl Assertion {
                     .map_err(|e| format!("{}: bad JSON value: {e}", self.value))?;
                 (got == &want) == (self.op == "==")
             }
-            "contains" => text().contains(&self.value),
-            "!contains" => !text().contains(&self.value),
+            "contains" => text().contains(&unescape(&self.value)?),
+            "!contains" => !text().contains(&unescape(&self.value)?),
             "len<=" => {
                 let want: usize = self.value.parse().map_err(|e| format!("{e}"))?;
                 got.as_str().is_some_and(|s| s.len() <= want)
@@ -310,6 +311,24 @@ impl Assertion {
             ))
         }
     }
+}
+
+/// `\xNN` escapes in an assertion's text, so that a header can name a
+/// control character.
+fn unescape(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\\x") {
+        out.push_str(&rest[..at]);
+        let hex = rest
+            .get(at + 2..at + 4)
+            .ok_or("a \\x escape needs two hex digits")?;
+        let byte = u8::from_str_radix(hex, 16).map_err(|e| format!("\\x{hex}: {e}"))?;
+        out.push(char::from(byte));
+        rest = &rest[at + 4..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A fixture's header.

@@ -90,6 +90,11 @@ fn component_header_then_garbage() -> Vec<u8> {
     bytes
 }
 
+/// A component importing a name that carries a terminal escape sequence.
+fn escape_codes_in_a_name() -> Vec<u8> {
+    wat::parse_str(r#"(component (import "evil\1b[2J:pkg/iface@1.0.0" (instance)))"#).unwrap()
+}
+
 /// The wasm magic with version bytes of no known layer.
 fn unknown_layer() -> Vec<u8> {
     b"\0asm\x0e\0\x02\0".to_vec()
@@ -125,6 +130,11 @@ fn cases() -> Vec<BytesCase> {
             "unknown_layer",
             unknown_layer,
             ";; expect: invalid-module\n;; assert: /message contains unsupported WebAssembly version",
+        ),
+        (
+            "escape_codes_in_a_name",
+            escape_codes_in_a_name,
+            ";; expect: invalid-module\n;; assert: /message !contains \\x1b",
         ),
         (
             "huge_component",
@@ -165,7 +175,7 @@ fn w2s_run(
     let path = dir.join(format!("{name}.wasm"));
     std::fs::write(&path, wasm).unwrap();
     let out = dir.join(format!("{name}-out"));
-    let (o, _, stderr) = run(w2s()
+    let (o, stdout, stderr) = run(w2s()
         .arg("run")
         .arg(&path)
         .arg("--task")
@@ -176,6 +186,14 @@ fn w2s_run(
         .arg(dir.join("cache"))
         .args(extra));
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    // Nothing from the component reaches the terminal as a control
+    // character.
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{name}: control characters in the output: {text:?}"
+        );
+    }
     let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
     assert_eq!(errors, 1, "{name}: expected one error line: {stderr}");
     (
