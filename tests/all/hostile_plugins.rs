@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use w2s_host::Sandbox;
 
-use crate::helpers::plugin;
+use crate::helpers::{default_task, plugin, read_json, run, w2s};
 use crate::hostile::{Header, check_case, default_sandbox};
 
 /// A check of the host's side after a run.
@@ -371,6 +371,33 @@ fn run_case(plugin: &str, header: &str, after: AfterCheck) -> Result<(), String>
         &own
     };
     check_case(sandbox, wasm(plugin), &header, after)
+}
+
+/// The scorer process gets what a hostile run produced: a student whose
+/// weights are NaN (finite but huge sample weights poison one step). It
+/// scores it like a constant classifier, without failing or harm.
+#[test]
+fn a_nan_student_is_scored_like_a_constant_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let (out, stdout, stderr) = run(w2s()
+        .arg("eval")
+        .arg(plugin("hostile_guest"))
+        .arg("--task")
+        .arg(default_task())
+        .args(["--seed", "7", "--config", "mode=nan-student", "--json"])
+        .arg(&json)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache")));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report = read_json(&json);
+    assert_eq!(report["outcome"]["code"], "completed");
+    let score = &report["score"];
+    let acc = score["student_acc"].as_f64().unwrap();
+    // NaN rows all go to class 0 (argmax keeps the first on ties and
+    // never moves to NaN): the accuracy of always answering class 0.
+    assert!((0.0..=0.5).contains(&acc), "student_acc {acc}");
+    assert!(score["pgr"].as_f64().unwrap() < 0.0, "{score}");
 }
 
 #[test]

@@ -86,6 +86,7 @@ impl Strategy for Hostile {
                 Err(format!("created {}", all.len()).into())
             }
             "train-forever" => train_forever(),
+            "nan-student" => nan_student(),
             "read-hidden" => {
                 let s = Student::create(Arch::mlp(8), task::seed())?;
                 let h = s.hidden(&[0, 1])?;
@@ -176,6 +177,20 @@ fn train_forever() -> Result<Student, StrategyError> {
     loop {
         student.train_step(&opt, &batch, targets.as_slice(), &weights)?;
     }
+}
+
+/// A student whose weights are NaN, returned for scoring: one step with
+/// finite weights whose sum overflows `f32` poisons it.
+fn nan_student() -> Result<Student, StrategyError> {
+    let mut student = Student::create(Arch::Linear, task::seed())?;
+    let opt = Optimizer::sgd(0.1, 0.0);
+    let batch: Vec<u32> = (0..4).collect();
+    let targets = Matrix::one_hot(&[0, 1, 2, 3], task::num_classes());
+    let loss = student.train_step(&opt, &batch, targets.as_slice(), &[3e38; 4])?;
+    if !loss.is_nan() {
+        return Err(format!("the loss is {loss}, not NaN").into());
+    }
+    Ok(student)
 }
 
 /// Uses handle index `index` as a student without ever creating it: a
