@@ -8,8 +8,8 @@
 //! hidden subcommand of this same executable, which first limits its own
 //! address space (`setrlimit(RLIMIT_AS)` to what it has mapped at start-up
 //! plus `compile.memory_bytes`), then
-//! compiles with the sandbox's engine configuration and writes the
-//! serialized artifact. The parent kills it past `compile.timeout_ms`.
+//! compiles with the sandbox's engine configuration, on at most
+//! [`COMPILE_THREADS`] threads, and writes the serialized artifact. The parent kills it past `compile.timeout_ms`.
 //! The artifact goes into the [`ArtifactCache`], and is loaded from there
 //! (verified) like any cached one.
 //!
@@ -34,6 +34,9 @@ use w2s_policy::CompileLimits;
 const EXIT_COMPILE_ERROR: i32 = 3;
 /// How often the parent checks on the child.
 const POLL: Duration = Duration::from_millis(10);
+/// Most compiling threads: each thread's stack is address space the limit
+/// counts, so the pool must not grow with the host's core count.
+const COMPILE_THREADS: usize = 4;
 /// Longest compile error kept from the child's stderr.
 const MAX_REASON_BYTES: usize = 2048;
 
@@ -72,6 +75,11 @@ pub(crate) fn compile(args: CompileArgs) -> Result<ExitCode> {
         maximum: Some(total),
     };
     setrlimit(Resource::As, limit).context("cannot limit the address space")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.min(COMPILE_THREADS))
+        .build_global()
+        .context("cannot start the compiling threads")?;
     let wasm = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     match Sandbox::precompile(&wasm) {
