@@ -164,7 +164,7 @@ fn first_line(text: &str) -> String {
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    line[..end].to_owned()
+    w2s_host::printable(&line[..end])
 }
 
 /// A loaded strategy, and how its compiled code was obtained.

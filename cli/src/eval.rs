@@ -255,7 +255,7 @@ fn facts<'a>(p: &'a Prepared, config: &'a str) -> RunFacts<'a> {
 /// Prints the refusal line of a component the sandbox refused, if it was.
 fn print_refusal(p: &Prepared) {
     if let Err((_, line)) = &p.loaded {
-        eprintln!("error: {line}");
+        eprintln!("error: {}", w2s_host::printable(line));
     }
 }
 

@@ -64,7 +64,8 @@ fn main() -> ExitCode {
         Err(err) => {
             // One line that names the problem: the chain, joined.
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", chain.join(": "));
+            // Printable: a chain can quote a component (its import names).
+            eprintln!("error: {}", w2s_host::printable(&chain.join(": ")));
             ExitCode::from(1)
         }
     }

@@ -165,6 +165,23 @@ pub(crate) enum GrowthRefused {
     Table { desired: u64, limit: u64 },
 }
 
+/// `text` on one printable line: every control character (newlines,
+/// terminal escape sequences, ...) is written as its `\u{..}` escape.
+/// Host texts that can quote a component (import names, wasmtime's
+/// reasons) go through it, so nothing a component chose reaches the
+/// evaluator's terminal as a control character.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Cuts `s` to at most `max` bytes on a char boundary.
 pub(crate) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -180,6 +197,12 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\u{a}c");
+        assert_eq!(printable("héllo"), "héllo");
+    }
 
     #[test]
     fn truncate_respects_char_boundaries() {

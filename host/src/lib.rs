@@ -96,7 +96,7 @@ mod state;
 pub use audit::AuditSummary;
 pub use cache::{ArtifactCache, CacheStatus, Lookup};
 pub use determinism::{FIXED_WALL_CLOCK_SECS, MONOTONIC_TICK_NS};
-pub use error::HostError;
+pub use error::{HostError, printable};
 pub use outcome::{Note, Outcome};
 pub use output::CapturedOutput;
 pub use report::{MetricPoint, Progress, RunReport, Usage};

@@ -114,7 +114,7 @@ impl Outcome {
                 format!("the component imports `{import}`, which the policy does not allow")
             }
         };
-        text.replace(['\n', '\r'], " ")
+        crate::error::printable(&text.replace(['\n', '\r'], " "))
     }
 
     /// Whether the run completed.

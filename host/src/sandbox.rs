@@ -14,7 +14,7 @@ use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use w2s_policy::{ImportCheck, Policy};
 
 use crate::determinism::{ClockView, VirtualClocks};
-use crate::error::{HostError, truncate};
+use crate::error::{HostError, printable, truncate};
 use crate::imports::bindings::StrategyPre;
 use crate::imports::student::StudentEntry;
 use crate::limits::{EPOCH_TICK, MAX_WASM_STACK};
@@ -36,7 +36,10 @@ pub(crate) fn reason(err: &wasmtime::Error) -> String {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(": ");
-    truncate(text.replace(['\n', '\r'], " "), MAX_REASON_BYTES)
+    truncate(
+        printable(&text.replace(['\n', '\r'], " ")),
+        MAX_REASON_BYTES,
+    )
 }
 
 /// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -238,7 +241,7 @@ impl Sandbox {
                 _ => ImportCheck::NotProvided,
             };
             if check != ImportCheck::Allowed {
-                let import = truncate(name.to_owned(), MAX_IMPORT_NAME_BYTES);
+                let import = truncate(printable(name), MAX_IMPORT_NAME_BYTES);
                 let provided = check == ImportCheck::NotAllowed;
                 return Err(HostError::ImportDenied { import, provided });
             }
