@@ -400,6 +400,30 @@ fn a_nan_student_is_scored_like_a_constant_classifier() {
     assert!(score["pgr"].as_f64().unwrap() < 0.0, "{score}");
 }
 
+/// Without `--seed`, the run seed comes from the wasm's and the task's
+/// hashes: a guest reads it (`task.seed`) but never picks it.
+#[test]
+fn the_run_seed_is_derived_not_chosen_by_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (o, _, stderr) = run(w2s()
+        .arg("run")
+        .arg(plugin("vanilla"))
+        .arg("--task")
+        .arg(default_task())
+        .args(["--config", "epochs=1,hidden=16", "--out"])
+        .arg(&out)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache")));
+    assert!(o.status.success(), "{stderr}");
+    let report = read_json(&out.join("run.json"));
+    let wasm = report["wasm"]["sha256"].as_str().unwrap();
+    let task = report["task"]["hash"].as_str().unwrap();
+    let expected = w2s_train::rng::derive_seed(0, &format!("{wasm}:{task}"));
+    assert_eq!(report["seed"], expected);
+    assert_eq!(report["seed_source"], "derived from wasm and task hashes");
+}
+
 #[test]
 fn every_hostile_plugin_case_ends_as_its_header_says() {
     let mut cases: Vec<(String, &str, String, AfterCheck)> = CASES
