@@ -1,13 +1,19 @@
 //! `w2s eval` and `w2s run`.
 //!
-//! Process layout: this process loads the component and runs it in the
-//! sandbox over the *public* part of the task only, once per seed (and once
+//! Process layout: this process loads the component (compiled in a
+//! `w2s compile` child under the policy's bounds, see
+//! [`crate::compile_cmd`]) and runs it in the sandbox over the *public* part of the task only, once per seed (and once
 //! per seed and control with `--controls`, see [`crate::controls`]). The
 //! students it returns are written as checkpoints, and one child process
 //! (`w2s score`, the same executable) scores them all; that child is the
 //! only process that opens `heldout/`. A test runs `w2s run` on a copy of a
 //! bundle whose `heldout/` was deleted to prove the first half never needs
 //! it. The orchestration lives in [`crate::evaluation`].
+//!
+//! A component the sandbox refuses (an import the policy denies, a module
+//! that does not compile or is too large) is the strategy's outcome, not
+//! bad input: one `error:` line, a report whose runs all carry the outcome
+//! `import-denied` or `invalid-module`, exit status 2.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -15,11 +21,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use w2s_host::{Limits, Sandbox};
+use sha2::{Digest, Sha256};
+use w2s_host::Sandbox;
 use w2s_scorer::ScoreSet;
 use w2s_train::bundle::PublicTask;
 
+use crate::compile_cmd;
 use crate::evaluation::{self, Options, Submission, TaskView};
+use crate::policy_cmd::{self, PolicyInfo};
 use crate::report::Report;
 use crate::seeds::SeedArgs;
 
@@ -40,6 +49,26 @@ pub(crate) struct CommonArgs {
     /// prior) under the same seeds; see docs/SCORING.md.
     #[arg(long)]
     pub(crate) controls: bool,
+    #[command(flatten)]
+    pub(crate) sandbox: SandboxArgs,
+}
+
+/// How the sandbox is set up: the policy, the audit log, the compile cache.
+#[derive(Args)]
+pub(crate) struct SandboxArgs {
+    /// The sandbox policy (TOML, version 1) [default: the built-in policy,
+    /// identical to examples/policies/default.toml].
+    #[arg(long)]
+    pub(crate) policy: Option<PathBuf>,
+    /// Write the audit log here: one JSON line per host call, then a
+    /// summary (see docs/POLICY.md). With several runs, one file per run:
+    /// `NAME-<run>.jsonl`.
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub(crate) audit: Option<PathBuf>,
+    /// Directory of compiled components, keyed by the wasm's sha256 and the
+    /// engine configuration.
+    #[arg(long, default_value = ".w2s/cache/compiled")]
+    pub(crate) cache_dir: PathBuf,
 }
 
 /// Arguments of `w2s eval`.
@@ -73,24 +102,51 @@ pub(crate) struct RunArgs {
     out: PathBuf,
 }
 
-/// Loads and compiles the strategy under the built-in limits.
-pub(crate) fn load_submission(wasm: &Path) -> Result<Submission> {
-    let limits = Limits::default();
-    let sandbox = Sandbox::new(limits.clone()).context("cannot set up the sandbox")?;
+/// Reads the strategy and compiles it (in a child process, cached) under
+/// `policy`. A component the sandbox refuses is not an error here: the
+/// submission carries the refusal, and every run reports it as its outcome.
+pub(crate) fn load_submission(
+    wasm: &Path,
+    policy: PolicyInfo,
+    cache_dir: &Path,
+) -> Result<Submission> {
+    let sandbox = Sandbox::new(policy.effective.clone()).context("cannot set up the sandbox")?;
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let strategy = sandbox
-        .load(&bytes)
-        .with_context(|| format!("{}", wasm.display()))?;
+    let loaded = match compile_cmd::load(&sandbox, &bytes, cache_dir) {
+        Ok(l) => Ok(l),
+        Err(e) => match e.outcome() {
+            Some(outcome) => Err((outcome, format!("{}: {e}", wasm.display()))),
+            None => return Err(e).with_context(|| format!("{}", wasm.display())),
+        },
+    };
     Ok(Submission {
         wasm_file: wasm
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
         wasm_bytes: bytes.len() as u64,
-        strategy,
+        wasm_sha256: hex::encode(Sha256::digest(&bytes)),
         sandbox,
-        limits,
+        loaded,
+        policy,
+        audit: None,
     })
+}
+
+/// [`load_submission`] with the policy and cache of `args`, and its audit
+/// log path.
+pub(crate) fn load_with(wasm: &Path, args: &SandboxArgs) -> Result<Submission> {
+    let policy = policy_cmd::effective(args.policy.as_deref())?;
+    let mut sub = load_submission(wasm, policy, &args.cache_dir)?;
+    sub.audit = args.audit.clone();
+    Ok(sub)
+}
+
+/// Prints the one error line of a component the sandbox refused.
+pub(crate) fn print_refusal(sub: &Submission) {
+    if let Err((_, line)) = &sub.loaded {
+        eprintln!("error: {}", w2s_host::printable(line));
+    }
 }
 
 /// Opens the public part of the task at `dir`.
@@ -175,18 +231,20 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
         );
     }
     let dir = task_dir(&args.common, true)?;
-    let sub = load_submission(&args.common.wasm)?;
+    let sub = load_with(&args.common.wasm, &args.common.sandbox)?;
     let view = open_task(&dir)?;
     let opts = Options {
         config: args.common.config.clone(),
         seeds: args
             .common
             .seeds
-            .plan(sub.strategy.wasm_sha256(), &view.task.task_hash)?,
+            .plan(&sub.wasm_sha256, &view.task.task_hash)?,
         controls: args.common.controls,
     };
     let report = evaluate(&sub, &view, &opts, args.out.as_deref())?;
-    if args.feedback_only {
+    if sub.loaded.is_err() {
+        print_refusal(&sub);
+    } else if args.feedback_only {
         print!("{}", report.feedback.table(&report.runs, &report.flags));
     } else {
         print!("{}", report.table());
@@ -209,20 +267,21 @@ pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
         bail!("`w2s run` needs --task DIR");
     }
     let dir = task_dir(&args.common, false)?;
-    let sub = load_submission(&args.common.wasm)?;
+    let sub = load_with(&args.common.wasm, &args.common.sandbox)?;
     let view = open_task(&dir)?;
     let opts = Options {
         config: args.common.config.clone(),
         seeds: args
             .common
             .seeds
-            .plan(sub.strategy.wasm_sha256(), &view.task.task_hash)?,
+            .plan(&sub.wasm_sha256, &view.task.task_hash)?,
         controls: args.common.controls,
     };
     let phase = evaluation::sandboxed_phase(&sub, &view, &opts, &args.out)?;
     let checkpoints = phase.checkpoints();
     let report = evaluation::assemble(&sub, &view, &opts, phase, None, 0);
     write_json(&args.out.join("run.json"), &report)?;
+    print_refusal(&sub);
     println!("{}", crate::report::runs_line(&report.runs));
     for c in checkpoints {
         println!("student written to {}", c.display());

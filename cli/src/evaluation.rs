@@ -18,28 +18,36 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use w2s_host::{Limits, Progress, RunReport, Sandbox, Strategy};
+use w2s_host::{Outcome, Progress, RunReport, Sandbox};
 use w2s_scorer::ScoreSet;
 use w2s_train::bundle::PublicTask;
 
+use crate::compile_cmd::Loaded;
 use crate::controls::{self, ControlKind, ControlReport, ControlRun, Controls};
 use crate::degeneracy::{self, Degeneracy, PoolPredictions};
 use crate::feedback::Feedback;
 use crate::flags;
 use crate::progress;
 use crate::report::{
-    OutcomeInfo, PolicyInfo, REPORT_FORMAT, Report, RunEntry, TaskInfo, Timing, Versions, WasmInfo,
+    NoteInfo, OutcomeInfo, PolicyInfo, REPORT_FORMAT, Report, RunEntry, TaskInfo, Timing, Versions,
+    WasmInfo,
 };
 use crate::scores::Scores;
 use crate::seeds::SeedPlan;
 
-/// A loaded submission: the compiled strategy and the sandbox it runs in.
+/// A loaded submission: the compiled strategy (or the sandbox's refusal
+/// of it), the sandbox it runs in, and the policy that sandbox enforces.
 pub(crate) struct Submission {
     pub(crate) wasm_file: String,
     pub(crate) wasm_bytes: u64,
-    pub(crate) strategy: Strategy,
+    pub(crate) wasm_sha256: String,
     pub(crate) sandbox: Sandbox,
-    pub(crate) limits: Limits,
+    /// The compiled strategy, or the outcome and error line of a refused
+    /// component.
+    pub(crate) loaded: Result<Loaded, (Outcome, String)>,
+    pub(crate) policy: PolicyInfo,
+    /// Where to write audit logs (`--audit`), if anywhere.
+    pub(crate) audit: Option<PathBuf>,
 }
 
 /// The public view of one task, and where its bundle lives (for the
@@ -92,26 +100,85 @@ impl SandboxedPhase {
     }
 }
 
+/// The report of a run that never started: the sandbox refused the
+/// component.
+fn refused(outcome: Outcome, wasm_sha256: &str, seed: u64) -> RunReport {
+    RunReport {
+        outcome,
+        student: None,
+        metrics: Vec::new(),
+        metrics_dropped: 0,
+        stdout: Default::default(),
+        stderr: Default::default(),
+        usage: Default::default(),
+        notes: Vec::new(),
+        audit: Default::default(),
+        audit_error: None,
+        wasm_sha256: wasm_sha256.to_owned(),
+        seed,
+    }
+}
+
+/// Where run `label`'s audit log goes: the path itself when the evaluation
+/// has one run, else `STEM-LABEL.EXT` beside it.
+fn audit_path(base: &Path, label: &str, single: bool) -> PathBuf {
+    if single {
+        return base.to_path_buf();
+    }
+    let stem = base
+        .file_stem()
+        .map_or_else(|| "audit".into(), |s| s.to_string_lossy().into_owned());
+    let ext = base
+        .extension()
+        .map_or_else(|| "jsonl".into(), |s| s.to_string_lossy().into_owned());
+    base.with_file_name(format!("{stem}-{label}.{ext}"))
+}
+
 fn run_guest(
     sub: &Submission,
     task: Arc<PublicTask>,
     config: &str,
     seed: u64,
     label: &str,
-) -> RunReport {
-    let bar = progress::compute_bar(label, sub.limits.compute_flops);
-    let report = sub
-        .sandbox
-        .run(&sub.strategy, task, config, seed, &mut |pr: Progress| {
-            bar.set_message(format!(
-                "{} steps, {:.2} GFLOP",
-                pr.steps,
-                pr.flops as f64 / 1e9
-            ));
-            bar.tick();
-        });
+    audit: Option<PathBuf>,
+) -> Result<RunReport> {
+    let loaded = match &sub.loaded {
+        Ok(l) => l,
+        Err((outcome, _)) => return Ok(refused(outcome.clone(), &sub.wasm_sha256, seed)),
+    };
+    let bar = progress::compute_bar(label, sub.policy.effective.host().compute_flops);
+    let mut on_progress = |pr: Progress| {
+        bar.set_message(format!(
+            "{} steps, {:.2} GFLOP",
+            pr.steps,
+            pr.flops as f64 / 1e9
+        ));
+        bar.tick();
+    };
+    let report = match audit {
+        None => sub
+            .sandbox
+            .run(&loaded.strategy, task, config, seed, &mut on_progress),
+        Some(path) => {
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let out = Box::new(std::io::BufWriter::new(file));
+            let r = sub.sandbox.run_audited(
+                &loaded.strategy,
+                task,
+                config,
+                seed,
+                &mut on_progress,
+                out,
+            );
+            if let Some(e) = &r.audit_error {
+                anyhow::bail!("cannot write the audit log {}: {e}", path.display());
+            }
+            r
+        }
+    };
     bar.finish_and_clear();
-    report
+    Ok(report)
 }
 
 fn write_checkpoint(run: &RunReport, path: &Path) -> Result<Option<PathBuf>> {
@@ -132,10 +199,15 @@ fn seed_runs(
     weak: Option<&[f64]>,
 ) -> Result<Vec<SeedRun>> {
     let n = opts.seeds.values.len();
+    let single = n == 1 && !opts.controls;
     let mut runs = Vec::with_capacity(n);
     for (i, &seed) in opts.seeds.values.iter().enumerate() {
         let label = format!("{name} {}/{n}", i + 1);
-        let mut run = run_guest(sub, Arc::clone(task), &opts.config, seed, &label);
+        let audit = sub
+            .audit
+            .as_deref()
+            .map(|base| audit_path(base, &format!("{name}-{i}"), single));
+        let mut run = run_guest(sub, Arc::clone(task), &opts.config, seed, &label, audit)?;
         let checkpoint = write_checkpoint(&run, &out.join(format!("{name}-{i}.safetensors")))?;
         let pool = match (&run.student, weak) {
             (Some(head), Some(weak)) => Some(degeneracy::pool_predictions(head, task, weak)?),
@@ -280,7 +352,7 @@ pub(crate) fn assemble(
         versions: Versions::current(),
         wasm: WasmInfo {
             file: sub.wasm_file.clone(),
-            sha256: sub.strategy.wasm_sha256().to_owned(),
+            sha256: sub.wasm_sha256.clone(),
             bytes: sub.wasm_bytes,
         },
         task: TaskInfo {
@@ -289,12 +361,14 @@ pub(crate) fn assemble(
             pool: m.splits.pool,
             classes: m.classes,
         },
-        policy: PolicyInfo::built_in(&sub.limits),
+        policy: sub.policy.clone(),
         seeds: opts.seeds.clone(),
         config: opts.config.clone(),
         device: "cpu".to_owned(),
         feedback: Feedback::new(&runs, scores.as_ref(), &flags, rankable.value),
         timing: Timing {
+            compile_ms: sub.loaded.as_ref().map_or(0, |l| l.compile_ms),
+            compile_cache: sub.loaded.as_ref().ok().map(|l| l.cache.clone()),
             runs_ms: runs
                 .iter()
                 .map(|r| r.usage.wall_time.as_millis() as u64)
@@ -320,6 +394,8 @@ fn run_entry(r: SeedRun) -> RunEntry {
         metrics_dropped: r.run.metrics_dropped,
         stdout: r.run.stdout,
         stderr: r.run.stderr,
+        notes: r.run.notes.iter().map(NoteInfo::of).collect(),
+        audit: r.run.audit,
         pool_predictions: r.pool,
     }
 }

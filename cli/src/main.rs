@@ -9,12 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compile_cmd;
 mod controls;
 mod degeneracy;
 mod eval;
 mod evaluation;
 mod feedback;
 mod flags;
+mod policy_cmd;
 mod progress;
 mod replay;
 mod report;
@@ -49,6 +51,13 @@ enum Command {
     /// Generate or check task bundles.
     #[command(subcommand)]
     Task(task_cmd::TaskCommand),
+    /// Check or explain a sandbox policy file.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+    /// Compile a component under an address-space limit (started by `eval`
+    /// and `run`; not for direct use).
+    #[command(hide = true)]
+    Compile(compile_cmd::CompileArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,13 +68,16 @@ fn main() -> ExitCode {
         Command::Score(args) => score_cmd::score(args),
         Command::Replay(args) => replay::replay(args),
         Command::Task(cmd) => task_cmd::run(cmd),
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Compile(args) => compile_cmd::compile(args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             // One line that names the problem: the chain, joined.
             let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", chain.join(": "));
+            // Printable: a chain can quote a component (its import names).
+            eprintln!("error: {}", w2s_host::printable(&chain.join(": ")));
             ExitCode::from(1)
         }
     }

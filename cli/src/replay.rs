@@ -32,8 +32,9 @@ use serde_json::Value;
 
 use crate::eval::{evaluate, load_submission, open_task, write_json};
 use crate::evaluation::{Options, Submission};
+use crate::policy_cmd::{self, PolicyInfo};
 use crate::report::Report;
-use crate::report::{REPORT_FORMAT, VOLATILE_PATHS, policy_sha256};
+use crate::report::{REPORT_FORMAT, VOLATILE_PATHS};
 use crate::seeds::{DEFAULT_SECRET_FILE, Secret, SeedPlan, SeedSource};
 use crate::suite::{Suite, SuiteReport};
 
@@ -62,6 +63,13 @@ pub(crate) struct ReplayArgs {
     /// Write the replayed report here.
     #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
+    /// The policy to replay under [default: the one embedded in the
+    /// report, when it validates to the same hash; else the built-in one].
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Directory of compiled components.
+    #[arg(long, default_value = ".w2s/cache/compiled")]
+    cache_dir: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +86,28 @@ struct RecordedHash {
 #[derive(Deserialize)]
 struct RecordedPolicy {
     sha256: String,
+    effective: Value,
+}
+
+/// The policy to replay `recorded` under: `--policy`, else the policy the
+/// report embeds (re-validated, and only if it hashes the same), else the
+/// built-in one. A mismatch is caught by [`check_submission`].
+fn replay_policy(path: Option<&Path>, recorded: &RecordedPolicy) -> Result<PolicyInfo> {
+    if path.is_some() {
+        return policy_cmd::effective(path);
+    }
+    let embedded = serde_json::from_value::<w2s_policy::PolicyFile>(recorded.effective.clone())
+        .ok()
+        .and_then(|file| w2s_policy::Policy::try_from(file).ok())
+        .filter(|p| p.sha256() == recorded.sha256);
+    Ok(match embedded {
+        Some(policy) => PolicyInfo {
+            source: "embedded in the report".to_owned(),
+            sha256: policy.sha256(),
+            effective: policy,
+        },
+        None => policy_cmd::effective(None)?,
+    })
 }
 
 /// What a replay needs from a report.
@@ -135,19 +165,20 @@ fn check_submission(sub: &mut Submission, wasm: &Path, recorded: &Recorded) -> R
             recorded.report_format
         );
     }
-    if sub.strategy.wasm_sha256() != recorded.wasm.sha256 {
+    if sub.wasm_sha256 != recorded.wasm.sha256 {
         bail!(
             "wasm sha256 differs: the report is about {}, {} is {}",
             recorded.wasm.sha256,
             wasm.display(),
-            sub.strategy.wasm_sha256()
+            sub.wasm_sha256
         );
     }
-    let policy = policy_sha256(&sub.limits);
-    if policy != recorded.policy.sha256 {
+    if sub.policy.sha256 != recorded.policy.sha256 {
         bail!(
-            "policy hash differs: the report ran under policy {}, this build's limits are {policy}",
-            recorded.policy.sha256
+            "policy hash differs: the report ran under policy {}, the replay's ({}) is {}; pass the same file with --policy",
+            recorded.policy.sha256,
+            sub.policy.source,
+            sub.policy.sha256
         );
     }
     // Same bytes: the report's file name stands, whatever the copy is called.
@@ -230,7 +261,19 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
         .secret_file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE));
-    let mut sub = load_submission(&args.wasm)?;
+    // A suite report carries the policy in each task's report.
+    let recorded_policy = original
+        .get("policy")
+        .or_else(|| original.pointer("/reports/0/policy"))
+        .cloned()
+        .map(serde_json::from_value::<RecordedPolicy>)
+        .transpose()
+        .with_context(|| format!("{} has no readable policy", args.report.display()))?;
+    let policy = match &recorded_policy {
+        Some(p) => replay_policy(args.policy.as_deref(), p)?,
+        None => policy_cmd::effective(args.policy.as_deref())?,
+    };
+    let mut sub = load_submission(&args.wasm, policy, &args.cache_dir)?;
     let replayed = if original.get("kind").and_then(Value::as_str) == Some("suite") {
         replay_suite(&original, &mut sub, &args, &secret)?
     } else {

@@ -1,11 +1,12 @@
 //! The evaluation report: JSON for machines, a table for people.
 //!
 //! Everything that shaped a result is in the report: the wasm's sha256, the
-//! task hash, the policy (the limits and their sha256), the seeds and where
-//! they came from, the config string, whether controls ran, and the
-//! versions of w2s, the scorer, wasmtime and candle. Two fields may differ
-//! between identical evaluations, and only they: `timing` (wall-clock
-//! times) and `score.baselines.cache` (whether the baseline cache was hit).
+//! task hash, the effective policy and its sha256, the seeds and where they
+//! came from, the config string, whether controls ran, and the versions of
+//! w2s, the scorer, wasmtime and candle. Two fields may differ between
+//! identical evaluations, and only they: `timing` (wall-clock times and
+//! whether the compiled component came from the cache) and
+//! `score.baselines.cache` (whether the baseline cache was hit).
 //! Every other field is identical, bit for bit, for the same wasm, task,
 //! policy, config and seeds on CPU; `w2s replay` checks exactly that.
 //!
@@ -15,7 +16,7 @@
 //! `private` part decides rankings.
 
 use serde::Serialize;
-use w2s_host::{CapturedOutput, Limits, MetricPoint, Outcome, Usage};
+use w2s_host::{AuditSummary, CacheStatus, CapturedOutput, MetricPoint, Note, Outcome, Usage};
 
 use crate::controls::{Controls, Verdict};
 use crate::degeneracy::{Degeneracy, PoolPredictions};
@@ -69,32 +70,7 @@ pub(crate) struct TaskInfo {
     pub(crate) classes: u32,
 }
 
-/// The limits a run executed under, and their sha256 (the policy hash).
-#[derive(Serialize)]
-pub(crate) struct PolicyInfo {
-    /// Where the limits came from.
-    pub(crate) source: &'static str,
-    /// sha256 of the limits' canonical JSON.
-    pub(crate) sha256: String,
-    pub(crate) limits: Limits,
-}
-
-impl PolicyInfo {
-    /// The built-in limits (no policy file yet).
-    pub(crate) fn built_in(limits: &Limits) -> Self {
-        Self {
-            source: "built-in limits (w2s_host::Limits::default)",
-            sha256: policy_sha256(limits),
-            limits: limits.clone(),
-        }
-    }
-}
-
-/// sha256 of the limits' JSON, as written in reports.
-pub(crate) fn policy_sha256(limits: &Limits) -> String {
-    let json = serde_json::to_string(limits).expect("limits serialize");
-    w2s_train::bundle::sha256_hex(json.as_bytes())
-}
+pub(crate) use crate::policy_cmd::PolicyInfo;
 
 #[derive(Serialize)]
 pub(crate) struct OutcomeInfo {
@@ -123,12 +99,37 @@ pub(crate) struct RunEntry {
     pub(crate) metrics_dropped: u64,
     pub(crate) stdout: CapturedOutput,
     pub(crate) stderr: CapturedOutput,
+    /// Notes that are not failures (output truncated, ...).
+    pub(crate) notes: Vec<NoteInfo>,
+    /// What the run's host calls cost (the audit log's summary).
+    pub(crate) audit: AuditSummary,
     /// The student's class distribution on the pool (completed runs).
     pub(crate) pool_predictions: Option<PoolPredictions>,
 }
 
 #[derive(Serialize)]
+pub(crate) struct NoteInfo {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) detail: Note,
+}
+
+impl NoteInfo {
+    pub(crate) fn of(note: &Note) -> Self {
+        Self {
+            code: note.code(),
+            message: note.message(),
+            detail: note.clone(),
+        }
+    }
+}
+
+/// What varies between identical evaluations: times, and cache use.
+#[derive(Serialize)]
 pub(crate) struct Timing {
+    pub(crate) compile_ms: u64,
+    /// `null` when the component was refused before compiling.
+    pub(crate) compile_cache: Option<CacheStatus>,
     pub(crate) runs_ms: Vec<u64>,
     pub(crate) controls_ms: u64,
     pub(crate) score_ms: u64,
@@ -411,18 +412,6 @@ mod tests {
     fn reported_versions_match_the_lock_file() {
         assert_eq!(locked_version("wasmtime"), WASMTIME_VERSION);
         assert_eq!(locked_version("candle-core"), CANDLE_VERSION);
-    }
-
-    #[test]
-    fn the_policy_hash_follows_the_limits() {
-        let a = Limits::default();
-        let b = Limits {
-            fuel: a.fuel - 1,
-            ..Limits::default()
-        };
-        assert_eq!(policy_sha256(&a), policy_sha256(&Limits::default()));
-        assert_ne!(policy_sha256(&a), policy_sha256(&b));
-        assert_eq!(policy_sha256(&a).len(), 64);
     }
 
     #[test]

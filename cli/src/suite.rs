@@ -20,7 +20,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use w2s_train::synth::SynthConfig;
 
-use crate::eval::{CommonArgs, evaluate, load_submission, open_task, write_json};
+use crate::eval::{CommonArgs, evaluate, load_with, open_task, print_refusal, write_json};
 use crate::evaluation::{Options, Submission};
 use crate::report::{REPORT_FORMAT, Report, Versions, coarse, format_rows};
 
@@ -321,9 +321,7 @@ fn evaluate_suite(
         let view = open_task(&ensure_task(dir, task)?)?;
         let opts = Options {
             config: common.config.clone(),
-            seeds: common
-                .seeds
-                .plan(sub.strategy.wasm_sha256(), &view.task.task_hash)?,
+            seeds: common.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?,
             controls: common.controls,
         };
         eprintln!("suite task {}...", task.name);
@@ -343,7 +341,8 @@ pub(crate) fn run(
         .suite_dir
         .clone()
         .unwrap_or_else(|| suite.default_dir());
-    let sub = load_submission(&common.wasm)?;
+    let sub = load_with(&common.wasm, &common.sandbox)?;
+    print_refusal(&sub);
     let reports = evaluate_suite(&sub, &suite, &dir, common)?;
     let report = SuiteReport::new(suite, reports);
     print!("{}", table(&report, feedback_only));

@@ -4,14 +4,6 @@
 /// Why a sandbox could not be built or a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    /// A limit is outside its hard cap.
-    #[error("invalid limit `{field}`: {reason}")]
-    InvalidLimits {
-        /// The field of [`crate::Limits`].
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// wasmtime refused the engine configuration or the linker setup.
     #[error("cannot set up the wasm engine: {reason}")]
     Engine {
@@ -46,13 +38,44 @@ pub enum HostError {
         /// wasmtime's explanation (truncated).
         reason: String,
     },
-    /// The component imports something the sandbox does not provide.
-    #[error(
-        "component imports `{import}`, which the sandbox does not provide (only w2s:strategy@0.1.0 and WASI 0.2 interfaces are)"
-    )]
-    ForbiddenImport {
+    /// The component imports an interface the policy does not allow, or
+    /// one the sandbox does not provide at all.
+    #[error("component imports `{import}`, {}", if *.provided {
+        "which the policy does not allow (see `imports.allow`)"
+    } else {
+        "which the sandbox does not provide (only w2s:strategy 0.1 and WASI 0.2 interfaces are)"
+    })]
+    ImportDenied {
         /// The import's name, as the component spells it (truncated).
         import: String,
+        /// Whether the sandbox provides it (so only the policy denies it).
+        provided: bool,
+    },
+    /// Compilation took longer than `compile.timeout_ms`.
+    #[error("component did not compile within {limit_ms} ms (compile.timeout_ms)")]
+    CompileTimeout {
+        /// The limit.
+        limit_ms: u64,
+    },
+    /// Compilation needed more address space than `compile.memory_bytes`.
+    #[error(
+        "component did not compile within {limit_bytes} bytes of memory (compile.memory_bytes)"
+    )]
+    CompileMemory {
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// The compiling process could not be run, or failed in another way.
+    #[error("the compiling process failed: {reason}")]
+    CompileProcess {
+        /// What happened.
+        reason: String,
+    },
+    /// The compiled-artifact cache could not be read or written.
+    #[error("compiled-artifact cache: {reason}")]
+    Cache {
+        /// What happened.
+        reason: String,
     },
     /// An allowed import's type does not match the host's definition.
     #[error("component imports do not match the host's definitions: {reason}")]
@@ -76,6 +99,25 @@ pub enum HostError {
     },
 }
 
+impl HostError {
+    /// The outcome a report gives a component that failed to load: `None`
+    /// for failures that are not the component's (the engine, the cache,
+    /// the compiling process itself).
+    pub fn outcome(&self) -> Option<crate::Outcome> {
+        match self {
+            HostError::Engine { .. }
+            | HostError::Cache { .. }
+            | HostError::CompileProcess { .. } => None,
+            HostError::ImportDenied { import, .. } => Some(crate::Outcome::ImportDenied {
+                import: import.clone(),
+            }),
+            other => Some(crate::Outcome::InvalidModule {
+                reason: other.to_string(),
+            }),
+        }
+    }
+}
+
 /// A limit or invariant that ends a run from inside a host function. The
 /// run's outcome is found with `downcast_ref::<HostTrap>()` on the error
 /// wasmtime returns.
@@ -91,6 +133,9 @@ pub(crate) enum HostTrap {
     /// The wall-clock deadline has passed.
     #[error("wall-clock deadline passed")]
     Timeout,
+    /// One more train step would pass `max_train_steps`.
+    #[error("more than {limit} train steps")]
+    StepLimit { limit: u64 },
     /// Creating one more student or optimizer would pass `max_handles`.
     #[error("more than {limit} live students and optimizers")]
     HandleLimit { limit: u32 },
@@ -120,6 +165,23 @@ pub(crate) enum GrowthRefused {
     Table { desired: u64, limit: u64 },
 }
 
+/// `text` on one printable line: every control character (newlines,
+/// terminal escape sequences, ...) is written as its `\u{..}` escape.
+/// Host texts that can quote a component (import names, wasmtime's
+/// reasons) go through it, so nothing a component chose reaches the
+/// evaluator's terminal as a control character.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Cuts `s` to at most `max` bytes on a char boundary.
 pub(crate) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
@@ -135,6 +197,12 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\u{a}c");
+        assert_eq!(printable("héllo"), "héllo");
+    }
 
     #[test]
     fn truncate_respects_char_boundaries() {

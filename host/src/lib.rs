@@ -5,8 +5,8 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # fn demo(task: Arc<w2s_train::bundle::PublicTask>, wasm: &[u8]) -> Result<(), w2s_host::HostError> {
-//! use w2s_host::{Limits, Sandbox};
-//! let sandbox = Sandbox::new(Limits::default())?;
+//! use w2s_host::{Policy, Sandbox};
+//! let sandbox = Sandbox::new(Policy::default())?;
 //! let strategy = sandbox.load(wasm)?;
 //! let report = sandbox.run(&strategy, task, "", 42, &mut |p| eprintln!("{} steps", p.steps));
 //! println!("{}: {}", report.outcome.code(), report.outcome.message());
@@ -16,9 +16,9 @@
 //! # Design decisions
 //!
 //! **Every limit is explicit.** wasmtime's defaults are open (unbounded
-//! memory, no fuel, no epochs), so [`Limits`] sets each one and
-//! [`Limits::validate`] checks it against a hard cap (the `HARD_MAX_*`
-//! constants in [`limits`]). The engine has fuel (a deterministic bound on
+//! memory, no fuel, no epochs), so the [`Policy`] (crate `w2s_policy`,
+//! validated against hard caps when it is built) sets each one; the
+//! host-internal bounds are constants in [`limits`]. The engine has fuel (a deterministic bound on
 //! wasm instructions), epoch interruption (a wall-clock bound, ticked every
 //! 10 ms by one thread per [`Sandbox`]), an explicit wasm stack, and the
 //! component model without its concurrency support (synchronous host calls
@@ -33,7 +33,8 @@
 //! [`w2s_train::Arch::train_step_flops`]) against the compute budget, live
 //! handles against `max_handles`, and tensor bytes (student parameters on
 //! creation, optimizer state on its first step; released on drop) against
-//! `tensor_bytes`. Index lists are capped per call. The resource table
+//! `tensor_bytes`; train steps against `max_train_steps`. Index lists and
+//! the values of one call are capped. The resource table
 //! itself is capped too, so WASI resources opened in a loop cannot grow
 //! host memory without bound.
 //!
@@ -58,12 +59,28 @@
 //! run hits its wall-clock deadline depend on the machine.
 //!
 //! **Isolation.** WASI grants nothing but stdout and stderr (bounded, see
-//! [`CapturedOutput`]): no environment, no arguments, no preopened
-//! directories, no network, an empty stdin. [`Sandbox::load`] rejects,
-//! before instantiating, anything that is not a component, imports outside
-//! `w2s:strategy@0.1.x` and WASI 0.2, or lacks a well-typed `run` export.
-//! Each run gets a fresh store and instance; nothing survives between runs.
+//! [`CapturedOutput`]): no environment, no arguments, no network, an empty
+//! stdin, and no preopened directory unless the policy turns the
+//! [`scratch`] directory on (then one fresh directory per run, with a
+//! byte quota enforced on every write). [`Sandbox::load`] rejects, before
+//! instantiating, anything that is not a component, imports an interface
+//! the policy does not allow (naming it), or lacks a well-typed `run`
+//! export. Each run gets a fresh store and instance; nothing survives
+//! between runs ([`Sandbox::live_handles`] is 0 between runs).
+//!
+//! **Every host call is accounted for.** Each w2s host function runs
+//! through one wrapper that counts it, checks the deadline, and notes what
+//! it was charged and how it ended: the report's [`AuditSummary`], and,
+//! when asked, one JSON line per call ([`audit`]).
+//!
+//! **Compiling untrusted code is bounded too.** [`Sandbox::precompile`] is
+//! what the `w2s compile` child process runs under the policy's compile
+//! deadline and address-space limit; [`ArtifactCache`] keeps its output,
+//! verifying each artifact's sha256 before the one `unsafe` call that loads
+//! it ([`cache`]).
 
+pub mod audit;
+pub mod cache;
 mod determinism;
 mod error;
 mod imports;
@@ -73,12 +90,15 @@ mod output;
 mod report;
 mod run;
 mod sandbox;
+pub mod scratch;
 mod state;
 
+pub use audit::AuditSummary;
+pub use cache::{ArtifactCache, CacheStatus, Lookup};
 pub use determinism::{FIXED_WALL_CLOCK_SECS, MONOTONIC_TICK_NS};
-pub use error::HostError;
-pub use limits::{ArchFamily, ArchLimit, Limits};
-pub use outcome::Outcome;
+pub use error::{HostError, printable};
+pub use outcome::{Note, Outcome};
 pub use output::CapturedOutput;
 pub use report::{MetricPoint, Progress, RunReport, Usage};
 pub use sandbox::{Sandbox, Strategy};
+pub use w2s_policy::{ArchFamily, ArchLimit, Policy, PolicyError};

@@ -44,15 +44,23 @@ pub enum Outcome {
     TensorMemoryLimit,
     /// The training primitives' compute budget ran out.
     ComputeBudgetExhausted,
+    /// The strategy tried to take more train steps than allowed.
+    StepLimit,
     /// `run` returned something the host cannot score.
     InvalidResult {
         /// Why (host text).
         reason: String,
     },
-    /// The component could not be instantiated.
+    /// The component could not be loaded or instantiated.
     InvalidModule {
         /// Why (host text).
         reason: String,
+    },
+    /// The component imports an interface the policy does not allow (or
+    /// that the sandbox does not provide); it was refused at load time.
+    ImportDenied {
+        /// The import, as the component spells it (truncated to 256 bytes).
+        import: String,
     },
 }
 
@@ -69,8 +77,10 @@ impl Outcome {
             Outcome::HandleLimit => "handle-limit",
             Outcome::TensorMemoryLimit => "tensor-memory-limit",
             Outcome::ComputeBudgetExhausted => "compute-budget-exhausted",
+            Outcome::StepLimit => "step-limit",
             Outcome::InvalidResult { .. } => "invalid-result",
             Outcome::InvalidModule { .. } => "invalid-module",
+            Outcome::ImportDenied { .. } => "import-denied",
         }
     }
 
@@ -98,11 +108,13 @@ impl Outcome {
             Outcome::InvalidResult { reason } => {
                 format!("the strategy returned an invalid result: {reason}")
             }
-            Outcome::InvalidModule { reason } => {
-                format!("the component could not be instantiated: {reason}")
+            Outcome::StepLimit => "the strategy took the most train steps allowed".to_owned(),
+            Outcome::InvalidModule { reason } => format!("the component was refused: {reason}"),
+            Outcome::ImportDenied { import } => {
+                format!("the component imports `{import}`, which the policy does not allow")
             }
         };
-        text.replace(['\n', '\r'], " ")
+        crate::error::printable(&text.replace(['\n', '\r'], " "))
     }
 
     /// Whether the run completed.
@@ -111,8 +123,47 @@ impl Outcome {
     }
 }
 
+/// Something worth knowing about a run that is not a failure. Serialized
+/// with its [`Note::code`] in a `code` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum Note {
+    /// A stream wrote more than the policy keeps; the rest was counted and
+    /// dropped.
+    OutputTruncated {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// Bytes kept.
+        kept_bytes: u64,
+        /// Bytes dropped.
+        dropped_bytes: u64,
+    },
+}
+
+impl Note {
+    /// A stable machine code, kebab-case.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Note::OutputTruncated { .. } => "output-truncated",
+        }
+    }
+
+    /// A one-line message for people.
+    pub fn message(&self) -> String {
+        match self {
+            Note::OutputTruncated {
+                stream,
+                kept_bytes,
+                dropped_bytes,
+            } => format!(
+                "{stream} was cut: {kept_bytes} bytes kept, {dropped_bytes} more dropped (io.{stream}_bytes)"
+            ),
+        }
+    }
+}
+
 /// `UnreachableCodeReached` -> `unreachable-code-reached`.
-fn kebab(name: &str) -> String {
+pub(crate) fn kebab(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for (i, c) in name.chars().enumerate() {
         if c.is_ascii_uppercase() {
@@ -143,6 +194,7 @@ pub(crate) fn classify_typed(err: &wasmtime::Error) -> Option<Outcome> {
             HostTrap::Timeout => Outcome::Timeout,
             HostTrap::HandleLimit { .. } => Outcome::HandleLimit,
             HostTrap::TensorMemory { .. } => Outcome::TensorMemoryLimit,
+            HostTrap::StepLimit { .. } => Outcome::StepLimit,
             HostTrap::Internal { .. } => Outcome::Trap {
                 kind: "host-internal".to_owned(),
                 backtrace: backtrace(err),
@@ -207,8 +259,10 @@ mod tests {
             Outcome::HandleLimit,
             Outcome::TensorMemoryLimit,
             Outcome::ComputeBudgetExhausted,
+            Outcome::StepLimit,
             Outcome::InvalidResult { reason: "r".into() },
             Outcome::InvalidModule { reason: "r".into() },
+            Outcome::ImportDenied { import: "i".into() },
         ]
     }
 
@@ -227,8 +281,10 @@ mod tests {
                 "handle-limit",
                 "tensor-memory-limit",
                 "compute-budget-exhausted",
+                "step-limit",
                 "invalid-result",
                 "invalid-module",
+                "import-denied",
             ]
         );
     }

@@ -26,6 +26,8 @@ pub struct CapturedOutput {
     /// The first bytes, up to the limit, decoded as UTF-8 (lossily: invalid
     /// sequences, including one cut at the limit, become U+FFFD).
     pub kept: String,
+    /// Bytes kept (before decoding).
+    pub kept_bytes: u64,
     /// Bytes written past the limit and not kept.
     pub dropped_bytes: u64,
 }
@@ -79,6 +81,7 @@ impl BoundedOutput {
         let b = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
         CapturedOutput {
             kept: String::from_utf8_lossy(&b.kept).into_owned(),
+            kept_bytes: b.kept.len() as u64,
             dropped_bytes: b.dropped,
         }
     }
@@ -168,6 +171,7 @@ mod tests {
             pipe.captured(),
             CapturedOutput {
                 kept: String::new(),
+                kept_bytes: 0,
                 dropped_bytes: 3
             }
         );

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 use w2s_train::Head;
 
-use crate::outcome::Outcome;
+use crate::audit::AuditSummary;
+use crate::outcome::{Note, Outcome};
 use crate::output::CapturedOutput;
 
 /// A progress event, sent after every train step.
@@ -43,9 +44,18 @@ pub struct Usage {
     pub peak_tensor_bytes: u64,
     /// Peak number of live students and optimizers.
     pub peak_handles: u64,
+    /// Students and optimizers the guest had not dropped when the run
+    /// ended (the returned student excluded). They are freed with the
+    /// run's store; [`crate::Sandbox::live_handles`] shows none survive.
+    pub live_handles_at_end: u64,
+    /// Peak linear memory, all memories together, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Bytes charged to the scratch directory's quota (0 without one).
+    pub scratch_bytes: u64,
     /// Train steps taken.
     pub train_steps: u64,
-    /// Calls into w2s host functions (WASI calls not counted).
+    /// Calls into w2s host functions (and scratch-directory write calls;
+    /// other WASI calls are not counted).
     pub host_calls: u64,
     /// Wall time of the run. Not serialized: everything else in a report is
     /// identical, bit for bit, across repeated runs, and this is not.
@@ -72,6 +82,14 @@ pub struct RunReport {
     pub stderr: CapturedOutput,
     /// What the run used.
     pub usage: Usage,
+    /// Things worth knowing that are not failures (output cut).
+    pub notes: Vec<Note>,
+    /// Calls per host function and peaks: the audit log's summary, which
+    /// the report carries whether or not a log was written.
+    pub audit: AuditSummary,
+    /// The first error writing the audit log, if one was asked for and
+    /// writing failed.
+    pub audit_error: Option<String>,
     /// sha256 of the component's bytes, lowercase hex.
     pub wasm_sha256: String,
     /// The run seed.

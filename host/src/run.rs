@@ -2,6 +2,8 @@
 //! classification of how it ended.
 
 use std::any::Any;
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
@@ -11,18 +13,21 @@ use w2s_train::Head;
 use w2s_train::bundle::PublicTask;
 use wasmtime::Store;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::audit::{AuditLog, AuditSummary};
 use crate::determinism::{FixedWallClock, SeededRandom, VirtualClock, insecure_seed};
 use crate::error::truncate;
 use crate::limits::{
     MAX_GUEST_MESSAGE_BYTES, MAX_RANDOM_BYTES_PER_CALL, RUN_THREAD_STACK, WASI_RESOURCE_HEADROOM,
+    allows, epoch_ticks,
 };
-use crate::outcome::{Outcome, classify_call, classify_typed};
-use crate::output::BoundedOutput;
+use crate::outcome::{Note, Outcome, classify_call, classify_typed};
+use crate::output::{BoundedOutput, CapturedOutput};
 use crate::report::{MetricPoint, Progress, RunReport, Usage};
 use crate::sandbox::{Sandbox, Strategy, reason};
+use crate::scratch::ScratchQuota;
 use crate::state::{HostState, Meters, StoreLimiter};
 
 /// What the run thread hands back.
@@ -32,6 +37,8 @@ struct Finished {
     metrics: Vec<MetricPoint>,
     metrics_dropped: u64,
     usage: Usage,
+    audit: AuditSummary,
+    audit_error: Option<String>,
 }
 
 impl Finished {
@@ -42,6 +49,8 @@ impl Finished {
             metrics: Vec::new(),
             metrics_dropped: 0,
             usage: Usage::default(),
+            audit: AuditSummary::default(),
+            audit_error: None,
         }
     }
 }
@@ -55,12 +64,41 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
     truncate(text, MAX_GUEST_MESSAGE_BYTES)
 }
 
+fn internal(what: impl Into<String>) -> Outcome {
+    Outcome::Trap {
+        kind: "host-internal".to_owned(),
+        backtrace: what.into(),
+    }
+}
+
+/// The `output-truncated` notes of a run.
+fn notes(stdout: &CapturedOutput, stderr: &CapturedOutput) -> Vec<Note> {
+    [("stdout", stdout), ("stderr", stderr)]
+        .into_iter()
+        .filter(|(_, out)| out.dropped_bytes > 0)
+        .map(|(stream, out)| Note::OutputTruncated {
+            stream,
+            kept_bytes: out.kept_bytes,
+            dropped_bytes: out.dropped_bytes,
+        })
+        .collect()
+}
+
+/// What one run needs besides the sandbox and the strategy.
+struct RunInput<'a> {
+    task: Arc<PublicTask>,
+    config: &'a str,
+    seed: u64,
+    start: Instant,
+    audit: Option<Box<dyn Write + Send>>,
+}
+
 impl Sandbox {
     /// Runs `strategy` once on `task` with `config` and `seed`: a fresh
-    /// store and instance, limits as in [`Sandbox::limits`]. `progress` is
-    /// called on this thread after every train step (the guest runs on a
-    /// thread of its own, with a stack sized for it). Never fails and never
-    /// panics on guest behaviour: every ending is an [`Outcome`].
+    /// store and instance, under [`Sandbox::policy`]. `progress` is called
+    /// on this thread after every train step (the guest runs on a thread of
+    /// its own, with a stack sized for it). Never fails and never panics on
+    /// guest behaviour: every ending is an [`Outcome`].
     pub fn run(
         &self,
         strategy: &Strategy,
@@ -69,11 +107,45 @@ impl Sandbox {
         seed: u64,
         progress: &mut dyn FnMut(Progress),
     ) -> RunReport {
+        self.run_inner(strategy, task, config, seed, progress, None)
+    }
+
+    /// [`Sandbox::run`], also writing the audit log (see [`crate::audit`]
+    /// for its format) to `audit`, at most `io.audit_bytes` of it. The log
+    /// is flushed before this returns; a write error is in
+    /// [`RunReport::audit_error`].
+    pub fn run_audited(
+        &self,
+        strategy: &Strategy,
+        task: Arc<PublicTask>,
+        config: &str,
+        seed: u64,
+        progress: &mut dyn FnMut(Progress),
+        audit: Box<dyn Write + Send>,
+    ) -> RunReport {
+        self.run_inner(strategy, task, config, seed, progress, Some(audit))
+    }
+
+    fn run_inner(
+        &self,
+        strategy: &Strategy,
+        task: Arc<PublicTask>,
+        config: &str,
+        seed: u64,
+        progress: &mut dyn FnMut(Progress),
+        audit: Option<Box<dyn Write + Send>>,
+    ) -> RunReport {
         let start = Instant::now();
-        let stdout =
-            BoundedOutput::new(usize::try_from(self.limits.stdout_bytes).unwrap_or(usize::MAX));
-        let stderr =
-            BoundedOutput::new(usize::try_from(self.limits.stderr_bytes).unwrap_or(usize::MAX));
+        let io = self.policy.io();
+        let stdout = BoundedOutput::new(usize::try_from(io.stdout_bytes).unwrap_or(usize::MAX));
+        let stderr = BoundedOutput::new(usize::try_from(io.stderr_bytes).unwrap_or(usize::MAX));
+        let input = RunInput {
+            task,
+            config,
+            seed,
+            start,
+            audit,
+        };
         let (sender, receiver) = mpsc::channel();
         let finished = std::thread::scope(|scope| {
             let (out, err) = (stdout.clone(), stderr.clone());
@@ -81,17 +153,11 @@ impl Sandbox {
                 .name("w2s-guest".to_owned())
                 .stack_size(RUN_THREAD_STACK)
                 .spawn_scoped(scope, move || {
-                    self.execute(strategy, task, config, seed, start, sender, out, err)
+                    self.execute(strategy, input, sender, out, err)
                 });
             let worker = match worker {
                 Ok(w) => w,
-                Err(_) => {
-                    let trap = Outcome::Trap {
-                        kind: "host-internal".to_owned(),
-                        backtrace: "cannot start the run thread".to_owned(),
-                    };
-                    return Finished::failed(trap);
-                }
+                Err(_) => return Finished::failed(internal("cannot start the run thread")),
             };
             // Ends when the run thread drops its store (and the sender).
             for event in receiver {
@@ -107,58 +173,85 @@ impl Sandbox {
         });
         let mut usage = finished.usage;
         usage.wall_time = start.elapsed();
+        let (stdout, stderr) = (stdout.captured(), stderr.captured());
         RunReport {
             outcome: finished.outcome,
             student: finished.student,
             metrics: finished.metrics,
             metrics_dropped: finished.metrics_dropped,
-            stdout: stdout.captured(),
-            stderr: stderr.captured(),
+            notes: notes(&stdout, &stderr),
+            stdout,
+            stderr,
             usage,
+            audit: finished.audit,
+            audit_error: finished.audit_error,
             wasm_sha256: strategy.wasm_sha256().to_owned(),
             seed,
         }
     }
 
     /// The store for one run: WASI with nothing granted but the two output
-    /// pipes, deterministic clocks and randomness, and every limit set.
+    /// pipes (and the scratch directory, when the policy has one),
+    /// deterministic clocks and randomness, and every limit set.
     fn store(
         &self,
-        task: Arc<PublicTask>,
-        seed: u64,
-        deadline: Instant,
+        input: &mut RunInput<'_>,
+        scratch: Option<&tempfile::TempDir>,
         progress: Sender<Progress>,
         stdout: BoundedOutput,
         stderr: BoundedOutput,
     ) -> wasmtime::Result<Store<HostState>> {
-        let limits = &self.limits;
+        let policy = &self.policy;
+        let deadline = input
+            .start
+            .checked_add(policy.guest().wall_clock())
+            .unwrap_or(input.start + Duration::from_secs(86_400));
         let clock = VirtualClock::default();
-        let wasi = WasiCtxBuilder::new()
-            .stdin(MemoryInputPipe::new(Bytes::new()))
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdin(MemoryInputPipe::new(Bytes::new()))
             .stdout(stdout)
             .stderr(stderr)
             .wall_clock(FixedWallClock)
             .monotonic_clock(clock.clone())
-            .secure_random(SeededRandom::new(seed, "wasi-random"))
-            .insecure_random(SeededRandom::new(seed, "wasi-insecure-random"))
-            .insecure_random_seed(insecure_seed(seed))
+            .secure_random(SeededRandom::new(input.seed, "wasi-random"))
+            .insecure_random(SeededRandom::new(input.seed, "wasi-insecure-random"))
+            .insecure_random_seed(insecure_seed(input.seed))
             .max_random_size(MAX_RANDOM_BYTES_PER_CALL)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        let quota = match (scratch, &policy.filesystem().scratch) {
+            (Some(dir), Some(s)) => {
+                // File operations run on this thread: no tokio blocking pool.
+                wasi.allow_blocking_current_thread(true).preopened_dir(
+                    dir.path(),
+                    &s.guest_path,
+                    FsPerms::ReadWrite,
+                )?;
+                Some(Arc::new(ScratchQuota::new(s.quota_bytes)))
+            }
+            _ => None,
+        };
         let mut table = ResourceTable::new();
-        table.set_max_capacity(limits.max_handles as usize + WASI_RESOURCE_HEADROOM);
+        table.set_max_capacity(policy.host().max_handles as usize + WASI_RESOURCE_HEADROOM);
+        let audit = input
+            .audit
+            .take()
+            .map(|out| AuditLog::new(out, policy.io().audit_bytes, input.start));
         let state = HostState {
-            wasi,
+            wasi: wasi.build(),
             table,
             clock,
-            limiter: StoreLimiter::new(limits),
-            meters: Meters::new(limits, deadline),
-            limits: Arc::clone(limits),
-            task,
-            seed,
+            limiter: StoreLimiter::new(policy),
+            meters: Meters::new(policy, deadline),
+            policy: Arc::clone(policy),
+            calls: BTreeMap::new(),
+            audit,
+            live: self.live.clone(),
+            scratch: quota,
+            task: Arc::clone(&input.task),
+            seed: input.seed,
             metrics: Vec::new(),
             metrics_dropped: 0,
             next_student_id: 0,
@@ -166,35 +259,31 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_fuel(limits.fuel)?;
-        store.set_epoch_deadline(limits.epoch_ticks());
+        store.set_fuel(policy.guest().fuel)?;
+        store.set_epoch_deadline(epoch_ticks(policy));
         store.epoch_deadline_trap();
         Ok(store)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn execute(
         &self,
         strategy: &Strategy,
-        task: Arc<PublicTask>,
-        config: &str,
-        seed: u64,
-        start: Instant,
+        mut input: RunInput<'_>,
         progress: Sender<Progress>,
         stdout: BoundedOutput,
         stderr: BoundedOutput,
     ) -> Finished {
-        let deadline = start
-            .checked_add(self.limits.wall_clock)
-            .unwrap_or(start + Duration::from_secs(86_400));
-        let mut store = match self.store(task, seed, deadline, progress, stdout, stderr) {
+        // Lives until the store is dropped at the end of this function.
+        let scratch = match &self.policy.filesystem().scratch {
+            None => None,
+            Some(_) => match tempfile::Builder::new().prefix("w2s-scratch-").tempdir() {
+                Ok(dir) => Some(dir),
+                Err(_) => return Finished::failed(internal("cannot create the scratch directory")),
+            },
+        };
+        let mut store = match self.store(&mut input, scratch.as_ref(), progress, stdout, stderr) {
             Ok(s) => s,
-            Err(e) => {
-                return Finished::failed(Outcome::Trap {
-                    kind: "host-internal".to_owned(),
-                    backtrace: reason(&e),
-                });
-            }
+            Err(e) => return Finished::failed(internal(reason(&e))),
         };
         let (outcome, student) = match strategy.pre.instantiate(&mut store) {
             // Instantiation runs guest code (start functions) and allocates
@@ -204,7 +293,7 @@ impl Sandbox {
                 classify_typed(&e).unwrap_or_else(|| Outcome::InvalidModule { reason: reason(&e) }),
                 None,
             ),
-            Ok(instance) => match instance.call_run(&mut store, config) {
+            Ok(instance) => match instance.call_run(&mut store, input.config) {
                 Err(e) => (classify_call(&e), None),
                 Ok(Err(message)) => (
                     Outcome::GuestError {
@@ -212,48 +301,56 @@ impl Sandbox {
                     },
                     None,
                 ),
-                Ok(Ok(student)) => self.accept(
-                    store
-                        .data_mut()
-                        .table
-                        .delete(student)
-                        .ok()
-                        .map(|e| e.into_head()),
-                ),
+                Ok(Ok(student)) => {
+                    let state = store.data_mut();
+                    let entry = state.table.delete(student).ok();
+                    if entry.is_some() {
+                        state.meters.close_handle();
+                    }
+                    self.accept(entry.map(|e| e.into_head()))
+                }
             },
         };
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data_mut();
         let m = &state.meters;
         let usage = Usage {
-            fuel_consumed: self.limits.fuel.saturating_sub(fuel_left),
+            fuel_consumed: self.policy.guest().fuel.saturating_sub(fuel_left),
             flops: m.flops,
             peak_tensor_bytes: m.peak_tensor_bytes,
             peak_handles: m.peak_handles.into(),
+            live_handles_at_end: m.handles().into(),
+            peak_memory_bytes: state.limiter.memory_bytes(),
+            scratch_bytes: state.scratch.as_ref().map_or(0, |q| q.used()),
             train_steps: m.train_steps,
             host_calls: m.host_calls,
             wall_time: Duration::ZERO,
         };
+        let audit = AuditSummary {
+            calls: std::mem::take(&mut state.calls),
+            host_calls: usage.host_calls,
+            fuel: usage.fuel_consumed,
+            flops: usage.flops,
+            peak_tensor_bytes: usage.peak_tensor_bytes,
+            peak_memory_bytes: usage.peak_memory_bytes,
+        };
+        let audit_error = state.audit.take().and_then(|log| log.finish(&audit));
         Finished {
             outcome,
             student,
             metrics: std::mem::take(&mut state.metrics),
             metrics_dropped: state.metrics_dropped,
             usage,
+            audit,
+            audit_error,
         }
     }
 
     /// Checks the student `run` returned.
     fn accept(&self, head: Option<Head>) -> (Outcome, Option<Head>) {
         match head {
-            None => (
-                Outcome::Trap {
-                    kind: "host-internal".to_owned(),
-                    backtrace: "returned student not in the table".to_owned(),
-                },
-                None,
-            ),
-            Some(head) if !self.limits.allows(head.arch()) => {
+            None => (internal("returned student not in the table"), None),
+            Some(head) if !allows(&self.policy, head.arch()) => {
                 let reason = format!(
                     "the returned student's architecture {} is not allowed",
                     head.arch().describe()
@@ -270,8 +367,13 @@ mod tests {
     use w2s_train::Arch;
 
     use super::*;
-    use crate::limits::Limits;
     use crate::state::test_support::tiny_task;
+    use w2s_policy::Policy;
+
+    /// The default policy with `extra` TOML appended (sections and keys).
+    fn policy(extra: &str) -> Policy {
+        Policy::from_toml_str(&format!("version = 1\n{extra}")).unwrap()
+    }
 
     /// A component with the world's `run` export whose core body is
     /// `body`. It imports `student` and `[static]student.create` (core
@@ -279,7 +381,12 @@ mod tests {
     /// result goes at address 0; addresses 16..32 are scratch; `$mem`
     /// allocates from 4096 on.
     fn component(body: &str) -> Vec<u8> {
-        let wat = format!(
+        wat::parse_str(component_wat(body)).unwrap()
+    }
+
+    /// The text of [`component`].
+    fn component_wat(body: &str) -> String {
+        format!(
             r#"(component
   (import "w2s:strategy/student@0.1.0" (instance $student
     (export "student" (type $st (sub resource)))
@@ -316,8 +423,7 @@ mod tests {
     (with "host" (instance (export "create" (func $create_low))))))
   (func (export "run") (param "config" string) (result (result (own $st) (error string)))
     (canon lift (core func $main "run") (memory (core memory $mem "memory")) (realloc (core func $mem "realloc")))))"#
-        );
-        wat::parse_str(wat).unwrap()
+        )
     }
 
     /// `run` body: create a student (`disc` 0 linear, 1 mlp), return it or
@@ -338,18 +444,39 @@ mod tests {
     const RETURN_ERR_NOPE: &str = "(i32.store8 (i32.const 0) (i32.const 1))
         (i32.store (i32.const 4) (i32.const 100)) (i32.store (i32.const 8) (i32.const 4)) (i32.const 0)";
 
-    fn run_with(limits: Limits, body: &str) -> RunReport {
-        let sandbox = Sandbox::new(limits).unwrap();
+    fn run_with(policy: Policy, body: &str) -> RunReport {
+        let sandbox = Sandbox::new(policy).unwrap();
         let strategy = sandbox.load(&component(body)).unwrap();
         let mut events = Vec::new();
         let report = sandbox.run(&strategy, tiny_task(8), "cfg", 11, &mut |p| events.push(p));
         assert_eq!(events.len() as u64, report.usage.train_steps);
+        assert_eq!(sandbox.live_handles(), 0, "a run left handles alive");
         report
     }
 
     #[test]
+    fn dropped_output_is_a_note_not_a_failure() {
+        let cut = CapturedOutput {
+            kept: "abc".to_owned(),
+            kept_bytes: 3,
+            dropped_bytes: 9,
+        };
+        let notes = notes(&CapturedOutput::default(), &cut);
+        assert_eq!(
+            notes,
+            [Note::OutputTruncated {
+                stream: "stderr",
+                kept_bytes: 3,
+                dropped_bytes: 9
+            }]
+        );
+        assert_eq!(notes[0].code(), "output-truncated");
+        assert!(notes[0].message().contains("io.stderr_bytes"));
+    }
+
+    #[test]
     fn guest_error_keeps_the_message_as_data() {
-        let r = run_with(Limits::default(), RETURN_ERR_NOPE);
+        let r = run_with(Policy::default(), RETURN_ERR_NOPE);
         assert_eq!(
             r.outcome,
             Outcome::GuestError {
@@ -364,7 +491,7 @@ mod tests {
 
     #[test]
     fn returned_student_completes_the_run() {
-        let r = run_with(Limits::default(), &create_and_return(1, 16));
+        let r = run_with(Policy::default(), &create_and_return(1, 16));
         assert_eq!(r.outcome, Outcome::Completed, "{r:?}");
         let head = r.student.unwrap();
         assert_eq!(head.arch(), Arch::Mlp { hidden: 16 });
@@ -376,7 +503,7 @@ mod tests {
 
     #[test]
     fn disallowed_architecture_is_an_error_for_the_guest() {
-        let r = run_with(Limits::default(), &create_and_return(1, 5000));
+        let r = run_with(Policy::default(), &create_and_return(1, 5000));
         match r.outcome {
             Outcome::GuestError { message } => {
                 assert!(message.contains("not allowed"), "{message}")
@@ -388,28 +515,21 @@ mod tests {
     #[test]
     fn limits_end_the_run_with_typed_outcomes() {
         let body = create_and_return(0, 0);
-        let small = |f: fn(&mut Limits)| {
-            let mut l = Limits::default();
-            f(&mut l);
-            run_with(l, &body).outcome
-        };
+        let small = |extra: &str| run_with(policy(extra), &body).outcome;
         assert_eq!(
-            small(|l| l.compute_flops = 10),
+            small("[host]\ncompute_flops = 10"),
             Outcome::ComputeBudgetExhausted
         );
-        assert_eq!(small(|l| l.tensor_bytes = 10), Outcome::TensorMemoryLimit);
+        assert_eq!(
+            small("[host]\ntensor_bytes = 10"),
+            Outcome::TensorMemoryLimit
+        );
     }
 
     #[test]
     fn handle_cap_traps() {
         let body = "(loop $l (call $create (i32.const 0) (i32.const 0) (i64.const 7) (i32.const 16)) (br $l)) (i32.const 0)";
-        let r = run_with(
-            Limits {
-                max_handles: 3,
-                ..Limits::default()
-            },
-            body,
-        );
+        let r = run_with(policy("[host]\nmax_handles = 3"), body);
         assert_eq!(r.outcome, Outcome::HandleLimit);
         assert_eq!(r.usage.peak_handles, 3);
     }
@@ -417,10 +537,7 @@ mod tests {
     #[test]
     fn infinite_loop_runs_out_of_fuel() {
         let r = run_with(
-            Limits {
-                fuel: 100_000,
-                ..Limits::default()
-            },
+            policy("[guest]\nfuel = 100_000"),
             "(loop $l (br $l)) (i32.const 0)",
         );
         assert_eq!(r.outcome, Outcome::FuelExhausted);
@@ -429,11 +546,7 @@ mod tests {
 
     #[test]
     fn infinite_loop_times_out() {
-        let limits = Limits {
-            fuel: u64::MAX,
-            wall_clock: Duration::from_millis(100),
-            ..Limits::default()
-        };
+        let limits = policy("[guest]\nfuel = 18_446_744_073_709_551_615\nwall_clock_ms = 100");
         let r = run_with(limits, "(loop $l (br $l)) (i32.const 0)");
         assert_eq!(r.outcome, Outcome::Timeout);
         assert!(
@@ -446,29 +559,111 @@ mod tests {
     #[test]
     fn memory_growth_past_the_cap_is_memory_limit() {
         let r = run_with(
-            Limits::default(),
+            Policy::default(),
             "(drop (memory.grow (i32.const 10000))) (i32.const 0)",
         );
         assert_eq!(r.outcome, Outcome::MemoryLimit);
     }
 
     #[test]
-    fn too_many_core_instances_is_an_invalid_module() {
-        // The test component has two core instances.
+    fn peak_memory_and_live_handles_are_reported() {
+        // Two memories of one page each (the component's memory and the
+        // $Main module's imported one is the same), grown by 3 pages.
         let r = run_with(
-            Limits {
-                instances: 1,
-                ..Limits::default()
-            },
-            RETURN_ERR_NOPE,
+            Policy::default(),
+            &format!(
+                "(drop (memory.grow (i32.const 3))) {}",
+                create_and_return(0, 0)
+            ),
         );
+        assert_eq!(r.outcome, Outcome::Completed);
+        assert_eq!(r.usage.peak_memory_bytes, 4 * 65536);
+        assert_eq!(r.usage.live_handles_at_end, 0);
+        // Two students created, one returned: one left alive by the guest.
+        let body = format!(
+            "(call $create (i32.const 0) (i32.const 0) (i64.const 7) (i32.const 16)) {}",
+            create_and_return(0, 0)
+        );
+        let r = run_with(Policy::default(), &body);
+        assert_eq!(r.usage.live_handles_at_end, 1);
+        assert_eq!(
+            r.audit.calls["w2s:strategy/student.[static]student.create"],
+            2
+        );
+        assert_eq!(r.audit.host_calls, 2);
+        assert_eq!(r.audit.peak_memory_bytes, r.usage.peak_memory_bytes);
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn audit_log_has_one_line_per_call_and_a_summary() {
+        let sandbox = Sandbox::new(Policy::default()).unwrap();
+        let strategy = sandbox.load(&component(&create_and_return(1, 16))).unwrap();
+        let out = Shared::default();
+        let r = sandbox.run_audited(
+            &strategy,
+            tiny_task(8),
+            "",
+            1,
+            &mut |_| {},
+            Box::new(out.clone()),
+        );
+        assert_eq!(r.audit_error, None);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["seq"], 1);
+        assert_eq!(
+            lines[0]["call"],
+            "w2s:strategy/student.[static]student.create"
+        );
+        assert_eq!(lines[0]["args"]["architecture"], "mlp(16)");
+        assert_eq!(lines[0]["result"], "ok");
+        assert_eq!(
+            lines[0]["tensor_bytes"],
+            Arch::Mlp { hidden: 16 }.param_count(4, 3) * 4
+        );
+        let summary = &lines[1]["summary"];
+        assert_eq!(summary["host_calls"], 1);
+        assert_eq!(summary["fuel"], r.usage.fuel_consumed);
+        assert_eq!(summary["records_written"], 1);
+        // The same run without a log has the same summary.
+        let plain = sandbox.run(&strategy, tiny_task(8), "", 1, &mut |_| {});
+        assert_eq!(plain.audit, r.audit);
+    }
+
+    #[test]
+    fn too_many_core_instances_is_an_invalid_module() {
+        // The test component has two core instances; two more make four.
+        let sandbox = Sandbox::new(policy("[guest]\ninstances = 3")).unwrap();
+        let wasm = component_wat(RETURN_ERR_NOPE).replace(
+            "(core instance $mem (instantiate $Mem))",
+            "(core module $E) (core instance (instantiate $E)) (core instance (instantiate $E)) (core instance $mem (instantiate $Mem))",
+        );
+        let strategy = sandbox.load(&wat::parse_str(wasm).unwrap()).unwrap();
+        let r = sandbox.run(&strategy, tiny_task(8), "", 1, &mut |_| {});
         assert_eq!(r.outcome.code(), "invalid-module", "{:?}", r.outcome);
         assert_eq!(r.usage.fuel_consumed, 0);
     }
 
     #[test]
     fn unreachable_is_a_trap_with_its_kind() {
-        let r = run_with(Limits::default(), "unreachable");
+        let r = run_with(Policy::default(), "unreachable");
         match r.outcome {
             Outcome::Trap { kind, backtrace } => {
                 assert_eq!(kind, "unreachable-code-reached");

@@ -11,12 +11,14 @@ use wasmtime::component::{Component, Linker, ResourceType};
 use wasmtime::{Config, Engine, WasmBacktraceDetails};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 
+use w2s_policy::{ImportCheck, Policy};
+
 use crate::determinism::{ClockView, VirtualClocks};
-use crate::error::{HostError, truncate};
+use crate::error::{HostError, printable, truncate};
 use crate::imports::bindings::StrategyPre;
 use crate::imports::student::StudentEntry;
-use crate::limits::{EPOCH_TICK, Limits, MAX_WASM_STACK};
-use crate::state::HostState;
+use crate::limits::{EPOCH_TICK, MAX_WASM_STACK};
+use crate::state::{HostState, LiveCount};
 
 /// Frames kept in a wasm backtrace (wasmtime's default, set explicitly).
 const MAX_BACKTRACE_FRAMES: NonZeroUsize = NonZeroUsize::new(20).unwrap();
@@ -27,57 +29,6 @@ const MAX_IMPORT_NAME_BYTES: usize = 256;
 /// The type the world gives `run`, for error messages.
 const RUN_SIGNATURE: &str = "func(config: string) -> result<student, string>";
 
-/// The w2s:strategy interfaces a guest may import (version 0.1.x).
-const W2S_INTERFACES: [&str; 4] = [
-    "w2s:strategy/types",
-    "w2s:strategy/task",
-    "w2s:strategy/student",
-    "w2s:strategy/metrics",
-];
-
-/// The WASI 0.2 interfaces `wasmtime_wasi::p2::add_to_linker_sync`
-/// provides. Filesystem and sockets are linked (Rust's std imports them)
-/// but grant nothing: no preopened directory, no address allowed.
-const WASI_INTERFACES: [&str; 27] = [
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:filesystem/preopens",
-    "wasi:filesystem/types",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:sockets/instance-network",
-    "wasi:sockets/ip-name-lookup",
-    "wasi:sockets/network",
-    "wasi:sockets/tcp",
-    "wasi:sockets/tcp-create-socket",
-    "wasi:sockets/udp",
-    "wasi:sockets/udp-create-socket",
-];
-
-/// Whether the linker provides the import `name` (`ns:pkg/iface@version`).
-/// Types are checked afterwards by the linker itself.
-pub(crate) fn import_is_provided(name: &str) -> bool {
-    let Some((base, version)) = name.split_once('@') else {
-        return false;
-    };
-    (W2S_INTERFACES.contains(&base) && version.starts_with("0.1."))
-        || (WASI_INTERFACES.contains(&base) && version.starts_with("0.2."))
-}
-
 /// wasmtime's error chain on one line.
 pub(crate) fn reason(err: &wasmtime::Error) -> String {
     let text = err
@@ -85,7 +36,10 @@ pub(crate) fn reason(err: &wasmtime::Error) -> String {
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(": ");
-    truncate(text.replace(['\n', '\r'], " "), MAX_REASON_BYTES)
+    truncate(
+        printable(&text.replace(['\n', '\r'], " ")),
+        MAX_REASON_BYTES,
+    )
 }
 
 /// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -123,13 +77,15 @@ impl Drop for EpochTicker {
 }
 
 /// The sandbox: an engine with explicit limits, a linker with WASI 0.2
-/// (nothing granted but stdout and stderr) and the w2s imports, and a
-/// ticker thread for wall-clock deadlines. Build it once; load and run many
-/// strategies with it.
+/// (nothing granted but stdout, stderr and, when the policy says so, the
+/// scratch directory) and the w2s imports, and a ticker thread for
+/// wall-clock deadlines. Build it once; load and run many strategies with
+/// it.
 pub struct Sandbox {
     pub(crate) engine: Engine,
     linker: Linker<HostState>,
-    pub(crate) limits: Arc<Limits>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) live: LiveCount,
     _ticker: EpochTicker,
 }
 
@@ -158,38 +114,68 @@ fn engine_err(err: impl std::fmt::Display) -> HostError {
     }
 }
 
+/// The engine configuration every sandbox (and the compiling process)
+/// uses. It does not depend on the policy: limits are set per store.
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .wasm_backtrace_max_frames(Some(MAX_BACKTRACE_FRAMES))
+        // Set explicitly: the default reads WASMTIME_BACKTRACE_DETAILS.
+        .wasm_backtrace_details(WasmBacktraceDetails::Disable)
+        .max_wasm_stack(MAX_WASM_STACK)
+        // Synchronous host calls only; also makes them ~2.5x cheaper.
+        .concurrency_support(false)
+        // Bit-identical results across CPUs.
+        .cranelift_nan_canonicalization(true)
+        .relaxed_simd_deterministic(true);
+    config
+}
+
+/// A description of [`engine_config`] for the compiled-artifact cache key:
+/// change it whenever `engine_config` changes.
+pub(crate) const ENGINE_CONFIG_TAG: &str = "w2s-engine-v1:component,fuel,epochs,stack=1MiB,frames=20,no-details,no-concurrency,nan-canon,relaxed-simd-det";
+
+/// A new engine with [`engine_config`].
+pub(crate) fn new_engine() -> Result<Engine, HostError> {
+    Engine::new(&engine_config()).map_err(|e| engine_err(reason(&e)))
+}
+
 impl Sandbox {
-    /// A sandbox with `limits` (checked against the hard caps).
-    pub fn new(limits: Limits) -> Result<Self, HostError> {
-        limits.validate()?;
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .wasm_backtrace_max_frames(Some(MAX_BACKTRACE_FRAMES))
-            // Set explicitly: the default reads WASMTIME_BACKTRACE_DETAILS.
-            .wasm_backtrace_details(WasmBacktraceDetails::Disable)
-            .max_wasm_stack(MAX_WASM_STACK)
-            // Synchronous host calls only; also makes them ~2.5x cheaper.
-            .concurrency_support(false)
-            // Bit-identical results across CPUs.
-            .cranelift_nan_canonicalization(true)
-            .relaxed_simd_deterministic(true);
-        let engine = Engine::new(&config).map_err(|e| engine_err(reason(&e)))?;
+    /// A sandbox that enforces `policy`.
+    pub fn new(policy: Policy) -> Result<Self, HostError> {
+        let engine = new_engine()?;
         let mut linker = Linker::new(&engine);
         Self::link(&mut linker).map_err(|e| engine_err(reason(&e)))?;
         let ticker = EpochTicker::start(engine.clone()).map_err(engine_err)?;
         Ok(Self {
             engine,
             linker,
-            limits: Arc::new(limits),
+            policy: Arc::new(policy),
+            live: LiveCount::default(),
             _ticker: ticker,
         })
     }
 
+    /// Compiles a component with the sandbox's engine configuration and
+    /// returns the serialized artifact, without a sandbox (no linker, no
+    /// ticker). This is what the compiling process (`w2s compile`) runs.
+    /// Checks the header first; the size cap is the caller's to check.
+    pub fn precompile(wasm: &[u8]) -> Result<Vec<u8>, HostError> {
+        check_header(wasm)?;
+        let engine = new_engine()?;
+        let component =
+            Component::new(&engine, wasm).map_err(|e| HostError::Compile { reason: reason(&e) })?;
+        component
+            .serialize()
+            .map_err(|e| HostError::Compile { reason: reason(&e) })
+    }
+
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+        crate::scratch::add_to_linker(linker)?;
         // Replace wasmtime's monotonic clock with the virtual one: its
         // sleeps would block inside a host call (see `determinism`).
         linker.allow_shadowing(true);
@@ -201,39 +187,63 @@ impl Sandbox {
         crate::imports::add_to_linker(linker)
     }
 
-    /// The limits every run of this sandbox uses.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    /// The policy every run of this sandbox enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
-    /// Compiles and validates a strategy component. Checks, in order: the
-    /// size cap (before compiling), the wasm magic, component (not core
-    /// module) version bytes, compilation, that every import is a
-    /// w2s:strategy or WASI 0.2 interface, the `run` export's type, and
-    /// finally the linker's own type check of every import.
-    pub fn load(&self, wasm: &[u8]) -> Result<Strategy, HostError> {
+    /// Students and optimizers alive right now across all runs of this
+    /// sandbox. Between runs it is 0: everything a run created is freed
+    /// with its store.
+    pub fn live_handles(&self) -> u64 {
+        self.live.get()
+    }
+
+    /// The checks before compiling: the size cap, the wasm magic, and
+    /// component (not core module) version bytes.
+    pub fn preflight(&self, wasm: &[u8]) -> Result<(), HostError> {
         let bytes = wasm.len() as u64;
-        if bytes > self.limits.max_wasm_bytes {
-            return Err(HostError::TooLarge {
-                bytes,
-                limit: self.limits.max_wasm_bytes,
-            });
+        let limit = self.policy.io().max_wasm_bytes;
+        if bytes > limit {
+            return Err(HostError::TooLarge { bytes, limit });
         }
-        check_header(wasm)?;
+        check_header(wasm)
+    }
+
+    /// Compiles (in this process) and validates a strategy component:
+    /// [`Sandbox::preflight`], compilation, then
+    /// [`Sandbox::load_compiled`]. `w2s eval` compiles in a child process
+    /// instead, under the policy's compile limits.
+    pub fn load(&self, wasm: &[u8]) -> Result<Strategy, HostError> {
+        self.preflight(wasm)?;
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| HostError::Compile { reason: reason(&e) })?;
+        self.load_compiled(component, hex::encode(Sha256::digest(wasm)))
+    }
+
+    /// Validates a compiled component whose wasm has sha256 `wasm_sha256`:
+    /// every import is an interface the policy allows (checked by name,
+    /// before the linker's own type check, so a denied one is named), the
+    /// `run` export has the world's type, and the linker can satisfy every
+    /// import.
+    pub fn load_compiled(
+        &self,
+        component: Component,
+        wasm_sha256: String,
+    ) -> Result<Strategy, HostError> {
         for (name, item) in component.component_type().imports(&self.engine) {
             // A type import (`use student.{student}` in the world) is an
             // alias the linker resolves; every other import must be an
-            // interface the linker provides.
-            let provided = match item.ty {
-                ComponentItem::Type(_) | ComponentItem::Resource(_) => true,
-                ComponentItem::ComponentInstance(_) => import_is_provided(name),
-                _ => false,
+            // interface the policy allows.
+            let check = match item.ty {
+                ComponentItem::Type(_) | ComponentItem::Resource(_) => ImportCheck::Allowed,
+                ComponentItem::ComponentInstance(_) => self.policy.imports().check(name),
+                _ => ImportCheck::NotProvided,
             };
-            if !provided {
-                let import = truncate(name.to_owned(), MAX_IMPORT_NAME_BYTES);
-                return Err(HostError::ForbiddenImport { import });
+            if check != ImportCheck::Allowed {
+                let import = truncate(printable(name), MAX_IMPORT_NAME_BYTES);
+                let provided = check == ImportCheck::NotAllowed;
+                return Err(HostError::ImportDenied { import, provided });
             }
         }
         let ty = self
@@ -260,7 +270,7 @@ impl Sandbox {
         })?;
         Ok(Strategy {
             pre,
-            sha256: hex::encode(Sha256::digest(wasm)),
+            sha256: wasm_sha256,
         })
     }
 }
@@ -299,7 +309,7 @@ mod tests {
     use super::*;
 
     fn sandbox() -> Sandbox {
-        Sandbox::new(Limits::default()).unwrap()
+        Sandbox::new(Policy::default()).unwrap()
     }
 
     fn load_wat(s: &Sandbox, wat: &str) -> Result<Strategy, HostError> {
@@ -326,10 +336,9 @@ mod tests {
 
     #[test]
     fn size_is_checked_before_compiling() {
-        let s = Sandbox::new(Limits {
-            max_wasm_bytes: 16,
-            ..Limits::default()
-        })
+        let s = Sandbox::new(
+            Policy::from_toml_str("version = 1\n[io]\nmax_wasm_bytes = 16\n").unwrap(),
+        )
         .unwrap();
         let err = s.load(&[0u8; 17]).err().unwrap();
         assert!(matches!(
@@ -356,17 +365,21 @@ mod tests {
         let wat = r#"(component (import "evil:net/sockets@1.0.0" (instance)))"#;
         let err = load_wat(&sandbox(), wat).err().unwrap();
         match &err {
-            HostError::ForbiddenImport { import } => assert_eq!(import, "evil:net/sockets@1.0.0"),
+            HostError::ImportDenied { import, provided } => {
+                assert_eq!(import, "evil:net/sockets@1.0.0");
+                assert!(!provided);
+            }
             other => panic!("{other}"),
         }
         assert!(err.to_string().contains("evil:net/sockets@1.0.0"));
+        assert_eq!(err.outcome().unwrap().code(), "import-denied");
     }
 
     #[test]
     fn root_function_and_unknown_resource_imports_are_refused() {
         let wat = r#"(component (import "launch" (func)))"#;
         match load_wat(&sandbox(), wat) {
-            Err(HostError::ForbiddenImport { import }) => assert_eq!(import, "launch"),
+            Err(HostError::ImportDenied { import, .. }) => assert_eq!(import, "launch"),
             other => panic!("{:?}", other.err()),
         }
         let wat = r#"(component (import "handle" (type (sub resource))))"#;
@@ -380,8 +393,22 @@ mod tests {
         let wat = r#"(component (import "w2s:strategy/task@9.0.0" (instance)))"#;
         assert!(matches!(
             load_wat(&sandbox(), wat),
-            Err(HostError::ForbiddenImport { .. })
+            Err(HostError::ImportDenied { .. })
         ));
+    }
+
+    #[test]
+    fn an_interface_outside_the_policy_is_denied_by_name() {
+        let wat = r#"(component (import "wasi:sockets/tcp@0.2.6" (instance)))"#;
+        let err = load_wat(&sandbox(), wat).err().unwrap();
+        match &err {
+            HostError::ImportDenied { import, provided } => {
+                assert_eq!(import, "wasi:sockets/tcp@0.2.6");
+                assert!(provided);
+            }
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("policy does not allow"), "{err}");
     }
 
     #[test]
@@ -395,15 +422,6 @@ mod tests {
             matches!(err, HostError::BadExport { export: "run", .. }),
             "{err}"
         );
-    }
-
-    #[test]
-    fn provided_imports() {
-        assert!(import_is_provided("wasi:cli/stdout@0.2.6"));
-        assert!(import_is_provided("w2s:strategy/student@0.1.0"));
-        assert!(!import_is_provided("wasi:cli/stdout"));
-        assert!(!import_is_provided("wasi:http/outgoing-handler@0.2.6"));
-        assert!(!import_is_provided("wasi:cli/stdout@0.3.0"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Per-run host state: the WASI context, the resource table, the meters
 //! that enforce the limits wasmtime cannot see, and the store limiter.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
@@ -10,10 +12,14 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use w2s_policy::Policy;
+
+use crate::audit::AuditLog;
 use crate::determinism::VirtualClock;
 use crate::error::{GrowthRefused, HostTrap};
-use crate::limits::{Limits, MAX_MEMORIES, MAX_TABLES};
+use crate::limits::{MAX_MEMORIES, MAX_TABLES};
 use crate::report::{MetricPoint, Progress};
+use crate::scratch::ScratchQuota;
 
 /// Counters for the limits enforced inside host functions. Every method
 /// that charges checks before anything is spent.
@@ -29,30 +35,32 @@ pub(crate) struct Meters {
     pub(crate) peak_handles: u32,
     handle_limit: u32,
     pub(crate) train_steps: u64,
+    step_limit: u64,
     pub(crate) host_calls: u64,
 }
 
 impl Meters {
-    pub(crate) fn new(limits: &Limits, deadline: Instant) -> Self {
+    pub(crate) fn new(policy: &Policy, deadline: Instant) -> Self {
+        let host = policy.host();
         Self {
             deadline,
             flops: 0,
-            flops_budget: limits.compute_flops,
+            flops_budget: host.compute_flops,
             tensor_bytes: 0,
             peak_tensor_bytes: 0,
-            tensor_limit: limits.tensor_bytes,
+            tensor_limit: host.tensor_bytes,
             handles: 0,
             peak_handles: 0,
-            handle_limit: limits.max_handles,
+            handle_limit: host.max_handles,
             train_steps: 0,
+            step_limit: host.max_train_steps,
             host_calls: 0,
         }
     }
 
-    /// Counts a host call and checks the wall-clock deadline: fuel and
-    /// epochs do not interrupt time spent inside host functions.
-    pub(crate) fn enter(&mut self) -> Result<(), HostTrap> {
-        self.host_calls += 1;
+    /// Checks the wall-clock deadline: fuel and epochs do not interrupt
+    /// time spent inside host functions.
+    pub(crate) fn check_deadline(&self) -> Result<(), HostTrap> {
         if Instant::now() >= self.deadline {
             Err(HostTrap::Timeout)
         } else {
@@ -89,6 +97,26 @@ impl Meters {
                 limit: self.tensor_limit,
             }),
         }
+    }
+
+    /// Tensor memory in use, in bytes.
+    pub(crate) fn tensor_bytes(&self) -> u64 {
+        self.tensor_bytes
+    }
+
+    /// Live students and optimizers.
+    pub(crate) fn handles(&self) -> u32 {
+        self.handles
+    }
+
+    /// Checks that one more train step is allowed (before taking it).
+    pub(crate) fn check_step(&self) -> Result<(), HostTrap> {
+        if self.train_steps >= self.step_limit {
+            return Err(HostTrap::StepLimit {
+                limit: self.step_limit,
+            });
+        }
+        Ok(())
     }
 
     /// Releases tensor memory reserved earlier.
@@ -139,14 +167,21 @@ pub(crate) struct StoreLimiter {
 }
 
 impl StoreLimiter {
-    pub(crate) fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(policy: &Policy) -> Self {
+        let guest = policy.guest();
         Self {
-            memory_limit: limits.memory_bytes,
+            memory_limit: guest.memory_bytes,
             memory_total: 0,
             last_growth: 0,
-            table_limit: limits.table_elements,
-            instances: limits.instances as usize,
+            table_limit: guest.table_elements,
+            instances: guest.instances as usize,
         }
+    }
+
+    /// Bytes of all linear memories together. Memories never shrink, so
+    /// this is also the peak.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.memory_total
     }
 }
 
@@ -160,6 +195,7 @@ impl ResourceLimiter for StoreLimiter {
         let growth = desired.saturating_sub(current) as u64;
         let total = self.memory_total.saturating_add(growth);
         if total > self.memory_limit {
+            self.last_growth = 0;
             return Err(wasmtime::Error::new(GrowthRefused::Memory {
                 desired: total,
                 limit: self.memory_limit,
@@ -205,6 +241,34 @@ impl ResourceLimiter for StoreLimiter {
     }
 }
 
+/// Counts the students and optimizers alive, across runs of one sandbox:
+/// each table entry holds a [`Live`] guard.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LiveCount(Arc<AtomicU64>);
+
+impl LiveCount {
+    /// A guard counted until dropped.
+    pub(crate) fn guard(&self) -> Live {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Live(Arc::clone(&self.0))
+    }
+
+    /// Entries alive now.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One counted entry; see [`LiveCount`].
+#[derive(Debug)]
+pub(crate) struct Live(Arc<AtomicU64>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Everything a run's store holds.
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
@@ -212,7 +276,15 @@ pub(crate) struct HostState {
     pub(crate) clock: VirtualClock,
     pub(crate) limiter: StoreLimiter,
     pub(crate) meters: Meters,
-    pub(crate) limits: Arc<Limits>,
+    pub(crate) policy: Arc<Policy>,
+    /// Calls per host function (always counted).
+    pub(crate) calls: BTreeMap<&'static str, u64>,
+    /// The audit log, when one was asked for.
+    pub(crate) audit: Option<AuditLog>,
+    /// Counts live students and optimizers for the sandbox.
+    pub(crate) live: LiveCount,
+    /// The scratch directory's quota, when the policy grants one.
+    pub(crate) scratch: Option<Arc<ScratchQuota>>,
     pub(crate) task: Arc<PublicTask>,
     pub(crate) seed: u64,
     pub(crate) metrics: Vec<MetricPoint>,
@@ -270,7 +342,7 @@ pub(crate) mod test_support {
 
     /// Host state for calling host functions directly, without wasm.
     pub(crate) fn host_state(
-        limits: Limits,
+        policy: Policy,
         task: Arc<PublicTask>,
     ) -> (HostState, Receiver<Progress>) {
         let (progress, events) = mpsc::channel();
@@ -279,9 +351,13 @@ pub(crate) mod test_support {
             wasi: wasmtime_wasi::WasiCtx::builder().build(),
             table: ResourceTable::new(),
             clock: VirtualClock::default(),
-            limiter: StoreLimiter::new(&limits),
-            meters: Meters::new(&limits, deadline),
-            limits: Arc::new(limits),
+            limiter: StoreLimiter::new(&policy),
+            meters: Meters::new(&policy, deadline),
+            policy: Arc::new(policy),
+            calls: BTreeMap::new(),
+            audit: None,
+            live: LiveCount::default(),
+            scratch: None,
             task,
             seed: 1,
             metrics: Vec::new(),
@@ -299,13 +375,19 @@ mod tests {
     use std::time::Duration;
 
     fn meters() -> Meters {
-        let limits = Limits {
-            compute_flops: 100,
-            tensor_bytes: 10,
-            max_handles: 2,
-            ..Limits::default()
-        };
-        Meters::new(&limits, Instant::now() + Duration::from_secs(60))
+        let policy = Policy::from_toml_str(
+            "version = 1\n[host]\ncompute_flops = 100\ntensor_bytes = 10\nmax_handles = 2\nmax_train_steps = 1\n",
+        )
+        .unwrap();
+        Meters::new(&policy, Instant::now() + Duration::from_secs(60))
+    }
+
+    #[test]
+    fn steps_are_capped() {
+        let mut m = meters();
+        m.check_step().unwrap();
+        m.train_steps += 1;
+        assert_eq!(m.check_step(), Err(HostTrap::StepLimit { limit: 1 }));
     }
 
     #[test]
@@ -355,26 +437,25 @@ mod tests {
 
     #[test]
     fn deadline_in_the_past_times_out() {
-        let mut m = Meters::new(&Limits::default(), Instant::now());
-        assert_eq!(m.enter(), Err(HostTrap::Timeout));
-        assert_eq!(m.host_calls, 1);
+        let m = Meters::new(&Policy::default(), Instant::now());
+        assert_eq!(m.check_deadline(), Err(HostTrap::Timeout));
     }
 
     #[test]
     fn limiter_caps_total_memory_with_a_typed_error() {
-        let mut l = StoreLimiter::new(&Limits {
-            memory_bytes: 1 << 20,
-            ..Limits::default()
-        });
-        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+        let policy =
+            Policy::from_toml_str("version = 1\n[guest]\nmemory_bytes = 2097152\n").unwrap();
+        let mut l = StoreLimiter::new(&policy);
+        assert!(l.memory_growing(0, 1 << 20, None).unwrap());
         let err = l
-            .memory_growing(512 << 10, (1 << 20) + 65536, None)
+            .memory_growing(1 << 20, (2 << 20) + 65536, None)
             .unwrap_err();
         assert!(matches!(
             err.downcast_ref::<GrowthRefused>(),
             Some(GrowthRefused::Memory { .. })
         ));
         l.memory_grow_failed(wasmtime::Error::msg("x")).unwrap();
-        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+        assert_eq!(l.memory_bytes(), 1 << 20);
+        assert!(l.memory_growing(1 << 20, 2 << 20, None).unwrap());
     }
 }

@@ -10,6 +10,7 @@
 pub(crate) mod metrics;
 pub(crate) mod student;
 pub(crate) mod task;
+mod train_step;
 
 use w2s_train::{Arch, TrainError};
 use wasmtime::component::{HasSelf, Linker};

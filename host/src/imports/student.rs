@@ -11,23 +11,27 @@
 //! error, naming the field. It counts as a live handle until dropped.
 
 use candle_core::Tensor;
-use w2s_train::head::validate_batch;
 use w2s_train::{Arch, Head, Optimizer, OptimizerConfig, OptimizerKind};
 use wasmtime::component::Resource;
 
+use serde_json::json;
+
+use crate::audit::{Args, Deadline, list, matrix};
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student;
 use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, train_refusal, wit};
-use crate::state::HostState;
+use crate::limits::allows;
+use crate::state::{HostState, Live};
 
 /// A student in the resource table. `pub` only because the generated
 /// bindings re-export it; the module is private.
 #[allow(unreachable_pub)]
 pub struct StudentEntry {
-    id: u64,
-    head: Head,
+    pub(crate) id: u64,
+    pub(crate) head: Head,
     /// Tensor memory charged for the parameters.
     bytes: u64,
+    _live: Live,
 }
 
 impl StudentEntry {
@@ -41,13 +45,14 @@ impl StudentEntry {
 #[allow(unreachable_pub)]
 pub struct OptimizerEntry {
     /// `None` when the configuration was refused (see `refused`).
-    optimizer: Option<Optimizer>,
+    pub(crate) optimizer: Option<Optimizer>,
     /// The error every use returns when the configuration was refused.
-    refused: Option<wit::Error>,
+    pub(crate) refused: Option<wit::Error>,
     /// The student this optimizer's state belongs to, once it has stepped.
-    bound_to: Option<u64>,
+    pub(crate) bound_to: Option<u64>,
     /// Tensor memory charged for the state.
-    state_bytes: u64,
+    pub(crate) state_bytes: u64,
+    _live: Live,
 }
 
 fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
@@ -71,7 +76,7 @@ fn to_vec(t: candle_core::Result<Tensor>, what: &'static str) -> Result<Vec<f32>
 }
 
 impl HostState {
-    fn dims(&self) -> (usize, usize) {
+    pub(crate) fn dims(&self) -> (usize, usize) {
         (self.task.feature_dim(), self.task.classes())
     }
 
@@ -92,19 +97,27 @@ impl HostState {
         let head = make(self).ok_or(HostTrap::Internal { what: "student" })?;
         let id = self.next_student_id;
         self.next_student_id += 1;
-        Ok(self.table.push(StudentEntry { id, head, bytes })?)
+        let _live = self.live.guard();
+        Ok(self.table.push(StudentEntry {
+            id,
+            head,
+            bytes,
+            _live,
+        })?)
     }
 
     /// Refuses a call whose transient tensors (the gathered features, the
     /// hidden activations) would need more than `tensor_bytes`: a long
     /// index list times a wide feature row is host memory that nothing
     /// else bounds. The guest can split the batch.
-    fn check_call_size(&self, rows: usize, arch: Arch) -> Result<(), wit::Error> {
+    pub(crate) fn check_call_size(&self, rows: usize, arch: Arch) -> Result<(), wit::Error> {
         let (in_dim, classes) = self.dims();
-        let width = in_dim.max(arch.hidden_dim(in_dim)).max(classes) as u64;
+        let width = in_dim.max(arch.hidden_dim(in_dim)).max(classes);
+        self.check_elements("indices", rows, width)?;
+        let width = width as u64;
         let bytes = (rows as u64).saturating_mul(width).saturating_mul(4);
-        if bytes > self.limits.tensor_bytes {
-            let limit = self.limits.tensor_bytes;
+        let limit = self.policy.host().tensor_bytes;
+        if bytes > limit {
             return Err(refusal(
                 wit::ErrorCode::InvalidArgument,
                 format!(
@@ -124,7 +137,6 @@ impl HostState {
         what: &'static str,
         f: impl FnOnce(&Head, &Tensor) -> w2s_train::Result<Tensor>,
     ) -> WitResult<Vec<f32>> {
-        self.meters.enter()?;
         if let Err(e) = self.check_indices(indices) {
             return Ok(Err(e));
         }
@@ -150,58 +162,104 @@ impl HostState {
 
 impl student::Host for HostState {}
 
+const CREATE: &str = "w2s:strategy/student.[static]student.create";
+const DUPLICATE: &str = "w2s:strategy/student.[method]student.duplicate";
+const ARCHITECTURE: &str = "w2s:strategy/student.[method]student.architecture";
+const HIDDEN_DIM: &str = "w2s:strategy/student.[method]student.hidden-dim";
+const PREDICT: &str = "w2s:strategy/student.[method]student.predict";
+const HIDDEN: &str = "w2s:strategy/student.[method]student.hidden";
+const TRAIN_STEP: &str = "w2s:strategy/student.[method]student.train-step";
+const DROP_STUDENT: &str = "w2s:strategy/student.[resource-drop]student";
+const NEW_OPTIMIZER: &str = "w2s:strategy/student.[constructor]optimizer";
+const SET_LR: &str = "w2s:strategy/student.[method]optimizer.set-learning-rate";
+const DROP_OPTIMIZER: &str = "w2s:strategy/student.[resource-drop]optimizer";
+
+fn arch_arg(arch: &wit::Arch) -> serde_json::Value {
+    json!(arch_from_wit(*arch).describe())
+}
+
 impl student::HostStudent for HostState {
     fn create(&mut self, architecture: wit::Arch, seed: u64) -> WitResult<Resource<StudentEntry>> {
-        self.meters.enter()?;
-        let arch = arch_from_wit(architecture);
-        if arch == (Arch::Mlp { hidden: 0 }) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::InvalidArgument,
-                "`hidden` must be positive",
-            )));
-        }
-        if !self.limits.allows(arch) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::NotAllowed,
-                format!("architecture {} is not allowed", arch.describe()),
-            )));
-        }
-        let (in_dim, classes) = self.dims();
-        let student = self.add_student(arch, |s| {
-            Head::init(arch, in_dim, classes, seed, s.task.features.device()).ok()
-        })?;
-        Ok(Ok(student))
+        let args = || {
+            vec![
+                ("architecture", arch_arg(&architecture)),
+                ("seed", json!(seed)),
+            ]
+        };
+        self.audited(CREATE, Deadline::Check, args, |s| {
+            let arch = arch_from_wit(architecture);
+            if arch == (Arch::Mlp { hidden: 0 }) {
+                return Ok(Err(refusal(
+                    wit::ErrorCode::InvalidArgument,
+                    "`hidden` must be positive",
+                )));
+            }
+            if !allows(&s.policy, arch) {
+                return Ok(Err(refusal(
+                    wit::ErrorCode::NotAllowed,
+                    format!("architecture {} is not allowed", arch.describe()),
+                )));
+            }
+            let (in_dim, classes) = s.dims();
+            let student = s.add_student(arch, |s| {
+                Head::init(arch, in_dim, classes, seed, s.task.features.device()).ok()
+            })?;
+            Ok(Ok(student))
+        })
     }
 
     fn duplicate(&mut self, this: Resource<StudentEntry>) -> WitResult<Resource<StudentEntry>> {
-        self.meters.enter()?;
-        let arch = self.table.get(&this)?.head.arch();
-        let copy = self.add_student(arch, |s| s.table.get(&this).ok().map(|e| e.head.clone()))?;
-        Ok(Ok(copy))
+        self.audited(DUPLICATE, Deadline::Check, Vec::new, |s| {
+            let arch = s.table.get(&this)?.head.arch();
+            let copy = s.add_student(arch, |s| s.table.get(&this).ok().map(|e| e.head.clone()))?;
+            Ok(Ok(copy))
+        })
     }
 
     fn architecture(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<wit::Arch> {
-        self.meters.enter()?;
-        Ok(arch_to_wit(self.table.get(&this)?.head.arch()))
+        self.audited(ARCHITECTURE, Deadline::Check, Vec::new, |s| {
+            Ok(arch_to_wit(s.table.get(&this)?.head.arch()))
+        })
     }
 
     fn hidden_dim(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<u32> {
-        self.meters.enter()?;
-        let dim = self
-            .table
-            .get(&this)?
-            .head
-            .arch()
-            .hidden_dim(self.task.feature_dim());
-        Ok(u32::try_from(dim).map_err(|_| HostTrap::Internal { what: "hidden-dim" })?)
+        self.audited(HIDDEN_DIM, Deadline::Check, Vec::new, |s| {
+            let dim = s
+                .table
+                .get(&this)?
+                .head
+                .arch()
+                .hidden_dim(s.task.feature_dim());
+            Ok(u32::try_from(dim).map_err(|_| HostTrap::Internal { what: "hidden-dim" })?)
+        })
     }
 
     fn predict(&mut self, this: Resource<StudentEntry>, indices: Vec<u32>) -> WitResult<Vec<f32>> {
-        self.forward(&this, &indices, "predict", |h, x| h.predict(x))
+        let n = indices.len();
+        self.audited(
+            PREDICT,
+            Deadline::Check,
+            || vec![("indices", list(n))],
+            |s| s.forward(&this, &indices, "predict", |h, x| h.predict(x)),
+        )
     }
 
     fn hidden(&mut self, this: Resource<StudentEntry>, indices: Vec<u32>) -> WitResult<Vec<f32>> {
-        self.forward(&this, &indices, "hidden", |h, x| h.hidden(x))
+        let n = indices.len();
+        self.audited(
+            HIDDEN,
+            Deadline::Check,
+            || vec![("indices", list(n))],
+            |s| {
+                if !s.policy.students().read_hidden {
+                    return Ok(Err(refusal(
+                        wit::ErrorCode::NotAllowed,
+                        "the policy does not allow reading hidden representations",
+                    )));
+                }
+                s.forward(&this, &indices, "hidden", |h, x| h.hidden(x))
+            },
+        )
     }
 
     fn train_step(
@@ -212,107 +270,56 @@ impl student::HostStudent for HostState {
         targets: Vec<f32>,
         weights: Vec<f32>,
     ) -> WitResult<f32> {
-        const WHAT: &str = "train-step";
-        self.meters.enter()?;
-        if let Err(e) = self.check_indices(&indices) {
-            return Ok(Err(e));
-        }
-        let (in_dim, classes) = self.dims();
-        let n = indices.len();
-        if let Err(e) = validate_batch(n, classes, &targets, &weights) {
-            return Ok(Err(train_refusal(e, WHAT)?));
-        }
-        let (id, arch) = {
-            let s = self.table.get(&this)?;
-            (s.id, s.head.arch())
-        };
-        if let Err(e) = self.check_call_size(n, arch) {
-            return Ok(Err(e));
-        }
-        let entry = self.table.get(&opt)?;
-        if let Some(refused) = &entry.refused {
-            return Ok(Err(refused.clone()));
-        }
-        if entry.bound_to.is_some_and(|bound| bound != id) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::WrongHandle,
-                "this optimizer belongs to another student",
-            )));
-        }
-        let first_step = entry.bound_to.is_none();
-        let kind = entry
-            .optimizer
-            .as_ref()
-            .ok_or(HostTrap::Internal { what: WHAT })?
-            .config()
-            .kind;
-
-        self.meters
-            .charge_flops(arch.train_step_flops(n, in_dim, classes))?;
-        let state_bytes = if first_step {
-            Optimizer::state_bytes(kind, arch.param_count(in_dim, classes))
-        } else {
-            0
-        };
-        self.meters.alloc_tensor(state_bytes)?;
-
-        let x = self
-            .task
-            .rows(&indices)
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let t = Tensor::from_vec(targets, (n, classes), x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let w = Tensor::from_vec(weights, n, x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let entry = self.table.get_mut(&opt)?;
-        let mut optimizer = entry
-            .optimizer
-            .take()
-            .ok_or(HostTrap::Internal { what: WHAT })?;
-        if first_step {
-            entry.bound_to = Some(id);
-            entry.state_bytes = state_bytes;
-        }
-        let result = self
-            .table
-            .get_mut(&this)?
-            .head
-            .train_step(&mut optimizer, &x, &t, &w);
-        self.table.get_mut(&opt)?.optimizer = Some(optimizer);
-        match result {
-            Ok(stats) => {
-                self.meters.train_steps += 1;
-                // The receiver is gone only when the caller stopped
-                // listening; progress is advisory.
-                let _ = self.progress.send(self.meters.progress());
-                Ok(Ok(stats.loss))
-            }
-            Err(e) => Ok(Err(train_refusal(e, WHAT)?)),
-        }
+        let classes = self.task.classes().max(1);
+        let shapes: Args = vec![
+            ("indices", list(indices.len())),
+            ("targets", matrix(targets.len() / classes, classes)),
+            ("weights", list(weights.len())),
+        ];
+        self.audited(
+            TRAIN_STEP,
+            Deadline::Check,
+            || shapes,
+            |s| s.train_step_inner(this, opt, indices, targets, weights),
+        )
     }
 
     fn drop(&mut self, rep: Resource<StudentEntry>) -> wasmtime::Result<()> {
-        let entry = self.table.delete(rep)?;
-        self.meters.free_tensor(entry.bytes);
-        self.meters.close_handle();
-        Ok(())
+        self.audited(DROP_STUDENT, Deadline::Skip, Vec::new, |s| {
+            let entry = s.table.delete(rep)?;
+            s.meters.free_tensor(entry.bytes);
+            s.meters.close_handle();
+            Ok(())
+        })
     }
 }
 
 impl student::HostOptimizer for HostState {
     fn new(&mut self, config: wit::OptimizerConfig) -> wasmtime::Result<Resource<OptimizerEntry>> {
-        self.meters.enter()?;
-        self.meters.open_handle()?;
-        let (optimizer, refused) = match Optimizer::new(native_config(&config)) {
-            Ok(o) => (Some(o), None),
-            Err(e) => (None, Some(train_refusal(e, "optimizer")?)),
+        let kind = match config.kind {
+            wit::OptimizerKind::Adamw => "adamw",
+            wit::OptimizerKind::Sgd => "sgd",
         };
-        Ok(self.table.push(OptimizerEntry {
-            optimizer,
-            refused,
-            bound_to: None,
-            state_bytes: 0,
-        })?)
+        self.audited(
+            NEW_OPTIMIZER,
+            Deadline::Check,
+            || vec![("kind", json!(kind))],
+            |s| {
+                s.meters.open_handle()?;
+                let (optimizer, refused) = match Optimizer::new(native_config(&config)) {
+                    Ok(o) => (Some(o), None),
+                    Err(e) => (None, Some(train_refusal(e, "optimizer")?)),
+                };
+                let _live = s.live.guard();
+                Ok(s.table.push(OptimizerEntry {
+                    optimizer,
+                    refused,
+                    bound_to: None,
+                    state_bytes: 0,
+                    _live,
+                })?)
+            },
+        )
     }
 
     fn set_learning_rate(
@@ -320,25 +327,29 @@ impl student::HostOptimizer for HostState {
         this: Resource<OptimizerEntry>,
         learning_rate: f32,
     ) -> WitResult<()> {
-        self.meters.enter()?;
-        let entry = self.table.get_mut(&this)?;
-        if let Some(refused) = &entry.refused {
-            return Ok(Err(refused.clone()));
-        }
-        let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal {
-            what: "set-learning-rate",
-        })?;
-        match optimizer.set_learning_rate(learning_rate) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => Ok(Err(train_refusal(e, "set-learning-rate")?)),
-        }
+        let args = || vec![("learning_rate", json!(learning_rate))];
+        self.audited(SET_LR, Deadline::Check, args, |s| {
+            let entry = s.table.get_mut(&this)?;
+            if let Some(refused) = &entry.refused {
+                return Ok(Err(refused.clone()));
+            }
+            let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal {
+                what: "set-learning-rate",
+            })?;
+            match optimizer.set_learning_rate(learning_rate) {
+                Ok(()) => Ok(Ok(())),
+                Err(e) => Ok(Err(train_refusal(e, "set-learning-rate")?)),
+            }
+        })
     }
 
     fn drop(&mut self, rep: Resource<OptimizerEntry>) -> wasmtime::Result<()> {
-        let entry = self.table.delete(rep)?;
-        self.meters.free_tensor(entry.state_bytes);
-        self.meters.close_handle();
-        Ok(())
+        self.audited(DROP_OPTIMIZER, Deadline::Skip, Vec::new, |s| {
+            let entry = s.table.delete(rep)?;
+            s.meters.free_tensor(entry.state_bytes);
+            s.meters.close_handle();
+            Ok(())
+        })
     }
 }
 
@@ -347,8 +358,8 @@ mod tests {
     use student::{HostOptimizer, HostStudent};
 
     use super::*;
-    use crate::limits::Limits;
     use crate::state::test_support::{host_state, tiny_task};
+    use w2s_policy::Policy;
 
     fn adamw(learning_rate: f32) -> wit::OptimizerConfig {
         wit::OptimizerConfig {
@@ -368,7 +379,7 @@ mod tests {
 
     #[test]
     fn predict_returns_probability_rows() {
-        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let (mut s, _) = host_state(Policy::default(), tiny_task(8));
         let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
         let p = s.predict(borrow(&a), vec![0, 5, 7]).unwrap().unwrap();
         assert_eq!(p.len(), 9);
@@ -383,7 +394,7 @@ mod tests {
 
     #[test]
     fn train_step_binds_the_optimizer_and_reports_progress() {
-        let (mut s, events) = host_state(Limits::default(), tiny_task(8));
+        let (mut s, events) = host_state(Policy::default(), tiny_task(8));
         let a = s
             .create(wit::Arch::Mlp(wit::Mlp { hidden: 5 }), 3)
             .unwrap()
@@ -415,13 +426,13 @@ mod tests {
         HostStudent::drop(&mut s, a).unwrap();
         HostStudent::drop(&mut s, b).unwrap();
         s.meters
-            .alloc_tensor(Limits::default().tensor_bytes)
+            .alloc_tensor(Policy::default().host().tensor_bytes)
             .unwrap();
     }
 
     #[test]
     fn refused_optimizer_config_is_returned_on_every_use() {
-        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let (mut s, _) = host_state(Policy::default(), tiny_task(8));
         let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
         let opt = HostOptimizer::new(&mut s, adamw(-1.0)).unwrap();
         let e = s.set_learning_rate(borrow(&opt), 0.1).unwrap().unwrap_err();
@@ -442,7 +453,7 @@ mod tests {
 
     #[test]
     fn disallowed_and_degenerate_architectures_are_refused() {
-        let (mut s, _) = host_state(Limits::default(), tiny_task(8));
+        let (mut s, _) = host_state(Policy::default(), tiny_task(8));
         let e = s
             .create(wit::Arch::Mlp(wit::Mlp { hidden: 4097 }), 1)
             .unwrap()
@@ -458,11 +469,8 @@ mod tests {
     #[test]
     fn wide_batches_are_refused_before_gathering() {
         // 64 rows of width 64 need 16 KiB of activations; parameters 2 KiB.
-        let limits = Limits {
-            tensor_bytes: 4096,
-            ..Limits::default()
-        };
-        let (mut s, _) = host_state(limits, tiny_task(64));
+        let policy = Policy::from_toml_str("version = 1\n[host]\ntensor_bytes = 4096\n").unwrap();
+        let (mut s, _) = host_state(policy, tiny_task(64));
         let a = s
             .create(wit::Arch::Mlp(wit::Mlp { hidden: 64 }), 1)
             .unwrap()
@@ -476,6 +484,68 @@ mod tests {
         assert_eq!(
             s.hidden(borrow(&a), vec![0, 1]).unwrap().unwrap().len(),
             128
+        );
+    }
+
+    fn policy(extra: &str) -> Policy {
+        Policy::from_toml_str(&format!("version = 1\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn hidden_is_not_allowed_when_the_policy_denies_it() {
+        let (mut s, _) = host_state(policy("[students]\nread_hidden = false"), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let e = s.hidden(borrow(&a), vec![0]).unwrap().unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::NotAllowed);
+        assert!(s.predict(borrow(&a), vec![0]).unwrap().is_ok());
+        assert_eq!(
+            s.meters.flops,
+            Arch::Linear.param_count(4, 3) + Arch::Linear.forward_flops(1, 4, 3)
+        );
+    }
+
+    #[test]
+    fn the_step_after_the_last_allowed_one_traps() {
+        let (mut s, _) = host_state(policy("[host]\nmax_train_steps = 2"), tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let opt = HostOptimizer::new(&mut s, adamw(0.1)).unwrap();
+        let step = |s: &mut HostState| {
+            s.train_step(
+                borrow(&a),
+                borrow(&opt),
+                vec![0],
+                vec![1.0, 0.0, 0.0],
+                vec![1.0],
+            )
+        };
+        step(&mut s).unwrap().unwrap();
+        step(&mut s).unwrap().unwrap();
+        let trap = step(&mut s).unwrap_err();
+        assert_eq!(
+            trap.downcast_ref::<HostTrap>(),
+            Some(&HostTrap::StepLimit { limit: 2 })
+        );
+        assert_eq!(s.meters.train_steps, 2);
+    }
+
+    #[test]
+    fn calls_over_the_element_cap_are_refused() {
+        // 8 rows of width 4 (the features) is 32 values; the cap is 16.
+        let p = policy("[host]\nmax_elements_per_call = 16\nmax_indices_per_call = 16");
+        let (mut s, _) = host_state(p, tiny_task(8));
+        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let e = s
+            .predict(borrow(&a), (0..8).collect())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
+        assert!(e.message.contains("over the limit of 16"), "{}", e.message);
+        assert_eq!(
+            s.predict(borrow(&a), (0..4).collect())
+                .unwrap()
+                .unwrap()
+                .len(),
+            12
         );
     }
 

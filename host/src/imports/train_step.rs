@@ -1,0 +1,101 @@
+//! `train-step`, the one primitive that changes a student: validation,
+//! charges (step, compute, optimizer state), then the fused step.
+
+use candle_core::Tensor;
+use w2s_train::Optimizer;
+use w2s_train::head::validate_batch;
+use wasmtime::component::Resource;
+
+use crate::error::HostTrap;
+use crate::imports::student::{OptimizerEntry, StudentEntry};
+use crate::imports::{WitResult, refusal, train_refusal, wit};
+use crate::state::HostState;
+
+impl HostState {
+    pub(crate) fn train_step_inner(
+        &mut self,
+        this: Resource<StudentEntry>,
+        opt: Resource<OptimizerEntry>,
+        indices: Vec<u32>,
+        targets: Vec<f32>,
+        weights: Vec<f32>,
+    ) -> WitResult<f32> {
+        const WHAT: &str = "train-step";
+        if let Err(e) = self.check_indices(&indices) {
+            return Ok(Err(e));
+        }
+        let (in_dim, classes) = self.dims();
+        let n = indices.len();
+        if let Err(e) = validate_batch(n, classes, &targets, &weights) {
+            return Ok(Err(train_refusal(e, WHAT)?));
+        }
+        let (id, arch) = {
+            let s = self.table.get(&this)?;
+            (s.id, s.head.arch())
+        };
+        if let Err(e) = self.check_call_size(n, arch) {
+            return Ok(Err(e));
+        }
+        let entry = self.table.get(&opt)?;
+        if let Some(refused) = &entry.refused {
+            return Ok(Err(refused.clone()));
+        }
+        if entry.bound_to.is_some_and(|bound| bound != id) {
+            return Ok(Err(refusal(
+                wit::ErrorCode::WrongHandle,
+                "this optimizer belongs to another student",
+            )));
+        }
+        let first_step = entry.bound_to.is_none();
+        let kind = entry
+            .optimizer
+            .as_ref()
+            .ok_or(HostTrap::Internal { what: WHAT })?
+            .config()
+            .kind;
+
+        self.meters.check_step()?;
+        self.meters
+            .charge_flops(arch.train_step_flops(n, in_dim, classes))?;
+        let state_bytes = if first_step {
+            Optimizer::state_bytes(kind, arch.param_count(in_dim, classes))
+        } else {
+            0
+        };
+        self.meters.alloc_tensor(state_bytes)?;
+
+        let x = self
+            .task
+            .rows(&indices)
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let t = Tensor::from_vec(targets, (n, classes), x.device())
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let w = Tensor::from_vec(weights, n, x.device())
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let entry = self.table.get_mut(&opt)?;
+        let mut optimizer = entry
+            .optimizer
+            .take()
+            .ok_or(HostTrap::Internal { what: WHAT })?;
+        if first_step {
+            entry.bound_to = Some(id);
+            entry.state_bytes = state_bytes;
+        }
+        let result = self
+            .table
+            .get_mut(&this)?
+            .head
+            .train_step(&mut optimizer, &x, &t, &w);
+        self.table.get_mut(&opt)?.optimizer = Some(optimizer);
+        match result {
+            Ok(stats) => {
+                self.meters.train_steps += 1;
+                // The receiver is gone only when the caller stopped
+                // listening; progress is advisory.
+                let _ = self.progress.send(self.meters.progress());
+                Ok(Ok(stats.loss))
+            }
+            Err(e) => Ok(Err(train_refusal(e, WHAT)?)),
+        }
+    }
+}
