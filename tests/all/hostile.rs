@@ -6,14 +6,15 @@
 //! For every fixture the runner asserts:
 //! - the exact outcome code of the `;; expect:` header, and every
 //!   `;; assert:` line against a JSON view of the run ([`view`]);
-//! - that the outcome is never a host panic or a host-internal trap, unless
-//!   the header expects exactly that;
+//! - that the outcome is never a host fault (a host panic, a host-internal
+//!   trap, or a load error that is not the component's), whatever the
+//!   header expects;
 //! - that no student or optimizer outlives a run
 //!   ([`Sandbox::live_handles`] is 0 after every run);
 //! - that the host survived: the same [`Sandbox`] runs (or refuses) the
 //!   same component again with the same outcome;
-//! - that a normal run right after it (plugins/vanilla, on the shared
-//!   default sandbox of this process) gives a report bit-identical to the
+//! - that a normal run right after it (plugins/vanilla, on this test
+//!   thread's default-policy sandbox) gives a report bit-identical to the
 //!   one a fresh `w2s run` process wrote ([`check_normal_run`]).
 //!
 //! Fixtures are compiled with the `wat` crate at test time; no `.wasm` is
@@ -164,7 +165,8 @@ pub(crate) fn check_normal_run() -> Result<(), String> {
 }
 
 /// A student's architecture and the bits of every parameter. (Checkpoint
-/// bytes are not compared: their metadata order varies between processes.)
+/// bytes are not compared: `w2s_train::checkpoint::to_bytes` writes its
+/// metadata from a `HashMap`, whose order varies between processes.)
 pub(crate) fn student_bits(head: &w2s_train::Head) -> (String, Vec<Vec<u32>>) {
     let params = head
         .params()
