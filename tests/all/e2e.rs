@@ -55,7 +55,12 @@ fn vanilla_on_the_default_task_recovers_part_of_the_gap() {
     assert_eq!(report["wasm"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(report["task"]["hash"].as_str().unwrap().len(), 64);
     assert_eq!(report["policy"]["sha256"].as_str().unwrap().len(), 64);
-    assert!(report["policy"]["limits"]["fuel"].as_u64().unwrap() > 0);
+    assert!(
+        report["policy"]["effective"]["guest"]["fuel"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     for v in ["w2s", "scorer", "wasmtime", "candle"] {
         assert!(report["versions"][v].is_string(), "versions.{v}");
     }

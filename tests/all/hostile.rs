@@ -86,7 +86,7 @@ pub(crate) fn suite() -> &'static Suite {
             normal_view_of_json(&read_json(&out.path().join("run.json"))),
             student_bits(
                 &w2s_train::checkpoint::from_bytes(
-                    &std::fs::read(out.path().join("student.safetensors")).unwrap(),
+                    &std::fs::read(out.path().join("student-0.safetensors")).unwrap(),
                     &candle_core::Device::Cpu,
                 )
                 .unwrap(),
@@ -106,15 +106,15 @@ pub(crate) fn suite() -> &'static Suite {
 /// library does not see.
 fn normal_view_of_json(report: &Value) -> Value {
     json!({
-        "outcome": report["outcome"],
-        "notes": report["notes"],
-        "usage": report["usage"],
-        "audit": report["audit"],
-        "metrics": report["metrics"],
-        "metrics_dropped": report["metrics_dropped"],
-        "stdout": report["stdout"],
-        "stderr": report["stderr"],
-        "seed": report["seed"],
+        "outcome": report["runs"][0]["outcome"],
+        "notes": report["runs"][0]["notes"],
+        "usage": report["runs"][0]["usage"],
+        "audit": report["runs"][0]["audit"],
+        "metrics": report["runs"][0]["metrics"],
+        "metrics_dropped": report["runs"][0]["metrics_dropped"],
+        "stdout": report["runs"][0]["stdout"],
+        "stderr": report["runs"][0]["stderr"],
+        "seed": report["runs"][0]["seed"],
         "wasm_sha256": report["wasm"]["sha256"],
         "policy_sha256": report["policy"]["sha256"],
     })

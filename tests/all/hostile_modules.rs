@@ -211,7 +211,10 @@ fn hostile_bytes_are_refused_by_the_w2s_process() {
         let start = Instant::now();
         let (code, stderr, report) = w2s_run(dir.path(), name, &bytes(), &[]);
         assert_eq!(code, 2, "{name}: {stderr}");
-        assert_eq!(report["outcome"]["code"], header.expect, "{name}: {stderr}");
+        assert_eq!(
+            report["runs"][0]["outcome"]["code"], header.expect,
+            "{name}: {stderr}"
+        );
         eprintln!("{name}: ok ({} ms)", start.elapsed().as_millis());
     }
     // The same binary, right after, runs a normal strategy.
@@ -227,7 +230,7 @@ fn hostile_bytes_are_refused_by_the_w2s_process() {
         .arg(dir.path().join("cache")));
     assert!(o.status.success(), "{stderr}");
     assert_eq!(
-        read_json(&out.join("run.json"))["outcome"]["code"],
+        read_json(&out.join("run.json"))["runs"][0]["outcome"]["code"],
         "completed"
     );
 }
@@ -253,7 +256,10 @@ fn a_200_mb_component_is_bounded_by_the_compile_deadline() {
     );
     let took = start.elapsed();
     assert_eq!(code, 2, "{stderr}");
-    assert_eq!(report["outcome"]["code"], "invalid-module", "{stderr}");
+    assert_eq!(
+        report["runs"][0]["outcome"]["code"], "invalid-module",
+        "{stderr}"
+    );
     assert!(
         stderr.contains("compile.timeout_ms") || stderr.contains("compile.memory_bytes"),
         "{stderr}"

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use serde_json::Value;
 use w2s_host::Sandbox;
 
 use crate::helpers::{default_task, plugin, read_json, run, w2s};
@@ -391,17 +392,20 @@ fn a_nan_student_is_scored_like_a_constant_classifier() {
         .arg(dir.path().join("cache")));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let report = read_json(&json);
-    assert_eq!(report["outcome"]["code"], "completed");
-    let score = &report["score"];
-    let acc = score["student_acc"].as_f64().unwrap();
-    // NaN rows all go to class 0 (argmax keeps the first on ties and
-    // never moves to NaN): the accuracy of always answering class 0.
-    assert!((0.0..=0.5).contains(&acc), "student_acc {acc}");
-    assert!(score["pgr"].as_f64().unwrap() < 0.0, "{score}");
+    assert_eq!(report["runs"][0]["outcome"]["code"], "completed");
+    for part in ["public", "private"] {
+        let score = &report["score"][part];
+        let acc = score["student_acc"]["mean"].as_f64().unwrap();
+        // NaN rows all go to class 0 (argmax keeps the first on ties and
+        // never moves to NaN): the accuracy of always answering class 0.
+        assert!((0.0..=0.5).contains(&acc), "{part} student_acc {acc}");
+        assert!(score["pgr"]["mean"].as_f64().unwrap() < 0.0, "{score}");
+    }
 }
 
-/// Without `--seed`, the run seed comes from the wasm's and the task's
-/// hashes: a guest reads it (`task.seed`) but never picks it.
+/// Without `--seed`, the run seeds come from the evaluator's secret and
+/// the submission (tests/all/seeds.rs recomputes the derivation): a guest
+/// reads its seed (`task.seed`) but never picks it.
 #[test]
 fn the_run_seed_is_derived_not_chosen_by_the_guest() {
     let dir = tempfile::tempdir().unwrap();
@@ -417,11 +421,15 @@ fn the_run_seed_is_derived_not_chosen_by_the_guest() {
         .arg(dir.path().join("cache")));
     assert!(o.status.success(), "{stderr}");
     let report = read_json(&out.join("run.json"));
-    let wasm = report["wasm"]["sha256"].as_str().unwrap();
-    let task = report["task"]["hash"].as_str().unwrap();
-    let expected = w2s_train::rng::derive_seed(0, &format!("{wasm}:{task}"));
-    assert_eq!(report["seed"], expected);
-    assert_eq!(report["seed_source"], "derived from wasm and task hashes");
+    assert_eq!(report["seeds"]["source"], "secret");
+    let planned = report["seeds"]["values"].as_array().unwrap();
+    let ran: Vec<&Value> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["seed"])
+        .collect();
+    assert_eq!(planned.iter().collect::<Vec<_>>(), ran);
 }
 
 #[test]

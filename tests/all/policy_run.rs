@@ -59,7 +59,7 @@ fn the_report_carries_the_effective_policy_and_its_hash() {
         &["--policy", strict.to_str().unwrap()],
     );
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(report["outcome"]["code"], "completed");
+    assert_eq!(report["runs"][0]["outcome"]["code"], "completed");
     let policy = Policy::from_toml_str(&std::fs::read_to_string(&strict).unwrap()).unwrap();
     assert_eq!(report["policy"]["sha256"], policy.sha256());
     assert_eq!(
@@ -112,9 +112,9 @@ fn a_denied_import_is_an_outcome_with_a_clear_line_and_a_report() {
         "`wasi:sockets/tcp@0.2.6`, which the policy does not allow",
     );
     let report = read_json(&json);
-    assert_eq!(report["outcome"]["code"], "import-denied");
+    assert_eq!(report["runs"][0]["outcome"]["code"], "import-denied");
     assert_eq!(
-        report["outcome"]["detail"]["import"],
+        report["runs"][0]["outcome"]["detail"]["import"],
         "wasi:sockets/tcp@0.2.6"
     );
     assert!(report["score"].is_null());
@@ -128,12 +128,15 @@ fn a_denied_import_is_an_outcome_with_a_clear_line_and_a_report() {
     );
     let (code, _, report) = run_json(dir.path(), &clock, &[]);
     assert_eq!(
-        (code, &report["outcome"]["code"]),
+        (code, &report["runs"][0]["outcome"]["code"]),
         (Some(2), &Value::from("invalid-module"))
     );
     let strict = example("strict.toml");
     let (_, stderr, report) = run_json(dir.path(), &clock, &["--policy", strict.to_str().unwrap()]);
-    assert_eq!(report["outcome"]["code"], "import-denied", "{stderr}");
+    assert_eq!(
+        report["runs"][0]["outcome"]["code"], "import-denied",
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -151,7 +154,7 @@ fn the_audit_log_has_a_line_per_host_call_and_the_report_its_summary() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let host_calls = report["usage"]["host_calls"].as_u64().unwrap();
+    let host_calls = report["runs"][0]["usage"]["host_calls"].as_u64().unwrap();
     assert_eq!(lines.len() as u64, host_calls + 1);
     for (i, line) in lines[..lines.len() - 1].iter().enumerate() {
         assert_eq!(line["seq"], i as u64 + 1);
@@ -164,7 +167,7 @@ fn the_audit_log_has_a_line_per_host_call_and_the_report_its_summary() {
         .collect();
     assert_eq!(
         steps.len() as u64,
-        report["usage"]["train_steps"].as_u64().unwrap()
+        report["runs"][0]["usage"]["train_steps"].as_u64().unwrap()
     );
     assert_eq!(steps[0]["args"]["targets"][1], report["task"]["classes"]);
     let mut summary = lines.last().unwrap()["summary"].clone();
@@ -172,10 +175,10 @@ fn the_audit_log_has_a_line_per_host_call_and_the_report_its_summary() {
     for k in ["records_written", "records_dropped"] {
         summary.as_object_mut().unwrap().remove(k);
     }
-    assert_eq!(summary, report["audit"]);
+    assert_eq!(summary, report["runs"][0]["audit"]);
     assert_eq!(
-        report["audit"]["peak_memory_bytes"],
-        report["usage"]["peak_memory_bytes"]
+        report["runs"][0]["audit"]["peak_memory_bytes"],
+        report["runs"][0]["usage"]["peak_memory_bytes"]
     );
 
     // A small cap cuts the log, says where, and keeps the summary.
@@ -200,7 +203,7 @@ fn the_audit_log_has_a_line_per_host_call_and_the_report_its_summary() {
     let kept = lines.len() as u64 - 2;
     assert_eq!(cut["truncated_after"], kept);
     assert_eq!(cut["records_dropped"].as_u64().unwrap() + kept, host_calls);
-    assert_eq!(report2["audit"], report["audit"]);
+    assert_eq!(report2["runs"][0]["audit"], report["runs"][0]["audit"]);
 }
 
 #[test]
@@ -265,7 +268,7 @@ fn a_compile_past_its_deadline_is_killed_with_a_clear_error() {
         stderr.contains("did not compile within 50 ms (compile.timeout_ms)"),
         "{stderr}"
     );
-    assert_eq!(report["outcome"]["code"], "invalid-module");
+    assert_eq!(report["runs"][0]["outcome"]["code"], "invalid-module");
 }
 
 #[test]
@@ -284,5 +287,5 @@ fn a_compile_past_its_memory_limit_is_a_clear_error() {
         stderr.contains("did not compile within 16777216 bytes of memory (compile.memory_bytes)"),
         "{stderr}"
     );
-    assert_eq!(report["outcome"]["code"], "invalid-module");
+    assert_eq!(report["runs"][0]["outcome"]["code"], "invalid-module");
 }
