@@ -3,8 +3,9 @@
 //! The run that trains a student writes one; the scorer, in another
 //! process, reads it back and computes test predictions itself. Tensors are
 //! named `layer{i}.weight` `(in, out)` and `layer{i}.bias` `(out)`; the
-//! metadata holds `format = "w2s-student/1"`, `arch` (JSON), `in_dim` and
-//! `classes`.
+//! metadata has one entry, `w2s`, whose value is the JSON object
+//! `{"format": "w2s-student/1", "arch": ..., "in_dim": ..., "classes": ...}`.
+//! The same head always serializes to the same bytes.
 
 use std::collections::HashMap;
 
@@ -16,6 +17,18 @@ use crate::head::Head;
 
 /// The metadata `format` value of a v1 checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "w2s-student/1";
+/// The one metadata key; its value is the JSON of [`Meta`].
+const META_KEY: &str = "w2s";
+
+/// What a checkpoint says about its head, in a fixed field order.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    format: String,
+    arch: Arch,
+    in_dim: usize,
+    classes: usize,
+}
 
 fn names(layers: usize) -> Vec<String> {
     (0..layers)
@@ -27,14 +40,18 @@ fn names(layers: usize) -> Vec<String> {
 pub fn to_bytes(head: &Head) -> Result<Vec<u8>> {
     let params = head.params();
     let names = names(params.len() / 2);
-    let mut metadata = HashMap::new();
-    metadata.insert("format".to_owned(), CHECKPOINT_FORMAT.to_owned());
-    metadata.insert(
-        "arch".to_owned(),
-        serde_json::to_string(&head.arch()).expect("Arch serializes"),
-    );
-    metadata.insert("in_dim".to_owned(), head.in_dim().to_string());
-    metadata.insert("classes".to_owned(), head.classes().to_string());
+    let meta = Meta {
+        format: CHECKPOINT_FORMAT.to_owned(),
+        arch: head.arch(),
+        in_dim: head.in_dim(),
+        classes: head.classes(),
+    };
+    // One metadata entry: safetensors writes its metadata map in the map's
+    // iteration order, which for several keys would differ between runs.
+    let metadata = HashMap::from([(
+        META_KEY.to_owned(),
+        serde_json::to_string(&meta).expect("checkpoint metadata serializes"),
+    )]);
     let cpu: Vec<Tensor> = params
         .iter()
         .map(|p| p.to_device(&Device::Cpu))
@@ -47,28 +64,23 @@ pub fn to_bytes(head: &Head) -> Result<Vec<u8>> {
 /// Reads a head back, checking format, architecture and every shape.
 pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Head> {
     let bad = |m: String| TrainError::Checkpoint(m);
-    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not safetensors: {e}")))?;
-    let meta = meta
+    let text = header
         .metadata()
-        .clone()
-        .ok_or_else(|| bad("no metadata".into()))?;
-    let get = |k: &str| {
-        meta.get(k)
-            .cloned()
-            .ok_or_else(|| bad(format!("metadata has no `{k}`")))
-    };
-    if get("format")? != CHECKPOINT_FORMAT {
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| bad(format!("metadata has no `{META_KEY}` entry")))?;
+    let meta: Meta = serde_json::from_str(text).map_err(|e| bad(format!("bad metadata: {e}")))?;
+    if meta.format != CHECKPOINT_FORMAT {
         return Err(bad(format!("format is not {CHECKPOINT_FORMAT}")));
     }
-    let arch: Arch =
-        serde_json::from_str(&get("arch")?).map_err(|e| bad(format!("bad arch: {e}")))?;
-    let in_dim: usize = get("in_dim")?
-        .parse()
-        .map_err(|_| bad("bad in_dim".into()))?;
-    let classes: usize = get("classes")?
-        .parse()
-        .map_err(|_| bad("bad classes".into()))?;
+    let Meta {
+        arch,
+        in_dim,
+        classes,
+        ..
+    } = meta;
     let tensors = candle_core::safetensors::load_buffer(bytes, device)?;
     let layers = arch.layer_shapes(in_dim, classes).len();
     let params = names(layers)
@@ -106,6 +118,18 @@ mod tests {
                 a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
                 b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn the_same_head_gives_the_same_bytes() {
+        // Regression: metadata written from a map of several keys came out
+        // in a different order each run, so checkpoints of identical
+        // students hashed differently.
+        let head = Head::init(Arch::Mlp { hidden: 3 }, 4, 2, 1, &Device::Cpu).unwrap();
+        let first = to_bytes(&head).unwrap();
+        for _ in 0..20 {
+            assert_eq!(to_bytes(&head.clone()).unwrap(), first);
         }
     }
 
