@@ -221,6 +221,20 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
     std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Loads the submission, opens the task and plans the seeds: everything an
+/// evaluation needs before it runs.
+fn prepare(common: &CommonArgs, generate_default: bool) -> Result<(Submission, TaskView, Options)> {
+    let dir = task_dir(common, generate_default)?;
+    let sub = load_with(&common.wasm, &common.sandbox)?;
+    let view = open_task(&dir)?;
+    let opts = Options {
+        config: common.config.clone(),
+        seeds: common.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?,
+        controls: common.controls,
+    };
+    Ok((sub, view, opts))
+}
+
 pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
     if args.suite.enabled() {
         return crate::suite::run(
@@ -230,17 +244,7 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
             args.feedback_only,
         );
     }
-    let dir = task_dir(&args.common, true)?;
-    let sub = load_with(&args.common.wasm, &args.common.sandbox)?;
-    let view = open_task(&dir)?;
-    let opts = Options {
-        config: args.common.config.clone(),
-        seeds: args
-            .common
-            .seeds
-            .plan(&sub.wasm_sha256, &view.task.task_hash)?,
-        controls: args.common.controls,
-    };
+    let (sub, view, opts) = prepare(&args.common, true)?;
     let report = evaluate(&sub, &view, &opts, args.out.as_deref())?;
     if sub.loaded.is_err() {
         print_refusal(&sub);
@@ -266,17 +270,7 @@ pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
     if args.common.task.is_none() {
         bail!("`w2s run` needs --task DIR");
     }
-    let dir = task_dir(&args.common, false)?;
-    let sub = load_with(&args.common.wasm, &args.common.sandbox)?;
-    let view = open_task(&dir)?;
-    let opts = Options {
-        config: args.common.config.clone(),
-        seeds: args
-            .common
-            .seeds
-            .plan(&sub.wasm_sha256, &view.task.task_hash)?,
-        controls: args.common.controls,
-    };
+    let (sub, view, opts) = prepare(&args.common, false)?;
     let phase = evaluation::sandboxed_phase(&sub, &view, &opts, &args.out)?;
     let checkpoints = phase.checkpoints();
     let report = evaluation::assemble(&sub, &view, &opts, phase, None, 0);
