@@ -67,8 +67,11 @@ impl HostState {
         } else {
             logits.clone()
         };
-        let logits = self.push_tensor(logits, flops)?;
-        let hidden = self.push_tensor(hidden, flops)?;
+        // The graph keeps the gathered features and the activations alive.
+        let width = in_dim + arch.hidden_dim(in_dim) + classes;
+        let graph_bytes = (indices.len() * width) as u64 * 4;
+        let logits = self.push_tensor(logits, flops, graph_bytes)?;
+        let hidden = self.push_tensor(hidden, flops, graph_bytes)?;
         Ok(Ok((logits, hidden)))
     }
 
@@ -193,7 +196,7 @@ impl HostState {
         let mut out = Vec::with_capacity(params.len());
         for p in params {
             self.meters.charge_flops(p.elem_count() as u64)?;
-            out.push(self.push_tensor(p.detach(), 0)?);
+            out.push(self.push_tensor(p.detach(), 0, 0)?);
         }
         Ok(Ok(out))
     }

@@ -14,11 +14,13 @@
 //! carries the FLOPs of the graph that made it (an upper bound: shared
 //! subgraphs count once per use); `backward-step` charges twice that.
 //!
-//! Tensor memory counts each handle's own values. Autograd keeps the
-//! intermediate tensors of a graph alive while a tensor built from them
-//! lives; they were each charged when created and released when their
-//! handle was dropped, so a long graph can hold more than the meter shows,
-//! at most the sum of everything the run was allowed to create.
+//! Tensor memory: an untracked tensor is charged its own values. A tracked
+//! one (built from a student's `forward`) keeps its whole autograd graph
+//! alive, inputs included, whether or not the guest still holds their
+//! handles; it is charged its own values plus the charges of its inputs.
+//! That over-counts shared subgraphs (a graph that reuses a tensor many
+//! times reaches the limit early) but never under-counts, so dropping
+//! intermediate handles cannot grow host memory past the meter.
 
 use candle_core::{DType, Shape, Tensor};
 use serde_json::json;
@@ -41,8 +43,9 @@ const MAX_CONCAT_PARTS: usize = 64;
 #[allow(unreachable_pub)]
 pub struct TensorEntry {
     pub(crate) t: Tensor,
-    /// Tensor memory charged for the values.
-    bytes: u64,
+    /// Tensor memory charged: the values, plus the inputs' charges when
+    /// tracked (see the module docs).
+    pub(crate) bytes: u64,
     /// FLOPs of the graph that made it (see the module docs).
     pub(crate) graph_flops: u64,
     _live: Live,
@@ -106,6 +109,30 @@ fn broadcast(a: &Shape, b: &Shape) -> Result<Shape, wit::Error> {
     })
 }
 
+/// What an input brings to a result's graph: its FLOPs and its charged
+/// bytes (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Graph {
+    flops: u64,
+    bytes: u64,
+}
+
+impl Graph {
+    fn of(e: &TensorEntry) -> Self {
+        Self {
+            flops: e.graph_flops,
+            bytes: e.bytes,
+        }
+    }
+
+    fn join(self, other: Self) -> Self {
+        Self {
+            flops: self.flops.saturating_add(other.flops),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+}
+
 /// The planned output of an op: its element count and its FLOPs.
 struct Plan {
     elems: usize,
@@ -117,14 +144,20 @@ impl HostState {
         Ok(self.table.get(r)?)
     }
 
-    /// Charges a handle and `elems` values of tensor memory, then registers
-    /// `t`.
+    /// Charges a handle and tensor memory (its values, plus `graph_bytes`
+    /// when `t` is tracked), then registers `t`.
     pub(crate) fn push_tensor(
         &mut self,
         t: Tensor,
         graph_flops: u64,
+        graph_bytes: u64,
     ) -> wasmtime::Result<Resource<TensorEntry>> {
-        let bytes = t.elem_count() as u64 * 4;
+        let own = t.elem_count() as u64 * 4;
+        let bytes = if t.track_op() {
+            own.saturating_add(graph_bytes)
+        } else {
+            own
+        };
         self.meters.open_handle()?;
         self.meters.alloc_tensor(bytes)?;
         let _live = self.live.guard();
@@ -141,12 +174,12 @@ impl HostState {
     fn finish(
         &mut self,
         plan: Plan,
-        inputs_graph: u64,
+        inputs: Graph,
         run: impl FnOnce() -> candle_core::Result<Tensor>,
     ) -> WitResult<Resource<TensorEntry>> {
         self.meters.charge_flops(plan.flops)?;
         self.meters.open_handle()?;
-        let bytes = plan.elems as u64 * 4;
+        let bytes = (plan.elems as u64 * 4).saturating_add(inputs.bytes);
         self.meters.alloc_tensor(bytes)?;
         let result = run().and_then(|t| t.contiguous());
         self.meters.free_tensor(bytes);
@@ -158,8 +191,8 @@ impl HostState {
             Ok(_) => return Err(HostTrap::Internal { what: "tensor" }.into()),
             Err(_) => return Ok(Err(bad("the operation does not apply to these shapes"))),
         };
-        let graph = inputs_graph.saturating_add(plan.flops);
-        Ok(Ok(self.push_tensor(t, graph)?))
+        let flops = inputs.flops.saturating_add(plan.flops);
+        Ok(Ok(self.push_tensor(t, flops, inputs.bytes)?))
     }
 
     /// An op on one tensor: `plan` validates and sizes it, `run` does it.
@@ -173,7 +206,7 @@ impl HostState {
     ) -> WitResult<Resource<TensorEntry>> {
         let (t, g) = {
             let e = self.tensor(this)?;
-            (e.t.clone(), e.graph_flops)
+            (e.t.clone(), Graph::of(e))
         };
         let mut args = args;
         args.push(("self", dims_of(&t)));
@@ -188,24 +221,25 @@ impl HostState {
         )
     }
 
-    /// An op on two tensors.
+    /// An op on two tensors (and `extra`, the graph of a third input).
     #[allow(clippy::too_many_arguments)]
     fn op2(
         &mut self,
         call: &'static str,
         a: &Resource<TensorEntry>,
         b: &Resource<TensorEntry>,
+        extra: Graph,
         args: Args,
         plan: impl FnOnce(&Tensor, &Tensor) -> Result<Plan, wit::Error>,
         run: impl FnOnce(&Tensor, &Tensor) -> candle_core::Result<Tensor>,
     ) -> WitResult<Resource<TensorEntry>> {
         let (ta, ga) = {
             let e = self.tensor(a)?;
-            (e.t.clone(), e.graph_flops)
+            (e.t.clone(), Graph::of(e))
         };
         let (tb, gb) = {
             let e = self.tensor(b)?;
-            (e.t.clone(), e.graph_flops)
+            (e.t.clone(), Graph::of(e))
         };
         let mut args = args;
         args.push(("self", dims_of(&ta)));
@@ -216,7 +250,7 @@ impl HostState {
             || args,
             |s| match plan(&ta, &tb) {
                 Err(e) => Ok(Err(e)),
-                Ok(p) => s.finish(p, ga.saturating_add(gb), || run(&ta, &tb)),
+                Ok(p) => s.finish(p, ga.join(gb).join(extra), || run(&ta, &tb)),
             },
         )
     }
@@ -241,7 +275,7 @@ impl HostState {
                 flops: 10 * x.elem_count() as u64,
             })
         };
-        self.op2(call, a, b, Vec::new(), plan, |x, y| {
+        self.op2(call, a, b, Graph::default(), Vec::new(), plan, |x, y| {
             f(x, y).map_err(|e| candle_core::Error::Msg(e.to_string()))
         })
     }
@@ -379,7 +413,9 @@ impl wt::HostTensor for HostState {
                 flops: n as u64,
             };
             let device = s.task.features.device().clone();
-            s.finish(plan, 0, || Tensor::from_vec(values, dims, &device))
+            s.finish(plan, Graph::default(), || {
+                Tensor::from_vec(values, dims, &device)
+            })
         })
     }
 
@@ -397,7 +433,9 @@ impl wt::HostTensor for HostState {
                 flops: n as u64,
             };
             let device = s.task.features.device().clone();
-            s.finish(plan, 0, || Tensor::full(value, dims, &device))
+            s.finish(plan, Graph::default(), || {
+                Tensor::full(value, dims, &device)
+            })
         })
     }
 
@@ -437,7 +475,15 @@ impl wt::HostTensor for HostState {
                 "matmul needs (m, k) x (k, n), got {x:?} x {y:?}"
             ))),
         };
-        self.op2(MATMUL, &this, &other, Vec::new(), plan, |a, b| a.matmul(b))
+        self.op2(
+            MATMUL,
+            &this,
+            &other,
+            Graph::default(),
+            Vec::new(),
+            plan,
+            |a, b| a.matmul(b),
+        )
     }
 
     fn binary(
@@ -454,14 +500,22 @@ impl wt::HostTensor for HostState {
             })
         };
         let args = vec![("op", json!(format!("{op:?}")))];
-        self.op2(BINARY, &this, &other, args, plan, move |a, b| match op {
-            wt::BinaryOp::Add => a.broadcast_add(b),
-            wt::BinaryOp::Sub => a.broadcast_sub(b),
-            wt::BinaryOp::Mul => a.broadcast_mul(b),
-            wt::BinaryOp::Div => a.broadcast_div(b),
-            wt::BinaryOp::Maximum => a.broadcast_maximum(b),
-            wt::BinaryOp::Minimum => a.broadcast_minimum(b),
-        })
+        self.op2(
+            BINARY,
+            &this,
+            &other,
+            Graph::default(),
+            args,
+            plan,
+            move |a, b| match op {
+                wt::BinaryOp::Add => a.broadcast_add(b),
+                wt::BinaryOp::Sub => a.broadcast_sub(b),
+                wt::BinaryOp::Mul => a.broadcast_mul(b),
+                wt::BinaryOp::Div => a.broadcast_div(b),
+                wt::BinaryOp::Maximum => a.broadcast_maximum(b),
+                wt::BinaryOp::Minimum => a.broadcast_minimum(b),
+            },
+        )
     }
 
     fn unary(
@@ -643,8 +697,8 @@ impl wt::HostTensor for HostState {
                 .narrow(last, 0, k)
                 .and_then(|v| v.to_dtype(DType::F32))
                 .map_err(|_| HostTrap::Internal { what: "top-k" })?;
-            let v = s.push_tensor(values, 0)?;
-            let i = s.push_tensor(indices, 0)?;
+            let v = s.push_tensor(values, 0, 0)?;
+            let i = s.push_tensor(indices, 0, 0)?;
             Ok(Ok((v, i)))
         })
     }
@@ -709,13 +763,21 @@ impl wt::HostTensor for HostState {
             })
         };
         let args = vec![("dim", json!(dim))];
-        self.op2(GATHER, &this, &index, args, plan, move |t, i| {
-            let d = dim as usize;
-            let ids = int_indices(i, t.dims()[d])
-                .map_err(|_| candle_core::Error::Msg("index".to_owned()))?;
-            let idx = Tensor::from_vec(ids, i.dims(), t.device())?;
-            t.gather(&idx, dim as usize)
-        })
+        self.op2(
+            GATHER,
+            &this,
+            &index,
+            Graph::default(),
+            args,
+            plan,
+            move |t, i| {
+                let d = dim as usize;
+                let ids = int_indices(i, t.dims()[d])
+                    .map_err(|_| candle_core::Error::Msg("index".to_owned()))?;
+                let idx = Tensor::from_vec(ids, i.dims(), t.device())?;
+                t.gather(&idx, dim as usize)
+            },
+        )
     }
 
     fn index_select(
@@ -822,7 +884,7 @@ impl wt::HostTensor for HostState {
         let args = || vec![("self", dims_of(&t))];
         self.audited(DETACH, Deadline::Check, args, |s| {
             s.meters.charge_flops(t.elem_count() as u64)?;
-            Ok(Ok(s.push_tensor(t.detach(), 0)?))
+            Ok(Ok(s.push_tensor(t.detach(), 0, 0)?))
         })
     }
 
@@ -840,17 +902,25 @@ impl wt::HostTensor for HostState {
             })
         };
         let args = vec![("op", json!(format!("{op:?}")))];
-        self.op2(COMPARE, &this, &other, args, plan, move |a, b| {
-            let (a, b) = (a.detach(), b.detach());
-            match op {
-                wt::CompareOp::Gt => a.broadcast_gt(&b),
-                wt::CompareOp::Ge => a.broadcast_ge(&b),
-                wt::CompareOp::Lt => a.broadcast_lt(&b),
-                wt::CompareOp::Le => a.broadcast_le(&b),
-                wt::CompareOp::Eq => a.broadcast_eq(&b),
-            }?
-            .to_dtype(DType::F32)
-        })
+        self.op2(
+            COMPARE,
+            &this,
+            &other,
+            Graph::default(),
+            args,
+            plan,
+            move |a, b| {
+                let (a, b) = (a.detach(), b.detach());
+                match op {
+                    wt::CompareOp::Gt => a.broadcast_gt(&b),
+                    wt::CompareOp::Ge => a.broadcast_ge(&b),
+                    wt::CompareOp::Lt => a.broadcast_lt(&b),
+                    wt::CompareOp::Le => a.broadcast_le(&b),
+                    wt::CompareOp::Eq => a.broadcast_eq(&b),
+                }?
+                .to_dtype(DType::F32)
+            },
+        )
     }
 
     fn select(
@@ -861,7 +931,7 @@ impl wt::HostTensor for HostState {
     ) -> WitResult<Resource<TensorEntry>> {
         let (f, gf) = {
             let e = self.tensor(&on_false)?;
-            (e.t.clone(), e.graph_flops)
+            (e.t.clone(), Graph::of(e))
         };
         let plan = |m: &Tensor, t: &Tensor| {
             let shape = broadcast(m.shape(), t.shape())?;
@@ -872,21 +942,24 @@ impl wt::HostTensor for HostState {
             })
         };
         let f2 = f.clone();
-        let r = self.op2(SELECT, &this, &on_true, Vec::new(), plan, move |m, t| {
-            let shape = m
-                .shape()
-                .broadcast_shape_binary_op(t.shape(), "select")?
-                .broadcast_shape_binary_op(f2.shape(), "select")?;
-            let cond = m.detach().ne(0f32)?.broadcast_as(&shape)?.contiguous()?;
-            let t = t.broadcast_as(&shape)?.contiguous()?;
-            let f = f2.broadcast_as(&shape)?.contiguous()?;
-            cond.where_cond(&t, &f)
-        })?;
-        if let Ok(r) = &r {
-            let e = self.table.get_mut(r)?;
-            e.graph_flops = e.graph_flops.saturating_add(gf);
-        }
-        Ok(r)
+        self.op2(
+            SELECT,
+            &this,
+            &on_true,
+            gf,
+            Vec::new(),
+            plan,
+            move |m, t| {
+                let shape = m
+                    .shape()
+                    .broadcast_shape_binary_op(t.shape(), "select")?
+                    .broadcast_shape_binary_op(f2.shape(), "select")?;
+                let cond = m.detach().ne(0f32)?.broadcast_as(&shape)?.contiguous()?;
+                let t = t.broadcast_as(&shape)?.contiguous()?;
+                let f = f2.broadcast_as(&shape)?.contiguous()?;
+                cond.where_cond(&t, &f)
+            },
+        )
     }
 
     fn concat(
@@ -895,12 +968,12 @@ impl wt::HostTensor for HostState {
         dim: u32,
     ) -> WitResult<Resource<TensorEntry>> {
         let mut ts = Vec::with_capacity(parts.len().min(MAX_CONCAT_PARTS));
-        let mut graph = 0u64;
+        let mut graph = Graph::default();
         if parts.len() <= MAX_CONCAT_PARTS {
             for p in &parts {
                 let e = self.tensor(p)?;
                 ts.push(e.t.clone());
-                graph = graph.saturating_add(e.graph_flops);
+                graph = graph.join(Graph::of(e));
             }
         }
         let n = parts.len();
@@ -1136,6 +1209,34 @@ mod tests {
         let again = s.parameters(borrow(&st)).unwrap().unwrap();
         assert_eq!(values(&mut s, &again[1]), values(&mut s, &params[1]));
         s.reinit(borrow(&st), 3).unwrap().unwrap();
+    }
+
+    #[test]
+    fn dropped_intermediates_of_a_tracked_graph_stay_charged() {
+        let (mut s, _) = host_state(Policy::default(), tiny_task(8));
+        let st = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
+        let params = s.meters.tensor_bytes();
+        let (z, h) = s.forward(borrow(&st), vec![0, 1]).unwrap().unwrap();
+        HostTensor::drop(&mut s, h).unwrap();
+        // A chain of 20 affines, each intermediate dropped: the graph keeps
+        // them all alive, so the last one carries their charges.
+        let mut cur = z;
+        for _ in 0..20 {
+            let next = s.affine(borrow(&cur), 1.0, 0.0).unwrap().unwrap();
+            HostTensor::drop(&mut s, cur).unwrap();
+            cur = next;
+        }
+        // Own values 2 x 3, the forward's graph (2 rows of features 4,
+        // hidden 4 (the features again for a linear probe) and logits 3)
+        // and 20 links of 2 x 3 each.
+        let own = 6 * 4;
+        let forward = own + 2 * 11 * 4;
+        assert_eq!(s.meters.tensor_bytes() - params, forward + 20 * own);
+        let d = s.detach(borrow(&cur)).unwrap().unwrap();
+        assert_eq!(s.table.get(&d).unwrap().bytes, own);
+        HostTensor::drop(&mut s, cur).unwrap();
+        HostTensor::drop(&mut s, d).unwrap();
+        assert_eq!(s.meters.tensor_bytes(), params);
     }
 
     #[test]
