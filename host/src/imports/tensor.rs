@@ -66,8 +66,8 @@ fn log2_plus_one(d: usize) -> u64 {
 }
 
 /// A shape from the guest: at most [`MAX_RANK`] dimensions, none zero,
-/// with at most `max` elements.
-fn guest_shape(shape: &[u32], max: u64) -> Result<Vec<usize>, wit::Error> {
+/// with at most `max` elements (`limit` names that bound).
+fn guest_shape(shape: &[u32], max: u64, limit: &str) -> Result<Vec<usize>, wit::Error> {
     if shape.len() > MAX_RANK {
         return Err(bad(format!(
             "`shape` has {} dimensions, over the limit of {MAX_RANK}",
@@ -83,7 +83,7 @@ fn guest_shape(shape: &[u32], max: u64) -> Result<Vec<usize>, wit::Error> {
     match n {
         Some(n) if n <= max => Ok(shape.iter().map(|&d| d as usize).collect()),
         _ => Err(bad(format!(
-            "`shape` has more than {max} elements, the limit per call"
+            "`shape` has more than {max} elements, the limit {limit}"
         ))),
     }
 }
@@ -398,7 +398,7 @@ impl wt::HostTensor for HostState {
         let args = || vec![("values", list(n)), ("shape", shape_arg)];
         self.audited(FROM_LIST, Deadline::Check, args, |s| {
             let max = s.policy.host().max_elements_per_call;
-            let dims = match guest_shape(&shape, max) {
+            let dims = match guest_shape(&shape, max, "per call") {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(e)),
             };
@@ -423,7 +423,7 @@ impl wt::HostTensor for HostState {
         let args = || vec![("shape", json!(shape))];
         self.audited(FULL, Deadline::Check, args, |s| {
             let max = s.policy.host().tensor_bytes / 4;
-            let dims = match guest_shape(&shape, max) {
+            let dims = match guest_shape(&shape, max, "of tensor memory") {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(e)),
             };
@@ -869,7 +869,7 @@ impl wt::HostTensor for HostState {
         let max = self.policy.host().tensor_bytes / 4;
         let args = vec![("shape", json!(shape))];
         let plan = |t: &Tensor| {
-            let dims = guest_shape(&shape, max)?;
+            let dims = guest_shape(&shape, max, "of tensor memory")?;
             if dims.iter().product::<usize>() != t.elem_count() {
                 return Err(bad(format!("cannot reshape {:?} into {shape:?}", t.dims())));
             }
