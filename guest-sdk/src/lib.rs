@@ -15,6 +15,11 @@
 //!   [`Error`] carrying the WIT error code. Counts are `usize`, pool
 //!   indices `u32` as in the contract, and row-major results come back as a
 //!   [`Matrix`].
+//! - **Tensors with autograd.** [`Tensor`] wraps the `tensor` interface:
+//!   arithmetic, softmax, reductions, indexing and losses on host tensors.
+//!   [`Student::forward`] gives tracked logits, and
+//!   [`Student::backward_step`] trains on any scalar loss built from them.
+//!   [`k_fold`] and [`subset`] split pool indices guest-side.
 //! - **Lazy optimizers.** [`Optimizer`] is a builder until its first step
 //!   (the WIT constructor cannot fail, so nothing is lost by waiting).
 //! - **Reproducible randomness.** [`Rng`] is the host's own xoshiro256**
@@ -57,6 +62,7 @@ mod arch;
 mod batch;
 mod config;
 mod error;
+mod folds;
 mod labels;
 mod matrix;
 mod metrics;
@@ -64,6 +70,7 @@ mod rng;
 mod strategy;
 mod student;
 pub mod task;
+mod tensor;
 
 /// Raw bindings generated from `wit/w2s.wit`. Public only so that
 /// [`export_strategy!`] can reach them from a plugin crate.
@@ -82,6 +89,7 @@ pub use arch::{Arch, ArchFamily, ArchLimit, largest_allowed};
 pub use batch::batches;
 pub use config::{Config, ConfigError};
 pub use error::{Error, ErrorCode};
+pub use folds::{k_fold, subset};
 pub use labels::{argmax, one_hot};
 pub use matrix::Matrix;
 pub use metrics::log_metric;
@@ -90,3 +98,4 @@ pub use rng::{Rng, derive_seed};
 pub use strategy::Export;
 pub use strategy::{Strategy, StrategyError};
 pub use student::{Optimizer, OptimizerConfig, OptimizerKind, Student};
+pub use tensor::{BinaryOp, CompareOp, ReduceOp, Tensor, UnaryOp};

@@ -8,6 +8,7 @@ use crate::bindings::w2s::strategy::types as wit_types;
 use crate::error::Error;
 use crate::matrix::Matrix;
 use crate::task::{self, rows_of};
+use crate::tensor::Tensor;
 
 /// Which update rule an optimizer applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,6 +214,49 @@ impl Student {
         Ok(self
             .handle
             .train_step(opt.handle(), indices, targets, weights)?)
+    }
+
+    /// A tracked forward pass: logits `(n, classes)` and the representation
+    /// that feeds the final layer `(n, hidden_dim)` (the logits again when
+    /// the policy denies hidden reads), both carrying gradients to this
+    /// student's current parameters.
+    pub fn forward(&self, indices: &[u32]) -> Result<(Tensor, Tensor), Error> {
+        let (logits, hidden) = self.handle.forward(indices)?;
+        Ok((Tensor::from_handle(logits), Tensor::from_handle(hidden)))
+    }
+
+    /// Backward from the scalar `loss` (built from a [`Student::forward`]
+    /// since the parameters last changed), then one update by `opt`.
+    pub fn backward_step(&mut self, loss: &Tensor, opt: &Optimizer) -> Result<(), Error> {
+        Ok(self.handle.backward_step(loss.handle(), opt.handle())?)
+    }
+
+    /// Redraws the weights from `seed`, as [`Student::create`] would.
+    pub fn reinit(&mut self, seed: u64) -> Result<(), Error> {
+        Ok(self.handle.reinit(seed)?)
+    }
+
+    /// Copies of the parameters `[w0, b0, w1, b1, ...]`, `w` of shape
+    /// `(in, out)`, `b` of shape `(out)`.
+    pub fn parameters(&self) -> Result<Vec<Tensor>, Error> {
+        Ok(self
+            .handle
+            .parameters()?
+            .into_iter()
+            .map(Tensor::from_handle)
+            .collect())
+    }
+
+    /// Replaces the parameters; shapes must match [`Student::parameters`].
+    pub fn set_parameters(&mut self, params: &[&Tensor]) -> Result<(), Error> {
+        let handles: Vec<_> = params.iter().map(|t| t.handle()).collect();
+        Ok(self.handle.set_parameters(&handles)?)
+    }
+
+    /// Adds seeded Gaussian noise of standard deviation `std` to every
+    /// parameter (evolution strategies).
+    pub fn add_noise(&mut self, seed: u64, std: f32) -> Result<(), Error> {
+        Ok(self.handle.add_noise(seed, std)?)
     }
 
     /// The WIT handle, for returning the student from the export.

@@ -186,7 +186,15 @@ macro_rules! always_ok {
     )*};
 }
 
-always_ok!((), u32, u64, String, wit::Arch, Vec<wit::ArchLimit>);
+always_ok!(
+    (),
+    u32,
+    u64,
+    String,
+    wit::Arch,
+    Vec<wit::ArchLimit>,
+    Vec<u32>
+);
 
 impl<T: 'static> CallResult for wasmtime::component::Resource<T> {
     fn status(&self) -> String {

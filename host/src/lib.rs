@@ -38,6 +38,18 @@
 //! itself is capped too, so WASI resources opened in a loop cannot grow
 //! host memory without bound.
 //!
+//! **Tensors and autograd.** The `tensor` interface gives guests host
+//! tensors (f32, CPU, rank 0 to 4; scalars are rank 0) with candle's
+//! autograd; `student.forward` returns logits tracked back to the
+//! student's parameters and `student.backward-step` backpropagates a scalar
+//! loss and applies the optimizer (`w2s_train::autograd`; the fused
+//! `train-step` stays the fast path). Each op validates shapes before
+//! anything runs (a mismatch is an `invalid-argument` error), works out
+//! its exact output size, then charges FLOPs, a handle and tensor memory;
+//! a tracked tensor is also charged the graph it keeps alive, so dropping
+//! intermediate handles never hides memory from the meter. See
+//! `imports/tensor.rs` for the FLOP estimates.
+//!
 //! **Errors versus traps.** An expected failure (an index out of the pool,
 //! a batch of the wrong length, an architecture the limits do not allow, an
 //! optimizer used with a second student) goes back to the guest as the WIT

@@ -398,7 +398,7 @@ mod tests {
     fn every_limit_has_a_unit_and_every_interface_is_listed() {
         let e = Explanation::of(&Policy::default());
         assert!(e.limits.iter().all(|l| !l.unit.is_empty()));
-        assert_eq!(e.interfaces.len(), 31);
+        assert_eq!(e.interfaces.len(), 32);
         let text = e.to_text();
         assert!(text.contains("guest.memory_bytes"));
         assert!(text.contains("268435456 bytes (256 MiB)"), "{text}");

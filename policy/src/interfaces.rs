@@ -3,7 +3,7 @@
 //! sandbox links. Names are written without their version.
 
 /// The w2s:strategy interfaces (version 0.1.x), with what each gives.
-pub const W2S_INTERFACES: [(&str, &str); 4] = [
+pub const W2S_INTERFACES: [(&str, &str); 5] = [
     ("w2s:strategy/types", "types shared by the w2s interfaces"),
     (
         "w2s:strategy/task",
@@ -11,7 +11,11 @@ pub const W2S_INTERFACES: [(&str, &str); 4] = [
     ),
     (
         "w2s:strategy/student",
-        "students and optimizers: create, predict, hidden, train-step",
+        "students and optimizers: create, predict, hidden, train-step, tracked forward, backward-step",
+    ),
+    (
+        "w2s:strategy/tensor",
+        "host tensors with autograd: arithmetic, softmax, reductions, indexing, losses",
     ),
     ("w2s:strategy/metrics", "log metric points into the report"),
 ];
@@ -119,10 +123,11 @@ pub const SCRATCH_IMPORTS: [&str; 2] = ["wasi:filesystem/preopens", "wasi:filesy
 
 /// The default `imports.allow`: every w2s:strategy interface and the WASI
 /// interfaces of a plain Rust wasip2 program; no sockets.
-pub const DEFAULT_IMPORTS: [&str; 24] = [
+pub const DEFAULT_IMPORTS: [&str; 25] = [
     "w2s:strategy/types",
     "w2s:strategy/task",
     "w2s:strategy/student",
+    "w2s:strategy/tensor",
     "w2s:strategy/metrics",
     "wasi:cli/environment",
     "wasi:cli/exit",

@@ -129,3 +129,33 @@ fn a_hand_edited_baseline_cache_is_recomputed_not_trusted() {
     let third = eval("third.json");
     assert_eq!(third["score"]["baselines"]["cache"]["status"], "hit");
 }
+
+/// `plugins/tensor-demo` trains through the `tensor` interface (tracked
+/// forward, a loss from tensor ops, backward-step) and completes with a
+/// finite PGR; the audit summary shows the new calls.
+#[test]
+fn tensor_demo_trains_with_forward_and_backward_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, _) = eval_report(
+        &plugin("tensor_demo"),
+        &default_task(),
+        dir.path(),
+        "r.json",
+        &["--seeds", "1", "--config", "epochs=2"],
+    );
+    let runs = report["runs"].as_array().unwrap();
+    assert!(
+        runs.iter().all(|r| r["outcome"]["code"] == "completed"),
+        "{runs:?}"
+    );
+    let calls = &runs[0]["audit"]["calls"];
+    assert!(
+        calls["w2s:strategy/student.[method]student.backward-step"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{calls}"
+    );
+    let pgr = report["score"]["public"]["pgr"]["mean"].as_f64().unwrap();
+    assert!(pgr.is_finite(), "PGR {pgr}");
+}

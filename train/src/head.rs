@@ -187,6 +187,35 @@ impl Head {
         Ok(self.trunk(x)?.0)
     }
 
+    /// One optimizer update with gradients computed elsewhere (autograd),
+    /// in [`Head::params`] order.
+    pub fn apply_gradients(&mut self, opt: &mut Optimizer, grads: &[Tensor]) -> Result<()> {
+        opt.update(&mut self.params, grads)
+    }
+
+    /// Replaces the parameters, checking their shapes (see
+    /// [`Head::from_params`]).
+    pub fn set_params(&mut self, params: Vec<Tensor>) -> Result<()> {
+        *self = Self::from_params(self.arch, self.in_dim, self.classes, params)?;
+        Ok(())
+    }
+
+    /// Adds Gaussian noise of standard deviation `std` to every parameter,
+    /// drawn from `seed` with the crate's own generator.
+    pub fn add_noise(&mut self, seed: u64, std: f32) -> Result<()> {
+        let mut rng = Rng::for_stream(seed, "head-noise");
+        let mut out = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let noise: Vec<f32> = (0..p.elem_count())
+                .map(|_| (rng.normal() * f64::from(std)) as f32)
+                .collect();
+            let noise = Tensor::from_vec(noise, p.dims(), p.device())?;
+            out.push((p + noise)?);
+        }
+        self.params = out;
+        Ok(())
+    }
+
     /// Loss and parameter gradients of weighted soft-label cross-entropy
     /// `sum_i w_i * -sum_c t_ic log p_ic / sum_i w_i`. Arguments must already
     /// be validated (see [`validate_batch`]).
@@ -372,6 +401,23 @@ mod tests {
         let head = Head::from_params(Arch::Linear, 4, 3, zeros).unwrap();
         let (loss, _) = head.loss_and_grads(&x, &t, &w).unwrap();
         assert!((loss - 3f32.ln()).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn noise_is_seeded_and_set_params_checks_shapes() {
+        let dev = Device::Cpu;
+        let base = Head::init(Arch::Linear, 3, 2, 1, &dev).unwrap();
+        let (mut a, mut b) = (base.clone(), base.clone());
+        a.add_noise(5, 0.1).unwrap();
+        b.add_noise(5, 0.1).unwrap();
+        let flat =
+            |h: &Head| -> Vec<f32> { h.params()[0].flatten_all().unwrap().to_vec1().unwrap() };
+        assert_eq!(flat(&a), flat(&b));
+        assert_ne!(flat(&a), flat(&base));
+        let wrong = vec![base.params()[1].clone(), base.params()[0].clone()];
+        assert!(a.set_params(wrong).is_err());
+        a.set_params(base.params().to_vec()).unwrap();
+        assert_eq!(flat(&a), flat(&base));
     }
 
     #[test]

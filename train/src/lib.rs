@@ -7,6 +7,9 @@
 //!   forward and a hand-written backward for weighted soft-label
 //!   cross-entropy. A whole train step is one call: strategies run many
 //!   small steps, and candle's per-op overhead makes coarse primitives pay.
+//! - [`autograd`]: tracked student forward, softmax and losses with a
+//!   backward, and backward-then-step, for strategies that write their own
+//!   losses through the host's `tensor` interface.
 //! - [`optim`]: AdamW and SGD.
 //! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
 //!   seeded, so initial weights and shuffles never come from it.
@@ -22,6 +25,7 @@
 //! `scorer` both build on it and never on each other.
 
 pub mod arch;
+pub mod autograd;
 pub mod bundle;
 pub mod checkpoint;
 pub mod device;

@@ -7,9 +7,11 @@
 //! text), then charges the compute budget, handles and tensor memory
 //! (a broken limit is a typed trap), and only then does the work.
 
+mod autograd;
 pub(crate) mod metrics;
 pub(crate) mod student;
 pub(crate) mod task;
+pub(crate) mod tensor;
 mod train_step;
 
 use w2s_train::{Arch, TrainError};
@@ -29,6 +31,7 @@ pub(crate) mod bindings {
         with: {
             "w2s:strategy/student.student": crate::imports::student::StudentEntry,
             "w2s:strategy/student.optimizer": crate::imports::student::OptimizerEntry,
+            "w2s:strategy/tensor.tensor": crate::imports::tensor::TensorEntry,
         },
     });
 }

@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::audit::{Args, Deadline, list, matrix};
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student;
+use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, train_refusal, wit};
 use crate::limits::allows;
 use crate::state::{HostState, Live};
@@ -29,6 +30,9 @@ use crate::state::{HostState, Live};
 pub struct StudentEntry {
     pub(crate) id: u64,
     pub(crate) head: Head,
+    /// Variables of the current parameters, from the first tracked
+    /// `forward` since they last changed (see `imports::autograd`).
+    pub(crate) vars: Option<Vec<candle_core::Var>>,
     /// Tensor memory charged for the parameters.
     bytes: u64,
     _live: Live,
@@ -101,6 +105,7 @@ impl HostState {
         Ok(self.table.push(StudentEntry {
             id,
             head,
+            vars: None,
             bytes,
             _live,
         })?)
@@ -169,6 +174,12 @@ const HIDDEN_DIM: &str = "w2s:strategy/student.[method]student.hidden-dim";
 const PREDICT: &str = "w2s:strategy/student.[method]student.predict";
 const HIDDEN: &str = "w2s:strategy/student.[method]student.hidden";
 const TRAIN_STEP: &str = "w2s:strategy/student.[method]student.train-step";
+const FORWARD: &str = "w2s:strategy/student.[method]student.forward";
+const BACKWARD_STEP: &str = "w2s:strategy/student.[method]student.backward-step";
+const REINIT: &str = "w2s:strategy/student.[method]student.reinit";
+const PARAMETERS: &str = "w2s:strategy/student.[method]student.parameters";
+const SET_PARAMETERS: &str = "w2s:strategy/student.[method]student.set-parameters";
+const ADD_NOISE: &str = "w2s:strategy/student.[method]student.add-noise";
 const DROP_STUDENT: &str = "w2s:strategy/student.[resource-drop]student";
 const NEW_OPTIMIZER: &str = "w2s:strategy/student.[constructor]optimizer";
 const SET_LR: &str = "w2s:strategy/student.[method]optimizer.set-learning-rate";
@@ -281,6 +292,72 @@ impl student::HostStudent for HostState {
             Deadline::Check,
             || shapes,
             |s| s.train_step_inner(this, opt, indices, targets, weights),
+        )
+    }
+
+    fn forward(
+        &mut self,
+        this: Resource<StudentEntry>,
+        indices: Vec<u32>,
+    ) -> WitResult<(Resource<TensorEntry>, Resource<TensorEntry>)> {
+        let n = indices.len();
+        self.audited(
+            FORWARD,
+            Deadline::Check,
+            || vec![("indices", list(n))],
+            |s| s.forward_inner(&this, &indices),
+        )
+    }
+
+    fn backward_step(
+        &mut self,
+        this: Resource<StudentEntry>,
+        loss: Resource<TensorEntry>,
+        opt: Resource<OptimizerEntry>,
+    ) -> WitResult<()> {
+        self.audited(BACKWARD_STEP, Deadline::Check, Vec::new, |s| {
+            s.backward_step_inner(&this, &loss, &opt)
+        })
+    }
+
+    fn reinit(&mut self, this: Resource<StudentEntry>, seed: u64) -> WitResult<()> {
+        self.audited(
+            REINIT,
+            Deadline::Check,
+            || vec![("seed", json!(seed))],
+            |s| s.reinit_inner(&this, seed),
+        )
+    }
+
+    fn parameters(
+        &mut self,
+        this: Resource<StudentEntry>,
+    ) -> WitResult<Vec<Resource<TensorEntry>>> {
+        self.audited(PARAMETERS, Deadline::Check, Vec::new, |s| {
+            s.parameters_inner(&this)
+        })
+    }
+
+    fn set_parameters(
+        &mut self,
+        this: Resource<StudentEntry>,
+        params: Vec<Resource<TensorEntry>>,
+    ) -> WitResult<()> {
+        let n = params.len();
+        self.audited(
+            SET_PARAMETERS,
+            Deadline::Check,
+            || vec![("params", list(n))],
+            |s| s.set_parameters_inner(&this, &params),
+        )
+    }
+
+    fn add_noise(&mut self, this: Resource<StudentEntry>, seed: u64, std: f32) -> WitResult<()> {
+        self.audited(
+            ADD_NOISE,
+            Deadline::Check,
+            || vec![("seed", json!(seed)), ("std", json!(std))],
+            |s| s.add_noise_inner(&this, seed, std),
         )
     }
 

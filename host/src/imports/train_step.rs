@@ -81,11 +81,11 @@ impl HostState {
             entry.bound_to = Some(id);
             entry.state_bytes = state_bytes;
         }
-        let result = self
-            .table
-            .get_mut(&this)?
-            .head
-            .train_step(&mut optimizer, &x, &t, &w);
+        let student = self.table.get_mut(&this)?;
+        // The parameters change: tracked forwards made before no longer
+        // reach them.
+        student.vars = None;
+        let result = student.head.train_step(&mut optimizer, &x, &t, &w);
         self.table.get_mut(&opt)?.optimizer = Some(optimizer);
         match result {
             Ok(stats) => {

@@ -1,0 +1,256 @@
+//! The `student` methods that work with tensors: a tracked forward,
+//! backward-then-step, and direct access to the parameters (read, write,
+//! re-initialise, add noise).
+//!
+//! A student keeps the candle variables of its current parameters from
+//! the first `forward` after they last changed; every `forward` until the
+//! next change reuses them, so a loss built from several forwards (two
+//! batches, a consistency term) reaches the same variables. Any change of
+//! the parameters (`train-step`, `backward-step`, `reinit`,
+//! `set-parameters`, `add-noise`) forgets them: a loss built before the
+//! change no longer reaches the parameters and `backward-step` refuses it.
+//!
+//! When the policy denies reading hidden representations, `forward`
+//! returns the logits in place of the hidden tensor (documented in the
+//! WIT): a strategy written for both cases still runs.
+
+use w2s_train::{Head, Optimizer, autograd};
+use wasmtime::component::Resource;
+
+use crate::error::HostTrap;
+use crate::imports::student::{OptimizerEntry, StudentEntry};
+use crate::imports::tensor::TensorEntry;
+use crate::imports::{WitResult, refusal, train_refusal, wit};
+use crate::state::HostState;
+
+/// Largest standard deviation `add-noise` accepts.
+const MAX_NOISE_STD: f32 = 100.0;
+
+impl HostState {
+    pub(crate) fn forward_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        indices: &[u32],
+    ) -> WitResult<(Resource<TensorEntry>, Resource<TensorEntry>)> {
+        const WHAT: &str = "forward";
+        if let Err(e) = self.check_indices(indices) {
+            return Ok(Err(e));
+        }
+        if indices.is_empty() {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                "`indices`: batch is empty",
+            )));
+        }
+        let (in_dim, classes) = self.dims();
+        let arch = self.table.get(this)?.head.arch();
+        if let Err(e) = self.check_call_size(indices.len(), arch) {
+            return Ok(Err(e));
+        }
+        let flops = arch.forward_flops(indices.len(), in_dim, classes);
+        self.meters.charge_flops(flops)?;
+        let x = self
+            .task
+            .rows(indices)
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let entry = self.table.get_mut(this)?;
+        if entry.vars.is_none() {
+            entry.vars = Some(
+                autograd::vars_of(&entry.head).map_err(|_| HostTrap::Internal { what: WHAT })?,
+            );
+        }
+        let vars = entry.vars.as_deref().unwrap_or_default();
+        let (logits, hidden) = autograd::forward(&entry.head, vars, &x)
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let hidden = if self.policy.students().read_hidden {
+            hidden
+        } else {
+            logits.clone()
+        };
+        // The graph keeps the gathered features and the activations alive.
+        let width = in_dim + arch.hidden_dim(in_dim) + classes;
+        let graph_bytes = (indices.len() * width) as u64 * 4;
+        let logits = self.push_tensor(logits, flops, graph_bytes)?;
+        let hidden = self.push_tensor(hidden, flops, graph_bytes)?;
+        Ok(Ok((logits, hidden)))
+    }
+
+    pub(crate) fn backward_step_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        loss: &Resource<TensorEntry>,
+        opt: &Resource<OptimizerEntry>,
+    ) -> WitResult<()> {
+        const WHAT: &str = "backward-step";
+        let (loss_t, graph) = {
+            let e = self.tensor(loss)?;
+            (e.t.clone(), e.graph_flops)
+        };
+        if loss_t.elem_count() != 1 {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                "`loss` must be a scalar",
+            )));
+        }
+        let (in_dim, classes) = self.dims();
+        let (id, arch, has_vars) = {
+            let s = self.table.get(this)?;
+            (s.id, s.head.arch(), s.vars.is_some())
+        };
+        if !has_vars {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                "`loss`: no forward of this student since its parameters last changed",
+            )));
+        }
+        let entry = self.table.get(opt)?;
+        if let Some(refused) = &entry.refused {
+            return Ok(Err(refused.clone()));
+        }
+        if entry.bound_to.is_some_and(|bound| bound != id) {
+            return Ok(Err(refusal(
+                wit::ErrorCode::WrongHandle,
+                "this optimizer belongs to another student",
+            )));
+        }
+        let first_step = entry.bound_to.is_none();
+        let kind = entry
+            .optimizer
+            .as_ref()
+            .ok_or(HostTrap::Internal { what: WHAT })?
+            .config()
+            .kind;
+        let params = arch.param_count(in_dim, classes);
+        self.meters.check_step()?;
+        self.meters
+            .charge_flops(graph.saturating_mul(2).saturating_add(12 * params))?;
+        let state_bytes = if first_step {
+            Optimizer::state_bytes(kind, params)
+        } else {
+            0
+        };
+        self.meters.alloc_tensor(state_bytes)?;
+        let entry = self.table.get_mut(opt)?;
+        let mut optimizer = entry
+            .optimizer
+            .take()
+            .ok_or(HostTrap::Internal { what: WHAT })?;
+        let student = self.table.get_mut(this)?;
+        let vars = student.vars.take().unwrap_or_default();
+        let result = autograd::backward_step(&mut student.head, &vars, &loss_t, &mut optimizer);
+        if result.is_err() {
+            // Nothing changed: keep the variables for another loss.
+            student.vars = Some(vars);
+        }
+        let entry = self.table.get_mut(opt)?;
+        entry.optimizer = Some(optimizer);
+        match result {
+            Ok(()) => {
+                if first_step {
+                    entry.bound_to = Some(id);
+                    entry.state_bytes = state_bytes;
+                }
+                self.meters.train_steps += 1;
+                let _ = self.progress.send(self.meters.progress());
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                self.meters.free_tensor(state_bytes);
+                Ok(Err(train_refusal(e, WHAT)?))
+            }
+        }
+    }
+
+    pub(crate) fn reinit_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        seed: u64,
+    ) -> WitResult<()> {
+        let (in_dim, classes) = self.dims();
+        let arch = self.table.get(this)?.head.arch();
+        self.meters
+            .charge_flops(arch.param_count(in_dim, classes))?;
+        let head = Head::init(arch, in_dim, classes, seed, self.task.features.device())
+            .map_err(|_| HostTrap::Internal { what: "reinit" })?;
+        let entry = self.table.get_mut(this)?;
+        entry.head = head;
+        entry.vars = None;
+        Ok(Ok(()))
+    }
+
+    pub(crate) fn parameters_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+    ) -> WitResult<Vec<Resource<TensorEntry>>> {
+        let params = self.table.get(this)?.head.params().to_vec();
+        let max = self.policy.host().max_elements_per_call;
+        if let Some(p) = params.iter().find(|p| p.elem_count() as u64 > max) {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                format!(
+                    "a parameter has {} values, over the limit of {max} per call",
+                    p.elem_count()
+                ),
+            )));
+        }
+        let mut out = Vec::with_capacity(params.len());
+        for p in params {
+            self.meters.charge_flops(p.elem_count() as u64)?;
+            out.push(self.push_tensor(p.detach(), 0, 0)?);
+        }
+        Ok(Ok(out))
+    }
+
+    pub(crate) fn set_parameters_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        params: &[Resource<TensorEntry>],
+    ) -> WitResult<()> {
+        if params.len() > 16 {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                "`params` has the wrong number of tensors",
+            )));
+        }
+        let mut ts = Vec::with_capacity(params.len());
+        for p in params {
+            ts.push(self.tensor(p)?.t.detach());
+        }
+        let count: usize = ts.iter().map(|t| t.elem_count()).sum();
+        self.meters.charge_flops(count as u64)?;
+        let entry = self.table.get_mut(this)?;
+        match entry.head.set_params(ts) {
+            Ok(()) => {
+                entry.vars = None;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(train_refusal(e, "set-parameters")?)),
+        }
+    }
+
+    pub(crate) fn add_noise_inner(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        seed: u64,
+        std: f32,
+    ) -> WitResult<()> {
+        if !(0.0..=MAX_NOISE_STD).contains(&std) {
+            return Ok(Err(refusal(
+                wit::ErrorCode::InvalidArgument,
+                format!("`std` must be finite, in [0, {MAX_NOISE_STD}]"),
+            )));
+        }
+        let (in_dim, classes) = self.dims();
+        let arch = self.table.get(this)?.head.arch();
+        // A normal draw and an add per parameter.
+        self.meters
+            .charge_flops(10 * arch.param_count(in_dim, classes))?;
+        let entry = self.table.get_mut(this)?;
+        entry
+            .head
+            .add_noise(seed, std)
+            .map_err(|_| HostTrap::Internal { what: "add-noise" })?;
+        entry.vars = None;
+        Ok(Ok(()))
+    }
+}
