@@ -103,23 +103,10 @@ impl HostState {
                 "`loss`: no forward of this student since its parameters last changed",
             )));
         }
-        let entry = self.table.get(opt)?;
-        if let Some(refused) = &entry.refused {
-            return Ok(Err(refused.clone()));
-        }
-        if entry.bound_to.is_some_and(|bound| bound != id) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::WrongHandle,
-                "this optimizer belongs to another student",
-            )));
-        }
-        let first_step = entry.bound_to.is_none();
-        let kind = entry
-            .optimizer
-            .as_ref()
-            .ok_or(HostTrap::Internal { what: WHAT })?
-            .config()
-            .kind;
+        let (first_step, kind) = match self.table.get(opt)?.check_for(id, WHAT)? {
+            Ok(checked) => checked,
+            Err(e) => return Ok(Err(e)),
+        };
         let params = arch.param_count(in_dim, classes);
         self.meters.check_step()?;
         self.meters

@@ -59,6 +59,35 @@ pub struct OptimizerEntry {
     _live: Live,
 }
 
+impl OptimizerEntry {
+    /// Whether this optimizer may update the student with run-unique id
+    /// `student`: its refusal (a configuration out of range, or the state
+    /// of another student) as the guest's error, else whether this is its
+    /// first step and its kind (which sizes the state to charge).
+    pub(crate) fn check_for(
+        &self,
+        student: u64,
+        what: &'static str,
+    ) -> Result<Result<(bool, OptimizerKind), wit::Error>, HostTrap> {
+        if let Some(refused) = &self.refused {
+            return Ok(Err(refused.clone()));
+        }
+        if self.bound_to.is_some_and(|bound| bound != student) {
+            return Ok(Err(refusal(
+                wit::ErrorCode::WrongHandle,
+                "this optimizer belongs to another student",
+            )));
+        }
+        let kind = self
+            .optimizer
+            .as_ref()
+            .ok_or(HostTrap::Internal { what })?
+            .config()
+            .kind;
+        Ok(Ok((self.bound_to.is_none(), kind)))
+    }
+}
+
 fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
     OptimizerConfig {
         kind: match c.kind {

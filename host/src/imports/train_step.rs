@@ -8,7 +8,7 @@ use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
 use crate::imports::student::{OptimizerEntry, StudentEntry};
-use crate::imports::{WitResult, refusal, train_refusal, wit};
+use crate::imports::{WitResult, train_refusal};
 use crate::state::HostState;
 
 impl HostState {
@@ -36,23 +36,10 @@ impl HostState {
         if let Err(e) = self.check_call_size(n, arch) {
             return Ok(Err(e));
         }
-        let entry = self.table.get(&opt)?;
-        if let Some(refused) = &entry.refused {
-            return Ok(Err(refused.clone()));
-        }
-        if entry.bound_to.is_some_and(|bound| bound != id) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::WrongHandle,
-                "this optimizer belongs to another student",
-            )));
-        }
-        let first_step = entry.bound_to.is_none();
-        let kind = entry
-            .optimizer
-            .as_ref()
-            .ok_or(HostTrap::Internal { what: WHAT })?
-            .config()
-            .kind;
+        let (first_step, kind) = match self.table.get(&opt)?.check_for(id, WHAT)? {
+            Ok(checked) => checked,
+            Err(e) => return Ok(Err(e)),
+        };
 
         self.meters.check_step()?;
         self.meters
