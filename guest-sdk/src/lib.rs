@@ -21,9 +21,10 @@
 //!   [`Student::backward_step`] trains on any scalar loss built from them.
 //!   [`k_fold`] and [`subset`] split pool indices guest-side.
 //! - **The reference recipe as a building block.** [`Recipe`] holds the
-//!   baseline's shared settings (`lr`, `batch`, `hidden`) and
-//!   [`train_epoch`] one weighted pass with them, so a method that changes
-//!   only targets or weights differs from the baseline only there;
+//!   baseline's shared settings (`lr`, `batch`, `hidden`) and a
+//!   [`Training`] runs its epochs (or [`train_epoch`], one weighted pass),
+//!   so a method that changes only targets or weights differs from the
+//!   baseline only there;
 //!   [`weak_probs_chunked`] and [`Student::predict_chunked`] read a whole
 //!   pool in calls of bounded length.
 //! - **Lazy optimizers.** [`Optimizer`] is a builder until its first step
@@ -102,7 +103,7 @@ pub use folds::{k_fold, subset};
 pub use labels::{argmax, one_hot};
 pub use matrix::Matrix;
 pub use metrics::log_metric;
-pub use recipe::{Recipe, train_epoch};
+pub use recipe::{Recipe, Training, train_epoch};
 pub use rng::{Rng, derive_seed};
 #[doc(hidden)]
 pub use strategy::Export;

@@ -3,15 +3,19 @@
 //! 128), and one epoch of weighted soft-label training with it.
 //!
 //! A strategy that changes only its targets or weights takes the common
-//! config keys with [`Recipe::take`] and trains with [`train_epoch`], so its
-//! runs differ from the baseline's only where the method says they do.
-//! The number of epochs is each strategy's own key (some split training
-//! into phases).
+//! config keys with [`Recipe::take`], starts a [`Training`] with
+//! [`Recipe::start`] and trains with [`Training::train`], so its runs
+//! differ from the baseline's only where the method says they do: on the
+//! whole pool with one-hot weak labels and unit weights, it makes exactly
+//! the baseline's host calls. The number of epochs is each strategy's own
+//! key (some split training into phases).
 
 use crate::arch::Arch;
 use crate::config::{Config, ConfigError};
 use crate::error::{Error, ErrorCode};
 use crate::matrix::Matrix;
+use crate::metrics::log_metric;
+use crate::rng::Rng;
 use crate::student::{Optimizer, Student};
 use crate::task;
 
@@ -82,6 +86,91 @@ impl Recipe {
     /// decay 0.01, betas 0.9/0.999, eps 1e-8).
     pub fn optimizer(&self) -> Optimizer {
         Optimizer::adamw(self.lr)
+    }
+
+    /// Starts training as the reference recipe does: a student from `seed`
+    /// ([`Recipe::student`]), a fresh [`Recipe::optimizer`], and the
+    /// `"shuffle"` stream of `seed` for the epochs' orders.
+    pub fn start(&self, seed: u64) -> Result<Training, Error> {
+        Ok(Training {
+            student: self.student(seed)?,
+            opt: self.optimizer(),
+            rng: Rng::for_stream(seed, "shuffle"),
+            batch: self.batch,
+            epoch: 0,
+        })
+    }
+}
+
+/// One student in training with a [`Recipe`]: its optimizer, its shuffle
+/// stream and the number of epochs trained so far. Made by
+/// [`Recipe::start`].
+#[derive(Debug)]
+pub struct Training {
+    student: Student,
+    opt: Optimizer,
+    rng: Rng,
+    batch: usize,
+    epoch: u32,
+}
+
+impl Training {
+    /// `epochs` passes over `indices`, each in a fresh random order (a
+    /// permutation of `indices.len()` from the shuffle stream, mapped
+    /// through `indices`: for the whole pool, the permutation itself), with
+    /// [`train_epoch`]'s steps on `targets` and `weights` (`None`: every
+    /// weight 1). Logs `train_loss` per epoch, numbered across calls.
+    pub fn train(
+        &mut self,
+        indices: &[u32],
+        targets: &Matrix,
+        weights: Option<&[f32]>,
+        epochs: u32,
+    ) -> Result<(), Error> {
+        let ones;
+        let weights = match weights {
+            Some(w) => w,
+            None => {
+                ones = vec![1.0; targets.rows()];
+                &ones
+            }
+        };
+        for _ in 0..epochs {
+            let order: Vec<u32> = self
+                .rng
+                .permutation(indices.len())
+                .into_iter()
+                .map(|k| indices[k as usize])
+                .collect();
+            let loss = train_epoch(
+                &mut self.student,
+                &self.opt,
+                &order,
+                self.batch,
+                targets,
+                weights,
+            )?;
+            if let Some(loss) = loss {
+                log_metric(self.epoch, "train_loss", loss);
+            }
+            self.epoch += 1;
+        }
+        Ok(())
+    }
+
+    /// The student as trained so far.
+    pub fn student(&self) -> &Student {
+        &self.student
+    }
+
+    /// Epochs trained so far.
+    pub fn epochs(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The trained student, to return from a strategy.
+    pub fn into_student(self) -> Student {
+        self.student
     }
 }
 

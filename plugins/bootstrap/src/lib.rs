@@ -36,8 +36,7 @@
 //! the weak label).
 
 use w2s_guest_sdk::{
-    Config, Matrix, Recipe, Rng, Strategy, StrategyError, Student, log_metric, task, train_epoch,
-    weak_probs_chunked,
+    Config, Matrix, Recipe, Strategy, StrategyError, Student, log_metric, task, weak_probs_chunked,
 };
 
 /// What the student contributes to a confident example's target.
@@ -164,29 +163,11 @@ impl Strategy for Bootstrap {
         let seed = task::seed();
         let pool = task::pool_indices();
         let weak = weak_probs_chunked(&pool)?.argmax_rows();
-        let recipe = settings.recipe;
-        let mut student = recipe.student(seed)?;
-        let opt = recipe.optimizer();
-        let ones = vec![1.0; pool.len()];
-        let mut rng = Rng::for_stream(seed, "shuffle");
-        let mut epoch = 0u32;
-        let mut train = |student: &mut Student, targets: &Matrix, epochs: u32| {
-            for _ in 0..epochs {
-                let order = rng.permutation(pool.len());
-                if let Some(loss) =
-                    train_epoch(student, &opt, &order, recipe.batch, targets, &ones)?
-                {
-                    log_metric(epoch, "train_loss", loss);
-                }
-                epoch += 1;
-            }
-            Ok::<(), StrategyError>(())
-        };
-
+        let mut training = settings.recipe.start(seed)?;
         let weak_targets = Matrix::one_hot(&weak, task::num_classes());
-        train(&mut student, &weak_targets, settings.warmup)?;
+        training.train(&pool, &weak_targets, None, settings.warmup)?;
         for round in 0..settings.rounds {
-            let predictions = student.predict_chunked(&pool)?;
+            let predictions = training.student().predict_chunked(&pool)?;
             let (targets, counts) = bootstrap_targets(
                 &weak,
                 &predictions,
@@ -200,9 +181,9 @@ impl Strategy for Bootstrap {
                 log_metric(round, "disagreement", counts.disagreeing as f64 / n);
                 log_metric(round, "overridden_fraction", counts.overridden as f64 / n);
             }
-            train(&mut student, &targets, settings.epochs_per_round)?;
+            training.train(&pool, &targets, None, settings.epochs_per_round)?;
         }
-        Ok(student)
+        Ok(training.into_student())
     }
 }
 

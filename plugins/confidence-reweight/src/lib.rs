@@ -33,8 +33,7 @@
 //! sample size over `n`); then `train_loss` per epoch (weighted mean).
 
 use w2s_guest_sdk::{
-    Config, Matrix, Recipe, Rng, Strategy, StrategyError, Student, log_metric, task, train_epoch,
-    weak_probs_chunked,
+    Config, Matrix, Recipe, Strategy, StrategyError, Student, log_metric, task, weak_probs_chunked,
 };
 
 /// How the teacher's confidence in one row is measured.
@@ -155,18 +154,9 @@ impl Strategy for ConfidenceReweight {
         }
 
         let targets = Matrix::one_hot(&weak.argmax_rows(), task::num_classes());
-        let recipe = settings.recipe;
-        let mut student = recipe.student(seed)?;
-        let opt = recipe.optimizer();
-        let mut rng = Rng::for_stream(seed, "shuffle");
-        for epoch in 0..settings.epochs {
-            let order = rng.permutation(pool.len());
-            let loss = train_epoch(&mut student, &opt, &order, recipe.batch, &targets, &weights)?;
-            if let Some(loss) = loss {
-                log_metric(epoch, "train_loss", loss);
-            }
-        }
-        Ok(student)
+        let mut training = settings.recipe.start(seed)?;
+        training.train(&pool, &targets, Some(&weights), settings.epochs)?;
+        Ok(training.into_student())
     }
 }
 

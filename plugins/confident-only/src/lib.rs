@@ -31,8 +31,8 @@
 //! epoch.
 
 use w2s_guest_sdk::{
-    Config, Matrix, Recipe, Rng, Strategy, StrategyError, Student, log_metric, subset, task,
-    train_epoch, weak_probs_chunked,
+    Config, Matrix, Recipe, Strategy, StrategyError, Student, log_metric, subset, task,
+    weak_probs_chunked,
 };
 
 /// Which examples to drop.
@@ -138,24 +138,9 @@ impl Strategy for ConfidentOnly {
         log_metrics(&confidence, &keep);
 
         let targets = Matrix::one_hot(&weak.argmax_rows(), task::num_classes());
-        let recipe = settings.recipe;
-        let mut student = recipe.student(seed)?;
-        let opt = recipe.optimizer();
-        let ones = vec![1.0; pool.len()];
-        let mut rng = Rng::for_stream(seed, "shuffle");
-        for epoch in 0..settings.epochs {
-            let order: Vec<u32> = rng
-                .permutation(kept.len())
-                .into_iter()
-                .map(|k| kept[k as usize])
-                .collect();
-            if let Some(loss) =
-                train_epoch(&mut student, &opt, &order, recipe.batch, &targets, &ones)?
-            {
-                log_metric(epoch, "train_loss", loss);
-            }
-        }
-        Ok(student)
+        let mut training = settings.recipe.start(seed)?;
+        training.train(&kept, &targets, None, settings.epochs)?;
+        Ok(training.into_student())
     }
 }
 

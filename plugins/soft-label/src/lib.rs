@@ -25,8 +25,7 @@
 //! nats).
 
 use w2s_guest_sdk::{
-    Config, Matrix, Recipe, Rng, Strategy, StrategyError, Student, log_metric, task, train_epoch,
-    weak_probs_chunked,
+    Config, Matrix, Recipe, Strategy, StrategyError, Student, log_metric, task, weak_probs_chunked,
 };
 
 /// The method's hyperparameters.
@@ -108,20 +107,9 @@ impl Strategy for SoftLabel {
             let mean_entropy = targets.iter_rows().map(entropy).sum::<f64>() / pool.len() as f64;
             log_metric(0, "target_entropy", mean_entropy);
         }
-        let recipe = settings.recipe;
-        let mut student = recipe.student(seed)?;
-        let opt = recipe.optimizer();
-        let ones = vec![1.0; pool.len()];
-        let mut rng = Rng::for_stream(seed, "shuffle");
-        for epoch in 0..settings.epochs {
-            let order = rng.permutation(pool.len());
-            if let Some(loss) =
-                train_epoch(&mut student, &opt, &order, recipe.batch, &targets, &ones)?
-            {
-                log_metric(epoch, "train_loss", loss);
-            }
-        }
-        Ok(student)
+        let mut training = settings.recipe.start(seed)?;
+        training.train(&pool, &targets, None, settings.epochs)?;
+        Ok(training.into_student())
     }
 }
 
