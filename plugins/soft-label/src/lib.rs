@@ -15,7 +15,9 @@
 //!    stream of the task seed, every weight 1, loss the soft cross-entropy
 //!    `-sum_c t_ic log softmax(f(x_i))_c` (the fused `train-step`).
 //!
-//! With `T -> 0` this tends to vanilla (one-hot argmax targets).
+//! With `T -> 0` this tends to vanilla (one-hot argmax targets). Unlike
+//! Hinton et al., the student's logits are not divided by `T`: only the
+//! targets are tempered.
 //!
 //! Config keys (`key=value`, comma separated, all optional): `temperature`
 //! (default 1, finite and positive), `epochs` (20), `lr` (1e-3), `batch`
