@@ -135,12 +135,14 @@ fn assert_tables_well_formed(md: &str) -> usize {
     tables
 }
 
-fn bench(dir: &Path, args: &[&str]) -> (std::process::Output, String, String) {
+/// `w2s bench methods --smoke --seeds 2` with `list` as the methods file,
+/// writing into `dir`.
+fn bench(dir: &Path, list: &Path, args: &[&str]) -> (std::process::Output, String, String) {
     plugin("vanilla"); // builds the plugins
     run(w2s()
         .args(["bench", "methods", "--smoke", "--seeds", "2"])
         .arg("--methods-file")
-        .arg(repo().join("plugins/methods.toml"))
+        .arg(list)
         .arg("--wasm-dir")
         .arg(repo().join("plugins/target/wasm32-wasip2/release"))
         .arg("--tasks-dir")
@@ -155,6 +157,7 @@ fn bench_smoke_writes_a_well_formed_results_file() {
     let dir = tempfile::tempdir().unwrap();
     let (out, stdout, stderr) = bench(
         dir.path(),
+        &repo().join("plugins/methods.toml"),
         &["--methods", "vanilla", "--families", "latent,slice-errors"],
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -198,15 +201,7 @@ fn bench_records_a_failing_method_and_goes_on() {
          [[method]]\nplugin = \"prior-only\"\nlabel = \"prior\"\nsource = \"-\"\nconfig = \"\"\nsmoke_config = \"\"\n",
     )
     .unwrap();
-    let (out, stdout, stderr) = bench(
-        dir.path(),
-        &[
-            "--families",
-            "latent",
-            "--methods-file",
-            list.to_str().unwrap(),
-        ],
-    );
+    let (out, stdout, stderr) = bench(dir.path(), &list, &["--families", "latent"]);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     let md = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
     assert_tables_well_formed(&md);
