@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod compile_cmd;
 mod controls;
 mod degeneracy;
@@ -54,6 +55,9 @@ enum Command {
     /// Check or explain a sandbox policy file.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Benchmark the method plugins on the task families (docs/RESULTS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Compile a component under an address-space limit (started by `eval`
     /// and `run`; not for direct use).
     #[command(hide = true)]
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args),
         Command::Task(cmd) => task_cmd::run(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
         Command::Compile(args) => compile_cmd::compile(args),
     };
     match result {

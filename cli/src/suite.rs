@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use w2s_train::synth::SynthConfig;
+use w2s_train::synth::{Family, SynthConfig};
 
 use crate::eval::{CommonArgs, evaluate, load_with, open_task, print_refusal, write_json};
 use crate::evaluation::{Options, Submission};
@@ -74,8 +74,8 @@ impl From<SuiteV1> for u32 {
     }
 }
 
-/// One task of a suite: the default task's story with some parameters
-/// changed.
+/// One task of a suite: a family's task (the default task's story unless
+/// `family` says otherwise) with some parameters changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SuiteTask {
@@ -83,6 +83,9 @@ pub(crate) struct SuiteTask {
     name: String,
     /// Generator seed.
     seed: u64,
+    /// The task family [default: latent].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    family: Option<Family>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     classes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,9 +103,9 @@ pub(crate) struct SuiteTask {
 }
 
 impl SuiteTask {
-    /// The generator config: the default task's, with this task's changes.
+    /// The generator config: its family's task, with this task's changes.
     fn config(&self) -> SynthConfig {
-        let d = SynthConfig::default_task(self.seed);
+        let d = SynthConfig::family_task(self.family.unwrap_or_default(), self.seed);
         SynthConfig {
             name: self.name.clone(),
             classes: self.classes.unwrap_or(d.classes),

@@ -10,7 +10,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use w2s_train::synth::{self, SynthConfig};
+use w2s_train::synth::{self, Family, SynthConfig};
 
 /// Task bundle commands.
 #[derive(Subcommand)]
@@ -26,12 +26,18 @@ pub(crate) enum TaskCommand {
         /// Multiply every split size by this factor (larger tasks).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         scale: u32,
-        /// Task name written into the manifest.
+        /// Task name written into the manifest [default: synth-default, or
+        /// synth-FAMILY for another family].
         #[arg(long)]
         name: Option<String>,
+        /// How the weak teacher goes wrong: latent (or default), label-noise,
+        /// slice-errors, spurious-cue (see docs/TASK_FORMAT.md).
+        #[arg(long, default_value = "latent")]
+        family: Family,
         /// The whole generator config as JSON (every field of the story,
-        /// see docs/TASK_FORMAT.md); replaces --seed, --scale and --name.
-        #[arg(long, value_name = "JSON", conflicts_with_all = ["seed", "scale", "name"])]
+        /// see docs/TASK_FORMAT.md); replaces --seed, --scale, --name and
+        /// --family.
+        #[arg(long, value_name = "JSON", conflicts_with_all = ["seed", "scale", "name", "family"])]
         config_json: Option<String>,
     },
     /// Validate a bundle: hashes, shapes, label ranges, NaN and Inf.
@@ -48,12 +54,13 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
             out,
             scale,
             name,
+            family,
             config_json,
         } => {
             let cfg = match config_json {
                 Some(json) => serde_json::from_str(&json).context("--config-json")?,
                 None => {
-                    let mut cfg = SynthConfig::default_task(seed).scaled(scale);
+                    let mut cfg = SynthConfig::family_task(family, seed).scaled(scale);
                     if let Some(name) = name {
                         cfg.name = name;
                     }
@@ -63,14 +70,21 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
             let summary = synth::generate(&cfg, &out)
                 .with_context(|| format!("cannot generate a task in {}", out.display()))?;
             println!(
-                "wrote {} (pool {}, test {}, {} classes, {} features); weak teacher test accuracy {:.4}",
+                "wrote {} ({} family, pool {}, test {}, {} classes, {} features); weak teacher test accuracy {:.4}",
                 out.display(),
+                cfg.family,
                 cfg.pool,
                 cfg.test,
                 cfg.classes,
                 cfg.feature_dim,
                 summary.weak_test_acc
             );
+            for g in &summary.groups {
+                println!(
+                    "  teacher test accuracy {} (n = {}): {:.4}",
+                    g.group, g.n, g.acc
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Check { dir } => {

@@ -3,20 +3,25 @@
 //! and PGR. Used to size the default task and as the native reference for
 //! the sandboxed `plugins/vanilla`.
 //!
-//! `cargo run --release -p w2s-train --example native_vanilla -- [SEED] [SCALE]`
+//! `cargo run -p w2s-train --example native_vanilla -- [SEED] [SCALE] [FAMILY]`
+//! (FAMILY: one of `w2s_train::synth::Family`, default `latent`).
 
 use candle_core::{Device, Tensor};
 use w2s_train::bundle::{self, Manifest, MappedFile};
 use w2s_train::recipe::{self, Recipe};
-use w2s_train::synth::{self, SynthConfig};
+use w2s_train::synth::{self, Family, SynthConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
     let scale: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
+    let family: Family = args.next().as_deref().unwrap_or("latent").parse()?;
     let dir = std::env::temp_dir().join(format!("w2s-native-vanilla-{}", std::process::id()));
-    let cfg = SynthConfig::default_task(seed).scaled(scale);
-    synth::generate(&cfg, &dir)?;
+    let cfg = SynthConfig::family_task(family, seed).scaled(scale);
+    let summary = synth::generate(&cfg, &dir)?;
+    for g in &summary.groups {
+        println!("teacher on {} (n = {}): {:.4}", g.group, g.n, g.acc);
+    }
     let (m, _) = Manifest::read(&dir)?;
     let (pool, test, d, k) = (
         m.splits.pool as usize,

@@ -16,6 +16,13 @@
 //!    sees) plus instance noise, not independent label flips.
 //! 4. The pool and the test split get the teacher's probabilities; the pool's
 //!    ground truth and the whole test split go to `heldout/`.
+//!
+//! Step 3 is the default task's *family*, [`Family::Latent`]; the other
+//! families ([`family`]) change what the teacher sees and learns from
+//! (label noise, errors on a slice, a spurious cue) and keep the rest.
+
+mod family;
+mod files;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,8 +30,13 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use safetensors::Dtype;
-use safetensors::tensor::TensorView;
 use serde::{Deserialize, Serialize};
+
+use family::Role;
+pub use family::{
+    CUE_AGREEMENT, CUE_SCALE, Family, GroupAccuracy, LABEL_NOISE_RATE, SLICE_THRESHOLD,
+};
+use files::{f32_bytes, u32_bytes, write_safetensors};
 
 use crate::arch::Arch;
 use crate::bundle::{self, FormatV1, Manifest, Splits};
@@ -62,6 +74,11 @@ pub struct SynthConfig {
     pub weak_visible: u32,
     /// Noise on the weak teacher's view.
     pub weak_noise: f32,
+    /// How the teacher goes wrong (see [`Family`]). Omitted from the JSON
+    /// when it is the default, `latent`, so that configs written before
+    /// families existed keep their bytes (and tasks their hashes).
+    #[serde(default, skip_serializing_if = "Family::is_latent")]
+    pub family: Family,
 }
 
 impl SynthConfig {
@@ -82,6 +99,29 @@ impl SynthConfig {
             strong_noise: 0.1,
             weak_visible: 6,
             weak_noise: 0.8,
+            family: Family::Latent,
+        }
+    }
+
+    /// The task of `family` for `seed`: the default task's sizes, named
+    /// `synth-<family>` (the default task itself for [`Family::Latent`]),
+    /// with the teacher's view tuned so that each family leaves a gap of
+    /// at least 0.15 between teacher and ceiling (measured in
+    /// `docs/TASK_FORMAT.md`, "Task families").
+    pub fn family_task(family: Family, seed: u64) -> Self {
+        let d = Self::default_task(seed);
+        let (weak_visible, weak_noise) = match family {
+            Family::Latent => return d,
+            Family::LabelNoise => (8, 0.3),
+            Family::SliceErrors => (8, 0.3),
+            Family::SpuriousCue => (8, 0.6),
+        };
+        Self {
+            name: format!("synth-{family}"),
+            weak_visible,
+            weak_noise,
+            family,
+            ..d
         }
     }
 
@@ -114,6 +154,11 @@ impl SynthConfig {
         if !(self.strong_noise >= 0.0 && self.weak_noise >= 0.0) {
             return bad("noise scales must be non-negative");
         }
+        if self.family == Family::SpuriousCue
+            && self.feature_dim - self.concept_width < self.classes
+        {
+            return bad("spurious-cue needs at least `classes` distractor features for the cue");
+        }
         Ok(())
     }
 
@@ -132,6 +177,8 @@ struct Split {
     features: Vec<f32>,
     weak_view: Vec<f32>,
     labels: Vec<u32>,
+    /// Latent coordinate 0 of each example (the slice of slice-errors).
+    z0: Vec<f64>,
 }
 
 struct World {
@@ -158,6 +205,7 @@ fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
         features: Vec::with_capacity(n * d),
         weak_view: Vec::with_capacity(n * vis),
         labels: Vec::with_capacity(n),
+        z0: Vec::with_capacity(n),
     };
     for _ in 0..n {
         let z: Vec<f64> = (0..r).map(|_| rng.normal()).collect();
@@ -169,6 +217,7 @@ fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
             }
         }
         out.labels.push(label as u32);
+        out.z0.push(z[0]);
         for f in 0..cw {
             let a: f64 = (0..r).map(|j| world.encoder[f * r + j] * z[j]).sum();
             out.features
@@ -189,43 +238,17 @@ fn sample(cfg: &SynthConfig, world: &World, n: usize, rng: &mut Rng) -> Split {
     out
 }
 
-fn write_safetensors(
-    dir: &Path,
-    rel: &str,
-    tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>,
-) -> Result<String> {
-    let views: Vec<(&str, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(name, dtype, shape, bytes)| {
-            Ok((
-                *name,
-                TensorView::new(*dtype, shape.clone(), bytes)
-                    .map_err(|e| TrainError::invalid("tensor", e.to_string()))?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(views, None)
-        .map_err(|e| TrainError::invalid("tensor", e.to_string()))?;
-    let path = dir.join(rel);
-    fs::write(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
-    Ok(bundle::sha256_hex(&bytes))
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn u32_bytes(v: &[u32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// What generating a bundle measured about its teacher.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SynthSummary {
-    /// The weak teacher's accuracy on its own training split.
+    /// The weak teacher's accuracy on its own training split (against the
+    /// labels it was trained on).
     pub teacher_train_acc: f64,
     /// The weak teacher's accuracy on the test split (weak_acc).
     pub weak_test_acc: f64,
+    /// Its test accuracy on the groups that show the family's failure mode
+    /// (see [`Family`]; empty for latent and label-noise).
+    pub groups: Vec<GroupAccuracy>,
 }
 
 /// Generates a bundle into `out` (created if missing; must be empty or
@@ -247,12 +270,11 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
         let p = out.join(sub);
         fs::create_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
     }
-    let (k, r, d, cw, vis) = (
+    let (k, r, d, cw) = (
         cfg.classes as usize,
         cfg.latent as usize,
         cfg.feature_dim as usize,
         cfg.concept_width as usize,
-        cfg.weak_visible as usize,
     );
     let mut rng = Rng::for_stream(cfg.seed, "synth-world");
     let world = World {
@@ -261,27 +283,33 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
         distractor: matrix(&mut rng, d - cw, NUISANCE, 1.0 / (NUISANCE as f64).sqrt()),
     };
     let mut rng = Rng::for_stream(cfg.seed, "synth-samples");
-    let teacher_split = sample(cfg, &world, cfg.teacher_train as usize, &mut rng);
-    let pool = sample(cfg, &world, cfg.pool as usize, &mut rng);
-    let test = sample(cfg, &world, cfg.test as usize, &mut rng);
+    let mut teacher_split = sample(cfg, &world, cfg.teacher_train as usize, &mut rng);
+    let mut pool = sample(cfg, &world, cfg.pool as usize, &mut rng);
+    let mut test = sample(cfg, &world, cfg.test as usize, &mut rng);
+    let teacher_in = family::prepare(cfg, &mut teacher_split, Role::TeacherTrain, "teacher");
+    let pool_in = family::prepare(cfg, &mut pool, Role::Evaluation, "pool");
+    let test_in = family::prepare(cfg, &mut test, Role::Evaluation, "test");
 
     let dev = Device::Cpu;
-    let view = |s: &Split| Tensor::from_slice(&s.weak_view, (s.labels.len(), vis), &dev);
+    let width = family::view_width(cfg);
+    let view =
+        |t: &family::TeacherInput| Tensor::from_slice(&t.view, (t.view.len() / width, width), &dev);
     let teacher = SynthConfig::teacher_recipe().train(
-        &view(&teacher_split)?,
-        &recipe::one_hot(&teacher_split.labels, k),
+        &view(&teacher_in)?,
+        &recipe::one_hot(&teacher_in.labels, k),
         k,
         crate::rng::derive_seed(cfg.seed, "teacher"),
         &mut |_, _| {},
     )?;
     let teacher_train_acc = recipe::accuracy(
-        &recipe::predict_all(&teacher, &view(&teacher_split)?, 4096)?,
+        &recipe::predict_all(&teacher, &view(&teacher_in)?, 4096)?,
         k,
-        &teacher_split.labels,
+        &teacher_in.labels,
     );
-    let pool_weak = recipe::predict_all(&teacher, &view(&pool)?, 4096)?;
-    let test_weak = recipe::predict_all(&teacher, &view(&test)?, 4096)?;
+    let pool_weak = recipe::predict_all(&teacher, &view(&pool_in)?, 4096)?;
+    let test_weak = recipe::predict_all(&teacher, &view(&test_in)?, 4096)?;
     let weak_test_acc = recipe::accuracy(&test_weak, k, &test.labels);
+    let groups = family::groups(cfg, &test, &test_in, &recipe::argmax_rows(&test_weak, k));
 
     let (np, nt) = (pool.labels.len(), test.labels.len());
     let mut files = BTreeMap::new();
@@ -356,6 +384,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
     Ok(SynthSummary {
         teacher_train_acc,
         weak_test_acc,
+        groups,
     })
 }
 
@@ -395,6 +424,25 @@ mod tests {
         let a = fs::read_to_string(dir.path().join("a/task.toml")).unwrap();
         let b = fs::read_to_string(dir.path().join("b/task.toml")).unwrap();
         assert_eq!(a, b);
+    }
+
+    /// The default task's hash before families existed (`README.md`,
+    /// `synth-default sha256:6f2d4b63…`): reports and caches key on it.
+    const DEFAULT_TASK_HASH: &str =
+        "6f2d4b63a3a7bb27aa2588c6a2bc67b4a41a94495604c86e773de3067a042d4a";
+
+    #[test]
+    fn the_default_task_keeps_its_bytes() {
+        let cfg = SynthConfig::default_task(0);
+        assert_eq!(SynthConfig::family_task(Family::Latent, 0), cfg);
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(!json.contains("family"), "{json}");
+        let back: SynthConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        let dir = tempfile::tempdir().unwrap();
+        generate(&cfg, &dir.path().join("t")).unwrap();
+        let (_, hash) = crate::bundle::Manifest::read(&dir.path().join("t")).unwrap();
+        assert_eq!(hash, DEFAULT_TASK_HASH);
     }
 
     #[test]
