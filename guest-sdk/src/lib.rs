@@ -60,7 +60,9 @@
 
 mod arch;
 mod batch;
+mod chunks;
 mod config;
+mod epoch;
 mod error;
 mod folds;
 mod labels;
@@ -87,7 +89,9 @@ pub mod bindings {
 
 pub use arch::{Arch, ArchFamily, ArchLimit, largest_allowed};
 pub use batch::batches;
+pub use chunks::{READ_CHUNK, read_in_chunks, weak_probs_chunked};
 pub use config::{Config, ConfigError};
+pub use epoch::train_epoch;
 pub use error::{Error, ErrorCode};
 pub use folds::{k_fold, subset};
 pub use labels::{argmax, one_hot};
