@@ -109,7 +109,7 @@ impl Settings {
             hidden: c.take("hidden")?,
         };
         c.finish()?;
-        if s.population < 2 || s.population % 2 != 0 {
+        if s.population < 2 || !s.population.is_multiple_of(2) {
             return Err("population must be even and at least 2".into());
         }
         if !(s.sigma.is_finite() && s.sigma > 0.0 && s.sigma <= 100.0) {
