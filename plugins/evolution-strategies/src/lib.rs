@@ -36,8 +36,8 @@
 //! result worse than the warm start on the guest's own validation signal.
 //!
 //! Config keys (`key=value`, comma separated, all optional): `population`
-//! (16, even, at least 2), `sigma` (0.01), `es_lr` (0.002), `generations`
-//! (30), `fitness` (`nll` or `agree`), `warmup_epochs` (10),
+//! (8, even, at least 2), `sigma` (0.01), `es_lr` (0.002), `generations`
+//! (15), `fitness` (`nll` or `agree`), `warmup_epochs` (10),
 //! `holdout_folds` (5, at least 2), `lr` (1e-3, warm start), `batch`
 //! (128), `hidden` (MLP width; default 128 within the policy; 0 = linear).
 //!
@@ -66,13 +66,13 @@ enum Fitness {
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Settings {
-    /// Candidates per generation, in antithetic pairs (default 16).
+    /// Candidates per generation, in antithetic pairs (default 8).
     population: u32,
     /// Perturbation standard deviation (default 0.01).
     sigma: f32,
     /// ES step size (default 0.002).
     es_lr: f32,
-    /// ES generations (default 30).
+    /// ES generations (default 15).
     generations: u32,
     /// What candidates are scored on (default `nll`).
     fitness: Fitness,
@@ -97,10 +97,10 @@ impl Settings {
             other => return Err(format!("fitness must be nll or agree, not {other:?}").into()),
         };
         let s = Self {
-            population: c.take_or("population", 16)?,
+            population: c.take_or("population", 8)?,
             sigma: c.take_or("sigma", 0.01)?,
             es_lr: c.take_or("es_lr", 0.002)?,
-            generations: c.take_or("generations", 30)?,
+            generations: c.take_or("generations", 15)?,
             fitness,
             warmup_epochs: c.take_or("warmup_epochs", 10)?,
             holdout_folds: c.take_or("holdout_folds", 5)?,
@@ -297,10 +297,10 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                population: 16,
+                population: 8,
                 sigma: 0.01,
                 es_lr: 0.002,
-                generations: 30,
+                generations: 15,
                 fitness: Fitness::Nll,
                 warmup_epochs: 10,
                 holdout_folds: 5,

@@ -30,7 +30,8 @@
 //! `train-step` fast path.
 //!
 //! Config keys (`key=value`, comma separated, all optional):
-//! `iterations` (4), `prior` (50, pseudo-counts), `warmup_epochs` (10),
+//! `iterations` (2), `prior` (0, pseudo-counts on the diagonal; the
+//! Laplace count of one per cell always applies), `warmup_epochs` (10),
 //! `epochs_per_iteration` (5), `lr` (1e-3), `batch` (128), `hidden` (MLP
 //! width; default 128 within the policy; 0 = linear probe).
 //!
@@ -51,9 +52,9 @@ use crate::channel::Channel;
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Settings {
-    /// EM rounds after the warm-up (default 4).
+    /// EM rounds after the warm-up (default 2).
     iterations: u32,
-    /// Dirichlet pseudo-counts on the channel's diagonal (default 50).
+    /// Dirichlet pseudo-counts on the channel's diagonal (default 0).
     prior: f64,
     /// Epochs on the weak labels before EM (default 10).
     warmup_epochs: u32,
@@ -71,8 +72,8 @@ impl Settings {
     fn parse(config: &str) -> Result<Self, StrategyError> {
         let mut c = Config::parse(config)?;
         let s = Self {
-            iterations: c.take_or("iterations", 4)?,
-            prior: c.take_or("prior", 50.0)?,
+            iterations: c.take_or("iterations", 2)?,
+            prior: c.take_or("prior", 0.0)?,
             warmup_epochs: c.take_or("warmup_epochs", 10)?,
             epochs_per_iteration: c.take_or("epochs_per_iteration", 5)?,
             lr: c.take_or("lr", 1e-3)?,
@@ -171,8 +172,8 @@ mod tests {
         assert_eq!(
             s,
             Settings {
-                iterations: 4,
-                prior: 50.0,
+                iterations: 2,
+                prior: 0.0,
                 warmup_epochs: 10,
                 epochs_per_iteration: 5,
                 lr: 1e-3,
@@ -181,7 +182,7 @@ mod tests {
             }
         );
         let s =
-            Settings::parse("iterations=1,prior=0,warmup_epochs=2,epochs_per_iteration=1").unwrap();
+            Settings::parse("iterations=1,prior=5,warmup_epochs=2,epochs_per_iteration=1").unwrap();
         assert_eq!(
             (
                 s.iterations,
@@ -189,7 +190,7 @@ mod tests {
                 s.warmup_epochs,
                 s.epochs_per_iteration
             ),
-            (1, 0.0, 2, 1)
+            (1, 5.0, 2, 1)
         );
         assert!(Settings::parse("prior=-1").is_err());
         assert!(Settings::parse("prior=inf").is_err());
