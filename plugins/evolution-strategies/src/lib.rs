@@ -9,7 +9,7 @@
 //!    training part.
 //! 2. Warm start: a student drawn from the task seed is trained for
 //!    `warmup_epochs` epochs on one-hot `w_i` of the training part
-//!    (vanilla's recipe otherwise: AdamW `lr`, batches of `batch`, shuffles
+//!    (vanilla's recipe otherwise: AdamW `warmup_lr`, batches of `batch`, shuffles
 //!    from the `"shuffle"` stream).
 //! 3. ES on the flat parameter vector `theta` (`parameters`): for each of
 //!    `generations` generations, for each of `population / 2` antithetic
@@ -19,7 +19,7 @@
 //!    the `-` candidate is `theta - sigma eps_j` (`set-parameters`). Each
 //!    candidate's fitness is measured on the held-out part; all fitnesses
 //!    of a generation are shaped into centered ranks, and
-//!    `theta += es_lr * sum_j (r+_j - r-_j) eps_j / (population * sigma)`
+//!    `theta += lr * sum_j (r+_j - r-_j) eps_j / (population * sigma)`
 //!    (plain gradient ascent).
 //! 4. The centre's held-out fitness is measured after every update; the
 //!    returned student has the best centre seen, the warm start included.
@@ -36,9 +36,9 @@
 //! result worse than the warm start on the guest's own validation signal.
 //!
 //! Config keys (`key=value`, comma separated, all optional): `population`
-//! (8, even, at least 2), `sigma` (0.01), `es_lr` (0.002), `generations`
+//! (8, even, at least 2), `sigma` (0.01), `lr` (0.002), `generations`
 //! (15), `fitness` (`nll` or `agree`), `warmup_epochs` (10),
-//! `holdout_folds` (5, at least 2), `lr` (1e-3, warm start), `batch`
+//! `holdout_folds` (5, at least 2), `warmup_lr` (1e-3), `batch`
 //! (128), `hidden` (MLP width; default 128 within the policy; 0 = linear).
 //!
 //! Metrics: `train_loss` per warm-up epoch; per generation `g` (step `g`;
@@ -71,7 +71,7 @@ struct Settings {
     /// Perturbation standard deviation (default 0.01).
     sigma: f32,
     /// ES step size (default 0.002).
-    es_lr: f32,
+    lr: f32,
     /// ES generations (default 15).
     generations: u32,
     /// What candidates are scored on (default `nll`).
@@ -81,7 +81,7 @@ struct Settings {
     /// One fold out of this many is held out for fitness (default 5).
     holdout_folds: usize,
     /// AdamW learning rate of the warm start (default 1e-3).
-    lr: f32,
+    warmup_lr: f32,
     /// Minibatch size (default 128).
     batch: usize,
     /// MLP width; `None` = 128 within the policy, `Some(0)` = linear.
@@ -99,12 +99,12 @@ impl Settings {
         let s = Self {
             population: c.take_or("population", 8)?,
             sigma: c.take_or("sigma", 0.01)?,
-            es_lr: c.take_or("es_lr", 0.002)?,
+            lr: c.take_or("lr", 0.002)?,
             generations: c.take_or("generations", 15)?,
             fitness,
             warmup_epochs: c.take_or("warmup_epochs", 10)?,
             holdout_folds: c.take_or("holdout_folds", 5)?,
-            lr: c.take_or("lr", 1e-3)?,
+            warmup_lr: c.take_or("warmup_lr", 1e-3)?,
             batch: c.take_or("batch", 128)?,
             hidden: c.take("hidden")?,
         };
@@ -115,11 +115,11 @@ impl Settings {
         if !(s.sigma.is_finite() && s.sigma > 0.0 && s.sigma <= 100.0) {
             return Err("sigma must be in (0, 100]".into());
         }
-        if !(s.es_lr.is_finite() && s.es_lr >= 0.0) {
-            return Err("es_lr must be finite and non-negative".into());
+        if !(s.lr.is_finite() && s.lr >= 0.0) {
+            return Err("lr must be finite and non-negative".into());
         }
-        if !(s.lr.is_finite() && s.lr > 0.0) {
-            return Err("lr must be positive".into());
+        if !(s.warmup_lr.is_finite() && s.warmup_lr > 0.0) {
+            return Err("warmup_lr must be positive".into());
         }
         if s.holdout_folds < 2 {
             return Err("holdout_folds must be at least 2".into());
@@ -212,7 +212,7 @@ impl Strategy for EvolutionStrategies {
         let targets = Matrix::one_hot(&label_of(&train), task::num_classes());
 
         let mut student = Student::create(s.arch()?, seed)?;
-        let opt = Optimizer::adamw(s.lr);
+        let opt = Optimizer::adamw(s.warmup_lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
         for epoch in 0..s.warmup_epochs {
             let loss = train_epoch(
@@ -267,7 +267,7 @@ impl Strategy for EvolutionStrategies {
             let minus: Vec<f64> = ranks.iter().skip(1).step_by(2).copied().collect();
             let grad = antithetic_gradient(&directions, &plus, &minus, s.sigma);
             for (t, d) in theta.iter_mut().zip(&grad) {
-                *t += s.es_lr * d;
+                *t += s.lr * d;
             }
             flat.write(&mut student, &theta)?;
             let centre = fit(&student)?;
@@ -299,12 +299,12 @@ mod tests {
             Settings {
                 population: 8,
                 sigma: 0.01,
-                es_lr: 0.002,
+                lr: 0.002,
                 generations: 15,
                 fitness: Fitness::Nll,
                 warmup_epochs: 10,
                 holdout_folds: 5,
-                lr: 1e-3,
+                warmup_lr: 1e-3,
                 batch: 128,
                 hidden: None
             }
@@ -319,7 +319,8 @@ mod tests {
         assert!(Settings::parse("sigma=0").is_err());
         assert!(Settings::parse("fitness=accuracy").is_err());
         assert!(Settings::parse("holdout_folds=1").is_err());
-        assert!(Settings::parse("lr=nan").is_err());
+        assert!(Settings::parse("warmup_lr=nan").is_err());
+        assert!(Settings::parse("lr=-1").is_err());
     }
 
     #[test]

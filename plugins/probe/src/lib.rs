@@ -14,7 +14,9 @@
 //!    batches of `batch`, shuffles from the `"shuffle/warmup"` stream).
 //! 2. Hidden states: `h_i = hidden(i)` for the whole pool (the
 //!    representation that feeds the final layer; the policy's
-//!    `students.read_hidden` must allow it).
+//!    `students.read_hidden` must allow it; `hidden` rather than
+//!    `forward`, which silently gives the logits when hidden reads are
+//!    denied).
 //! 3. Space: with `probe=means` the `h_i` themselves; with `probe=pca`
 //!    their projection on the top `components` principal directions of
 //!    the pool (power iteration from the `"pca"` stream of the task seed).
