@@ -20,6 +20,13 @@
 //!   [`Student::forward`] gives tracked logits, and
 //!   [`Student::backward_step`] trains on any scalar loss built from them.
 //!   [`k_fold`] and [`subset`] split pool indices guest-side.
+//! - **The reference recipe as a building block.** [`Recipe`] holds the
+//!   baseline's shared settings (`lr`, `batch`, `hidden`) and a
+//!   [`Training`] runs its epochs (or [`train_epoch`], one weighted pass),
+//!   so a method that changes only targets or weights differs from the
+//!   baseline only there;
+//!   [`weak_probs_chunked`] and [`Student::predict_chunked`] read a whole
+//!   pool in calls of bounded length.
 //! - **Lazy optimizers.** [`Optimizer`] is a builder until its first step
 //!   (the WIT constructor cannot fail, so nothing is lost by waiting).
 //! - **Reproducible randomness.** [`Rng`] is the host's own xoshiro256**
@@ -60,14 +67,14 @@
 
 mod arch;
 mod batch;
-mod chunks;
+mod chunked;
 mod config;
-mod epoch;
 mod error;
 mod folds;
 mod labels;
 mod matrix;
 mod metrics;
+mod recipe;
 mod rng;
 mod strategy;
 mod student;
@@ -89,14 +96,14 @@ pub mod bindings {
 
 pub use arch::{Arch, ArchFamily, ArchLimit, largest_allowed};
 pub use batch::batches;
-pub use chunks::{READ_CHUNK, read_in_chunks, weak_probs_chunked};
+pub use chunked::{CHUNK, weak_probs_chunked};
 pub use config::{Config, ConfigError};
-pub use epoch::train_epoch;
 pub use error::{Error, ErrorCode};
 pub use folds::{k_fold, subset};
 pub use labels::{argmax, one_hot};
 pub use matrix::Matrix;
 pub use metrics::log_metric;
+pub use recipe::{Recipe, Training, train_epoch};
 pub use rng::{Rng, derive_seed};
 #[doc(hidden)]
 pub use strategy::Export;

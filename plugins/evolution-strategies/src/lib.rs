@@ -63,6 +63,28 @@ enum Fitness {
     Agree,
 }
 
+/// One epoch of the reference recipe over `subset` (pool indices): a fresh
+/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
+/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
+/// weights. On the whole pool this is vanilla's epoch step for step.
+/// Returns the epoch's mean loss (0 for an empty subset).
+fn epoch(
+    student: &mut Student,
+    opt: &Optimizer,
+    rng: &mut Rng,
+    subset: &[u32],
+    targets: &Matrix,
+    batch: usize,
+) -> Result<f64, StrategyError> {
+    let order: Vec<u32> = rng
+        .permutation(subset.len())
+        .iter()
+        .map(|&p| subset[p as usize])
+        .collect();
+    let ones = vec![1.0; targets.rows()];
+    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
+}
+
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Settings {
@@ -206,25 +228,15 @@ impl Strategy for EvolutionStrategies {
         let weak = weak_probs_chunked(&pool)?.argmax_rows();
         let shuffled = Rng::for_stream(seed, "folds").permutation(pool.len());
         let (train, held) = k_fold(&shuffled, s.holdout_folds, 0);
-        let label_of =
-            |idx: &[u32]| -> Vec<usize> { idx.iter().map(|&i| weak[i as usize]).collect() };
-        let held_weak = label_of(&held);
-        let targets = Matrix::one_hot(&label_of(&train), task::num_classes());
+        let held_weak: Vec<usize> = held.iter().map(|&i| weak[i as usize]).collect();
+        let targets = Matrix::one_hot(&weak, task::num_classes());
 
         let mut student = Student::create(s.arch()?, seed)?;
         let opt = Optimizer::adamw(s.warmup_lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
-        for epoch in 0..s.warmup_epochs {
-            let loss = train_epoch(
-                &mut student,
-                &opt,
-                &mut rng,
-                &train,
-                &targets,
-                None,
-                s.batch,
-            )?;
-            log_metric(epoch, "train_loss", loss);
+        for e in 0..s.warmup_epochs {
+            let loss = epoch(&mut student, &opt, &mut rng, &train, &targets, s.batch)?;
+            log_metric(e, "train_loss", loss);
         }
 
         let fit = |st: &Student| -> Result<f64, StrategyError> {

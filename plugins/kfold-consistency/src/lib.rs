@@ -41,6 +41,28 @@ use w2s_guest_sdk::{
     log_metric, task, train_epoch, weak_probs_chunked,
 };
 
+/// One epoch of the reference recipe over `subset` (pool indices): a fresh
+/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
+/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
+/// weights. On the whole pool this is vanilla's epoch step for step.
+/// Returns the epoch's mean loss (0 for an empty subset).
+fn epoch(
+    student: &mut Student,
+    opt: &Optimizer,
+    rng: &mut Rng,
+    subset: &[u32],
+    targets: &Matrix,
+    batch: usize,
+) -> Result<f64, StrategyError> {
+    let order: Vec<u32> = rng
+        .permutation(subset.len())
+        .iter()
+        .map(|&p| subset[p as usize])
+        .collect();
+    let ones = vec![1.0; targets.rows()];
+    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
+}
+
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Settings {
@@ -137,15 +159,14 @@ fn out_of_fold(
     let seed = task::seed();
     let classes = task::num_classes();
     let mut oof = vec![0.0f32; labels.len() * classes];
+    let targets = Matrix::one_hot(labels, classes);
     for f in 0..s.folds {
         let (train, held) = k_fold(shuffled, s.folds, f);
-        let train_labels: Vec<usize> = train.iter().map(|&i| labels[i as usize]).collect();
-        let targets = Matrix::one_hot(&train_labels, classes);
         student.reinit(derive_seed(seed, &format!("kfold/round/{round}/fold/{f}")))?;
         let opt = Optimizer::adamw(s.lr);
         let mut rng = Rng::for_stream(seed, &format!("shuffle/round/{round}/fold/{f}"));
         for _ in 0..s.fold_epochs {
-            train_epoch(student, &opt, &mut rng, &train, &targets, None, s.batch)?;
+            epoch(student, &opt, &mut rng, &train, &targets, s.batch)?;
         }
         let probs = student.predict_chunked(&held)?;
         for (row, &i) in probs.iter_rows().zip(&held) {
@@ -185,9 +206,9 @@ impl Strategy for KfoldConsistency {
         let targets = Matrix::one_hot(&labels, task::num_classes());
         let opt = Optimizer::adamw(s.lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
-        for epoch in 0..s.epochs {
-            let loss = train_epoch(&mut student, &opt, &mut rng, &pool, &targets, None, s.batch)?;
-            log_metric(epoch, "train_loss", loss);
+        for e in 0..s.epochs {
+            let loss = epoch(&mut student, &opt, &mut rng, &pool, &targets, s.batch)?;
+            log_metric(e, "train_loss", loss);
         }
         Ok(student)
     }

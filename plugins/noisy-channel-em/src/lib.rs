@@ -49,6 +49,28 @@ use w2s_guest_sdk::{
 
 use crate::channel::Channel;
 
+/// One epoch of the reference recipe over `subset` (pool indices): a fresh
+/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
+/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
+/// weights. On the whole pool this is vanilla's epoch step for step.
+/// Returns the epoch's mean loss (0 for an empty subset).
+fn epoch(
+    student: &mut Student,
+    opt: &Optimizer,
+    rng: &mut Rng,
+    subset: &[u32],
+    targets: &Matrix,
+    batch: usize,
+) -> Result<f64, StrategyError> {
+    let order: Vec<u32> = rng
+        .permutation(subset.len())
+        .iter()
+        .map(|&p| subset[p as usize])
+        .collect();
+    let ones = vec![1.0; targets.rows()];
+    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
+}
+
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Settings {
@@ -132,11 +154,11 @@ impl Strategy for NoisyChannelEm {
         let mut student = Student::create(s.arch()?, seed)?;
         let opt = Optimizer::adamw(s.lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
-        let mut epoch = 0;
+        let mut step = 0;
         for _ in 0..s.warmup_epochs {
-            let loss = train_epoch(&mut student, &opt, &mut rng, &pool, &one_hot, None, s.batch)?;
-            log_metric(epoch, "train_loss", loss);
-            epoch += 1;
+            let loss = epoch(&mut student, &opt, &mut rng, &pool, &one_hot, s.batch)?;
+            log_metric(step, "train_loss", loss);
+            step += 1;
         }
 
         let mut channel = Channel::estimate(&student.predict_chunked(&pool)?, &weak, s.prior);
@@ -151,9 +173,9 @@ impl Strategy for NoisyChannelEm {
             );
             for _ in 0..s.epochs_per_iteration {
                 let q = channel.posterior(&student.predict_chunked(&pool)?, &weak);
-                let loss = train_epoch(&mut student, &opt, &mut rng, &pool, &q, None, s.batch)?;
-                log_metric(epoch, "train_loss", loss);
-                epoch += 1;
+                let loss = epoch(&mut student, &opt, &mut rng, &pool, &q, s.batch)?;
+                log_metric(step, "train_loss", loss);
+                step += 1;
             }
         }
         Ok(student)

@@ -42,8 +42,8 @@
 mod geometry;
 
 use w2s_guest_sdk::{
-    Arch, Config, ErrorCode, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, derive_seed,
-    log_metric, task, train_epoch, weak_probs_chunked,
+    Arch, CHUNK, Config, Error, ErrorCode, Matrix, Optimizer, Rng, Strategy, StrategyError,
+    Student, derive_seed, log_metric, task, train_epoch, weak_probs_chunked,
 };
 
 use crate::geometry::{centroids, nearest, principal_projection};
@@ -55,6 +55,28 @@ enum Space {
     Means,
     /// Their projection on the top principal directions.
     Pca,
+}
+
+/// One epoch of the reference recipe over `subset` (pool indices): a fresh
+/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
+/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
+/// weights. On the whole pool this is vanilla's epoch step for step.
+/// Returns the epoch's mean loss (0 for an empty subset).
+fn epoch(
+    student: &mut Student,
+    opt: &Optimizer,
+    rng: &mut Rng,
+    subset: &[u32],
+    targets: &Matrix,
+    batch: usize,
+) -> Result<f64, StrategyError> {
+    let order: Vec<u32> = rng
+        .permutation(subset.len())
+        .iter()
+        .map(|&p| subset[p as usize])
+        .collect();
+    let ones = vec![1.0; targets.rows()];
+    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
 }
 
 /// The strategy's hyperparameters.
@@ -151,11 +173,22 @@ fn train_on(
     let pool = task::pool_indices();
     let targets = Matrix::one_hot(labels, task::num_classes());
     let opt = Optimizer::adamw(s.lr);
-    for epoch in 0..epochs {
-        let loss = train_epoch(student, &opt, rng, &pool, &targets, None, s.batch)?;
-        log_metric(first_step + epoch, "train_loss", loss);
+    for e in 0..epochs {
+        let loss = epoch(student, &opt, rng, &pool, &targets, s.batch)?;
+        log_metric(first_step + e, "train_loss", loss);
     }
     Ok(())
+}
+
+/// The hidden states of `student` for every index of `pool`, one row each,
+/// read in calls of at most `CHUNK` indices.
+fn pool_hidden(student: &Student, pool: &[u32]) -> Result<Matrix, Error> {
+    let width = student.hidden_dim();
+    let mut values = Vec::with_capacity(pool.len() * width);
+    for part in pool.chunks(CHUNK) {
+        values.extend_from_slice(student.hidden(part)?.as_slice());
+    }
+    Matrix::new(values, width)
 }
 
 /// Difference-in-means probe relabelling.
@@ -173,7 +206,7 @@ impl Strategy for Probe {
         let mut student = Student::create(arch, derive_seed(seed, "probe/warmup"))?;
         let mut rng = Rng::for_stream(seed, "shuffle/warmup");
         train_on(&mut student, &s, &weak, s.warmup_epochs, &mut rng, 0)?;
-        let hidden = student.hidden_chunked(&pool).map_err(|e| {
+        let hidden = pool_hidden(&student, &pool).map_err(|e| {
             if e.code() == ErrorCode::NotAllowed {
                 "probe needs the policy to allow students.read_hidden".to_string()
             } else {
