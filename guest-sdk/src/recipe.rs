@@ -119,7 +119,8 @@ impl Training {
     /// permutation of `indices.len()` from the shuffle stream, mapped
     /// through `indices`: for the whole pool, the permutation itself), with
     /// [`train_epoch`]'s steps on `targets` and `weights` (`None`: every
-    /// weight 1). Logs `train_loss` per epoch, numbered across calls.
+    /// weight 1), which have a row and an entry per pool index. Logs
+    /// `train_loss` per epoch, numbered across calls.
     pub fn train(
         &mut self,
         indices: &[u32],
@@ -161,11 +162,6 @@ impl Training {
     /// The student as trained so far.
     pub fn student(&self) -> &Student {
         &self.student
-    }
-
-    /// Epochs trained so far.
-    pub fn epochs(&self) -> u32 {
-        self.epoch
     }
 
     /// The trained student, to return from a strategy.
