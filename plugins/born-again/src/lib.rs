@@ -30,7 +30,8 @@
 //!
 //! Metrics: `train_loss` at step `g * epochs + epoch`;
 //! `agreement_with_weak` and `agreement_with_previous` (fractions of the
-//! pool whose argmax matches) at step `g` for each generation's teacher.
+//! pool whose argmax matches the weak label / the teacher before it) at
+//! step `g - 1` for generation `g - 1` as the teacher of generation `g`.
 
 use w2s_guest_sdk::{
     Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, derive_seed,
