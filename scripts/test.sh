@@ -17,4 +17,6 @@ echo "== build plugins (wasm32-wasip2)"
 scripts/build-plugins.sh
 
 echo "== tests"
+# The guests' own unit tests (settings parsing, pure helpers) run natively.
+(cd plugins && unset CARGO_TARGET_DIR && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')" --quiet)
 cargo test --workspace --locked
