@@ -16,5 +16,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build plugins (wasm32-wasip2)"
 scripts/build-plugins.sh
 
-echo "== tests"
-cargo test --workspace --locked
+echo "== tests (with a throwaway PostgreSQL server for the service tests)"
+scripts/with-postgres.sh cargo test --workspace --locked

@@ -1,0 +1,56 @@
+//! The web dashboard: static files from `service/dashboard/`, embedded at
+//! build time (no Node step), served as they are.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+
+/// `(file name, content type, contents)` of every file under `/assets/`.
+const ASSETS: [(&str, &str, &str); 3] = [
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../dashboard/app.js"),
+    ),
+    (
+        "plot.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../dashboard/plot.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../dashboard/style.css"),
+    ),
+];
+
+fn html(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// `GET /`: the leaderboard page.
+pub(crate) async fn index() -> Response {
+    html(include_str!("../../dashboard/index.html"))
+}
+
+/// `GET /submissions/{id}`: one page for every id (its script reads the id
+/// from the address).
+pub(crate) async fn submission() -> Response {
+    html(include_str!("../../dashboard/submission.html"))
+}
+
+/// `GET /assets/{file}`.
+pub(crate) async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (_, ctype, body) = ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .ok_or_else(|| ApiError::not_found(format!("no asset {file:?}")))?;
+    Ok(([(header::CONTENT_TYPE, *ctype)], *body).into_response())
+}
+
+/// `GET /favicon.ico`: none (204), so browsers stop asking.
+pub(crate) async fn favicon() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
