@@ -1,5 +1,6 @@
 //! The web dashboard: static files from `service/dashboard/`, embedded at
-//! build time (no Node step), served as they are.
+//! build time (no Node step; `build.rs` lists the scripts and styles),
+//! served as they are.
 
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
@@ -7,24 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 
-/// `(file name, content type, contents)` of every file under `/assets/`.
-const ASSETS: [(&str, &str, &str); 3] = [
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../dashboard/app.js"),
-    ),
-    (
-        "plot.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../dashboard/plot.js"),
-    ),
-    (
-        "style.css",
-        "text/css; charset=utf-8",
-        include_str!("../../dashboard/style.css"),
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 fn html(body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
