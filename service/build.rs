@@ -14,7 +14,8 @@ fn main() {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    let mut out = String::from("/// `(file name, content type, contents)` of every dashboard asset.\n");
+    let mut out =
+        String::from("/// `(file name, content type, contents)` of every dashboard asset.\n");
     out.push_str("const ASSETS: &[(&str, &str, &str)] = &[\n");
     for path in files {
         let ctype = match path.extension().and_then(|e| e.to_str()) {
@@ -24,7 +25,12 @@ fn main() {
         };
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_str().expect("UTF-8 file name");
-        writeln!(out, "    ({name:?}, {ctype:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({name:?}, {ctype:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("assets.rs");

@@ -43,6 +43,7 @@ CREATE TABLE submissions (
 CREATE INDEX submissions_by_status ON submissions (status, created_ms);
 CREATE INDEX submissions_by_submitter ON submissions (submitter, created_ms);
 
+-- The standard errors are NULL when undefined (a single seed).
 -- Written by a worker from the scorer's figures in the report, in the same
 -- transaction that completes the job; never from anything a submitter sends.
 CREATE TABLE leaderboard (
@@ -51,10 +52,10 @@ CREATE TABLE leaderboard (
     name TEXT NOT NULL,
     submitter TEXT NOT NULL,
     private_pgr_mean DOUBLE PRECISION NOT NULL,
-    private_pgr_se DOUBLE PRECISION NOT NULL,
+    private_pgr_se DOUBLE PRECISION,
     private_student_acc DOUBLE PRECISION NOT NULL,
     public_pgr_mean DOUBLE PRECISION NOT NULL,
-    public_pgr_se DOUBLE PRECISION NOT NULL,
+    public_pgr_se DOUBLE PRECISION,
     public_student_acc DOUBLE PRECISION NOT NULL,
     finished_ms BIGINT NOT NULL
 );

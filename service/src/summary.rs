@@ -16,7 +16,8 @@ fn split_figures(report: &Value, split: &str) -> Option<Value> {
     let pgr = s.get("pgr")?;
     Some(json!({
         "pgr_mean": pgr.get("mean")?.as_f64()?,
-        "pgr_se": pgr.get("se")?.as_f64()?,
+        // null when undefined (one seed).
+        "pgr_se": pgr.get("se")?.as_f64(),
         "pgr_ci95": pgr.get("ci95")?.clone(),
         "student_acc_mean": s.pointer("/student_acc/mean")?.as_f64()?,
         "weak_acc": s.get("weak_acc")?.as_f64()?,
@@ -71,18 +72,21 @@ pub(crate) fn entry(report: &Value, task: &str, name: &str, submitter: &str) -> 
     }
     let figures = |split| {
         let f = split_figures(report, split)?;
-        Some([
-            f["pgr_mean"].as_f64()?,
-            f["pgr_se"].as_f64()?,
-            f["student_acc_mean"].as_f64()?,
-        ])
+        Some((
+            [f["pgr_mean"].as_f64()?, f["student_acc_mean"].as_f64()?],
+            f["pgr_se"].as_f64(),
+        ))
     };
+    let (private, private_se) = figures("private")?;
+    let (public, public_se) = figures("public")?;
     Some(Entry {
         task: task.to_owned(),
         name: name.to_owned(),
         submitter: submitter.to_owned(),
-        private: figures("private")?,
-        public: figures("public")?,
+        private,
+        private_se,
+        public,
+        public_se,
     })
 }
 
@@ -117,8 +121,8 @@ mod tests {
     #[test]
     fn entry_takes_both_splits_from_the_score() {
         let e = entry(&report(true), "t", "n", "s").unwrap();
-        assert_eq!(e.private, [0.5, 0.01, 0.7]);
-        assert_eq!(e.public, [0.4, 0.01, 0.7]);
+        assert_eq!((e.private, e.private_se), ([0.5, 0.7], Some(0.01)));
+        assert_eq!((e.public, e.public_se), ([0.4, 0.7], Some(0.01)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,11 +94,6 @@ impl Site {
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(lines.len(), 1, "token create printed {stdout:?}");
         lines[0].to_owned()
-    }
-
-    /// The tasks directory.
-    pub(crate) fn tasks(&self) -> PathBuf {
-        self.dir.path().join("tasks")
     }
 }
 

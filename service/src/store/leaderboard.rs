@@ -11,10 +11,14 @@ pub(crate) struct Entry {
     pub(crate) task: String,
     pub(crate) name: String,
     pub(crate) submitter: String,
-    /// PGR mean, its standard error, student accuracy mean: private split.
-    pub(crate) private: [f64; 3],
-    /// The same on the public split.
-    pub(crate) public: [f64; 3],
+    /// PGR mean and student accuracy mean on the private split.
+    pub(crate) private: [f64; 2],
+    /// The PGR's standard error on the private split (`None` with one seed).
+    pub(crate) private_se: Option<f64>,
+    /// PGR mean and student accuracy mean on the public split.
+    pub(crate) public: [f64; 2],
+    /// The PGR's standard error on the public split.
+    pub(crate) public_se: Option<f64>,
 }
 
 /// Inserts the row of submission `id` (inside the completing transaction).
@@ -34,11 +38,11 @@ pub(crate) async fn insert(
     .bind(&e.name)
     .bind(&e.submitter)
     .bind(e.private[0])
+    .bind(e.private_se)
     .bind(e.private[1])
-    .bind(e.private[2])
     .bind(e.public[0])
+    .bind(e.public_se)
     .bind(e.public[1])
-    .bind(e.public[2])
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -51,7 +55,7 @@ pub(crate) struct Ranked {
     pub(crate) name: String,
     pub(crate) submitter: String,
     pub(crate) pgr_mean: f64,
-    pub(crate) pgr_se: f64,
+    pub(crate) pgr_se: Option<f64>,
     pub(crate) student_acc_mean: f64,
     pub(crate) finished_ms: i64,
 }
