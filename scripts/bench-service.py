@@ -50,7 +50,7 @@ def ms(stamp):
 
 
 def tree_rss(root):
-    """(server RSS, children RSS, number of `eval` processes) in bytes."""
+    """(server RSS, whole tree's RSS in bytes, `w2s eval` children of the server)."""
     kids = {}
     procs = {}
     for pid in os.listdir("/proc"):
@@ -73,7 +73,8 @@ def tree_rss(root):
         p = stack.pop()
         rss, cmd = procs.get(p, (0, []))
         total += rss
-        evals += len(cmd) > 1 and cmd[1] == b"eval"
+        # Direct children only: a forked grandchild shows `eval` until it execs.
+        evals += p in kids.get(root, []) and len(cmd) > 1 and cmd[1] == b"eval"
         stack.extend(kids.get(p, []))
     return procs.get(root, (0, []))[0], total, evals
 
@@ -143,6 +144,12 @@ def main():
                         subs[i] = v
             time.sleep(0.5)
         wall = time.monotonic() - start
+        # Every report is a real evaluation: count the rankable ones (host
+        # seeds, every run completed and scored).
+        rankable = 0
+        for i in ids:
+            with urllib.request.urlopen(f"{base}/v1/submissions/{i}/report") as r:
+                rankable += json.load(r)["rankable"]["value"] is True
         stop.set()
         sampler.join()
         server.terminate()
@@ -154,7 +161,7 @@ def main():
         p = statistics.quantiles(post_ms, n=100)
         print(json.dumps({
             "submissions": args.n, "workers": args.workers, "seeds": args.seeds, "done": len(done),
-            "failed": args.n - len(done),
+            "failed": args.n - len(done), "rankable_reports": rankable,
             "post_latency_ms": {"p50": round(p[49], 1), "p95": round(p[94], 1), "max": round(max(post_ms), 1)},
             "queue_latency_s": {"p50": round(q[49] / 1000, 2), "p95": round(q[94] / 1000, 2), "max": round(queue[-1] / 1000, 2)},
             "eval_s": {"p50": round(statistics.median(evals) / 1000, 2), "max": round(evals[-1] / 1000, 2)},

@@ -66,11 +66,10 @@ impl Db {
     pub(crate) async fn connect(url: &str) -> Result<Db, Error> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| Error::io("cannot create the directory", parent, e))?;
-                }
+            let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io("cannot create the directory", parent, e))?;
             }
             // mode=rwc: create the file when missing.
             let sep = if path.contains('?') { '&' } else { '?' };
