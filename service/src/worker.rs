@@ -178,6 +178,8 @@ async fn run_in(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        // A server that stops (SIGTERM) takes its evaluations with it.
+        .kill_on_drop(true)
         .process_group(0);
     let mut child = cmd
         .spawn()

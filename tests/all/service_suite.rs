@@ -58,6 +58,29 @@ pub(crate) fn happy_path(db: Option<&str>) {
         metrics.contains("w2s_http_requests_total{route=\"/v1/submissions\",status=\"201\"} 1"),
         "{metrics}"
     );
+    assert!(metrics.contains("w2s_jobs{status=\"done\"} 1"), "{metrics}");
+
+    // The same database behind a competition-mode server: public figures
+    // only, and no private field anywhere in the report.
+    let comp = site.serve(0, &["--competition"]);
+    let c = &comp.addr;
+    let public = &report["score"]["public"]["pgr"];
+    let v = get(c, &format!("/v1/submissions/{id}")).json();
+    assert_eq!(v["summary"]["split"], "public", "{v}");
+    assert_eq!(v["summary"]["pgr_mean"], public["mean"]);
+    let board = get(c, "/v1/leaderboard").json();
+    assert_eq!(board["split"], "public");
+    let row = board["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["submission_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["pgr_mean"], public["mean"]);
+    let redacted = String::from_utf8(get(c, &format!("/v1/submissions/{id}/report")).body).unwrap();
+    assert!(!redacted.contains("\"private"), "{redacted}");
+    assert!(redacted.contains("\"public\""));
 }
 
 /// 401, 400 on garbage multipart and JSON, 413 over the body limit and over
