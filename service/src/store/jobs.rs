@@ -207,3 +207,99 @@ pub(crate) async fn expire_dead(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::submissions::{self, NewSubmission};
+    use crate::tokens::{self, Quota};
+
+    /// A fresh SQLite database holding one queued submission.
+    async fn one_job(dir: &std::path::Path) -> (Db, String) {
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        let token = tokens::create_token(&db, "t", Quota::default())
+            .await
+            .unwrap();
+        let who = tokens::authenticate(&db, &token).await.unwrap().unwrap();
+        let sub = NewSubmission {
+            name: "n".into(),
+            task: "default".into(),
+            suite: false,
+            config: String::new(),
+            wasm: b"\0asm".to_vec(),
+            wasm_sha256: "00".into(),
+        };
+        let Ok(id) = submissions::insert(&db, &who, &sub).await else {
+            panic!("insert refused");
+        };
+        (db, id)
+    }
+
+    fn failed() -> Outcome {
+        Outcome::Failed("x".into())
+    }
+
+    #[test]
+    fn a_job_taken_over_completes_once_by_its_new_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::serve::runtime().unwrap().block_on(async {
+            let (db, id) = one_job(dir.path()).await;
+            // Worker A's lease expires at once (a lost or killed worker).
+            let a = claim(&db, "A", -1).await.unwrap().unwrap();
+            assert_eq!(
+                (a.id.as_str(), a.attempt, a.wasm.as_slice()),
+                (id.as_str(), 1, &b"\0asm"[..])
+            );
+            assert!(
+                claim(&db, "B", 60_000).await.unwrap().is_none(),
+                "claimed twice"
+            );
+            assert_eq!(requeue_expired(&db).await.unwrap(), 1);
+            let b = claim(&db, "B", 60_000).await.unwrap().unwrap();
+            assert_eq!(b.attempt, 2);
+            // A, late: its heartbeat and its result are refused.
+            assert!(!heartbeat(&db, &a, "A", 60_000).await.unwrap());
+            assert!(!complete(&db, &a, "A", &failed()).await.unwrap());
+            assert!(heartbeat(&db, &b, "B", 60_000).await.unwrap());
+            assert!(complete(&db, &b, "B", &failed()).await.unwrap());
+            assert!(
+                !complete(&db, &b, "B", &failed()).await.unwrap(),
+                "completed twice"
+            );
+            let row = submissions::get(&db, &id).await.unwrap().unwrap();
+            assert_eq!((row.status.as_str(), row.attempts), ("failed", 2));
+        });
+    }
+
+    #[test]
+    fn a_job_whose_lease_keeps_expiring_fails_after_max_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::serve::runtime().unwrap().block_on(async {
+            let (db, id) = one_job(dir.path()).await;
+            for attempt in 1..=MAX_ATTEMPTS {
+                let c = claim(&db, "A", -1).await.unwrap().unwrap();
+                assert_eq!(c.attempt, attempt);
+                requeue_expired(&db).await.unwrap();
+            }
+            assert!(claim(&db, "A", 60_000).await.unwrap().is_none());
+            let row = submissions::get(&db, &id).await.unwrap().unwrap();
+            assert_eq!(row.status, "failed");
+            assert!(row.error.unwrap().contains("lease expired"));
+        });
+    }
+
+    #[test]
+    fn dead_owners_of_this_machine_lose_their_lease_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::serve::runtime().unwrap().block_on(async {
+            let (db, _) = one_job(dir.path()).await;
+            claim(&db, "gone", 60_000).await.unwrap().unwrap();
+            assert_eq!(expire_dead(&db, |o| o == "alive").await.unwrap(), 0);
+            assert_eq!(expire_dead(&db, |o| o == "gone").await.unwrap(), 1);
+            assert_eq!(requeue_expired(&db).await.unwrap(), 1);
+            assert_eq!(claim(&db, "B", 60_000).await.unwrap().unwrap().attempt, 2);
+        });
+    }
+}
