@@ -18,6 +18,21 @@ pub(crate) fn happy_path(db: Option<&str>) {
     let server = site.serve(1, &[]);
     let addr = &server.addr;
     assert_eq!(get(addr, "/healthz").body, b"ok");
+    let page = get(addr, "/submissions/anything");
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|c| c.contains("script-src 'self'"))
+    );
+    let style = get(addr, "/assets/style.css");
+    assert_eq!(
+        (style.status, style.header("content-type")),
+        (200, Some("text/css; charset=utf-8"))
+    );
+    assert_eq!(get(addr, "/assets/nope.js").status, 404);
     let tasks = get(addr, "/v1/tasks").json();
     assert_eq!(tasks["tasks"][0]["name"], "default", "{tasks}");
     assert_eq!(tasks["tasks"][0]["classes"], 4);
