@@ -16,7 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build plugins (wasm32-wasip2)"
 scripts/build-plugins.sh
 
-echo "== tests"
-# The guests' own unit tests (settings parsing, pure helpers) run natively.
+echo "== tests: the guests' own unit tests (settings parsing, pure helpers), natively"
 (cd plugins && unset CARGO_TARGET_DIR && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')" --quiet)
-cargo test --workspace --locked
+
+echo "== tests (headless Chromium for the dashboard test; a throwaway PostgreSQL server for the service tests)"
+scripts/ensure-chromium.sh >/dev/null
+scripts/with-postgres.sh cargo test --workspace --locked

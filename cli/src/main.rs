@@ -24,6 +24,7 @@ mod report;
 mod score_cmd;
 mod scores;
 mod seeds;
+mod service_cmd;
 mod suite;
 mod task_cmd;
 
@@ -62,6 +63,13 @@ enum Command {
     /// and `run`; not for direct use).
     #[command(hide = true)]
     Compile(compile_cmd::CompileArgs),
+    /// Run the evaluation service: HTTP API, dashboard, local workers.
+    Serve(service_cmd::ServeArgs),
+    /// Run evaluation workers against the service's database (no HTTP).
+    Worker(service_cmd::WorkerArgs),
+    /// Manage submitters' bearer tokens.
+    #[command(subcommand)]
+    Token(service_cmd::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +83,9 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Compile(args) => compile_cmd::compile(args),
+        Command::Serve(args) => service_cmd::serve(args),
+        Command::Worker(args) => service_cmd::worker(args),
+        Command::Token(cmd) => service_cmd::token(cmd),
     };
     match result {
         Ok(code) => code,

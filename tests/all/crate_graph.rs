@@ -2,6 +2,7 @@
 //!
 //! - `host`, `train` and `guest-sdk` never depend, even transitively, on
 //!   `scorer`; `scorer` never depends on `host`.
+//! - `service` depends on none of `host`, `scorer`, `train`.
 //! - Guests (the `plugins/` workspace, `guest-sdk` included) depend on
 //!   nothing host-side.
 
@@ -90,6 +91,19 @@ fn host_train_and_scorer_keep_apart() {
         !reachable(&g, "w2s-train").contains("w2s-host"),
         "w2s-train depends on w2s-host"
     );
+    // The service runs evaluations as child processes (`w2s eval`): it never
+    // runs guest code nor reads held-out data in its own process.
+    assert!(
+        g.contains_key("w2s-service"),
+        "w2s-service missing from the graph"
+    );
+    let service = reachable(&g, "w2s-service");
+    for forbidden in ["w2s-host", "w2s-scorer", "w2s-train", "wasmtime"] {
+        assert!(
+            !service.contains(forbidden),
+            "w2s-service depends on {forbidden}"
+        );
+    }
 }
 
 #[test]

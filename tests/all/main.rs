@@ -21,4 +21,8 @@ mod policy;
 mod policy_run;
 mod replay;
 mod seeds;
+mod service;
+mod service_client;
+mod service_pg;
+mod service_suite;
 mod suite;
