@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""A stand-in for `w2s serve` to work on the dashboard without Rust.
+
+Serves the dashboard's files at the routes of the API contract (`/`,
+`/submissions/{id}`, `/assets/{file}`) and answers the read-only API
+(`/v1/tasks`, `/v1/leaderboard`, `/v1/submissions/{id}`,
+`/v1/submissions/{id}/report`, `/healthz`) from fixtures. Python 3
+standard library only.
+
+Every report is derived from one real report, `fixtures/sample-report.json`
+(`w2s eval --json` of plugins/vanilla on the default task). The variants
+below change strings and structure to exercise the page; their figures are
+NOT recomputed, so they are UI fixtures, not results:
+
+  sub-vanilla   done; the sample report as it is
+  sub-hostile   done; name, submitter, config, metric name, stdout and a
+                guest error message are HTML/script injections that set
+                body[data-pwned] if the page ever parses them as HTML
+  sub-partial   done; seed #2 ended fuel-exhausted (its per-seed scores
+                removed, its metrics cut to 5 points, one NaN metric)
+  sub-public    done; the private split removed, as competition mode does
+  sub-suite     done; a suite report of two copies of the sample
+  sub-running   running for the first 2 status requests, then done
+  sub-queued    queued forever
+  sub-failed    failed after 3 attempts
+  anything else 404
+
+Options: --port N (0 picks a free port; prints `listening on
+http://127.0.0.1:PORT` like `w2s serve`), --competition (redact the private
+split everywhere; the leaderboard ranks by public PGR), --broken (every
+/v1 request answers 503, to see the error banner).
+"""
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DASHBOARD = os.path.dirname(HERE)
+SAMPLE = os.path.join(HERE, "fixtures", "sample-report.json")
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+ASSET = re.compile(r"^[a-z0-9_]+\.(js|css)$")
+RUNNING_POLLS = 2
+
+TASKS = [
+    {"name": "default", "description": "synth-default: the default synthetic task",
+     "classes": 4, "pool": 6000},
+    {"name": "wide", "description": "a task nobody has submitted to yet",
+     "classes": 8, "pool": 12000},
+]
+
+
+def redact(report):
+    """Removes the private split, as the server does in competition mode."""
+    r = copy.deepcopy(report)
+    if r.get("kind") == "suite":
+        r["reports"] = [redact(x) for x in r["reports"]]
+        for t in r["summary"]:
+            t.pop("private_pgr", None)
+        r["worst"].pop("private", None)
+        return r
+    score = r.get("score")
+    if score:
+        score.pop("private", None)
+        score["baselines"]["weak"].pop("private_acc", None)
+        score["baselines"]["ceiling"].pop("private", None)
+    return r
+
+
+def hostile(sample):
+    r = copy.deepcopy(sample)
+    inject = "<img src=x onerror=\"document.body.dataset.pwned='{}'\">"
+    r["config"] = "</code>" + inject.format("config")
+    for run in r["runs"]:
+        for m in run["metrics"]:
+            m["name"] = "<b>loss</b>" + inject.format("metric")
+    r["runs"][0]["stdout"] = {"kept": "<script>document.body.dataset.pwned='stdout'</script>\n"
+                              + inject.format("stdout"), "kept_bytes": 120, "dropped_bytes": 7}
+    r["runs"][1]["outcome"] = {"code": "guest-error",
+                               "message": "the strategy's run returned an error (see its message)",
+                               "detail": {"code": "guest-error", "message": inject.format("guest-error")}}
+    return r
+
+
+def partial(sample):
+    r = copy.deepcopy(sample)
+    run = r["runs"][1]
+    run["outcome"] = {"code": "fuel-exhausted", "message": "the strategy ran out of fuel",
+                      "detail": {"code": "fuel-exhausted"}}
+    run["metrics"] = run["metrics"][:5]
+    run["metrics"][3]["value"] = None
+    for part in ("public", "private"):
+        r["score"][part]["per_seed"] = [s for s in r["score"][part]["per_seed"]
+                                        if s["seed"] != run["seed"]]
+    r["rankable"] = {"value": False, "reasons": ["1 of 5 runs did not complete (fuel-exhausted)"]}
+    return r
+
+
+def suite(sample):
+    second = copy.deepcopy(sample)
+    second["task"]["name"] = "synth-wide"
+
+    def line(r):
+        return {"task": r["task"]["name"], "hash": r["task"]["hash"],
+                "public_pgr": r["score"]["public"]["pgr"]["mean"],
+                "private_pgr": r["score"]["private"]["pgr"]["mean"], "flags": []}
+    reports = [copy.deepcopy(sample), second]
+    summary = [line(r) for r in reports]
+    return {"report_format": sample["report_format"], "kind": "suite",
+            "versions": sample["versions"], "suite": {"version": 1, "tasks": []},
+            "summary": summary,
+            "worst": {"private": [summary[0]["task"], summary[0]["private_pgr"]],
+                      "public": [summary[0]["task"], summary[0]["public_pgr"]]},
+            "reports": reports}
+
+
+def submission(sid, name, submitter, status, attempts=1, error=None):
+    started = None if status == "queued" else "2026-11-27T10:00:05Z"
+    finished = "2026-11-27T10:00:12Z" if status in ("done", "failed") else None
+    return {"id": sid, "name": name, "submitter": submitter, "task": "default", "status": status,
+            "created_at": "2026-11-27T10:00:00Z", "started_at": started, "finished_at": finished,
+            "attempts": attempts, "error": error, "summary": None}
+
+
+class Fixtures:
+    """The submissions and reports the mock answers with."""
+
+    def __init__(self, competition):
+        with open(SAMPLE, encoding="utf-8") as f:
+            sample = json.load(f)
+        self.competition = competition
+        self.split = "public" if competition else "private"
+        self.reports = {
+            "sub-vanilla": sample, "sub-hostile": hostile(sample), "sub-partial": partial(sample),
+            "sub-public": redact(sample), "sub-suite": suite(sample), "sub-running": sample,
+        }
+        if competition:
+            self.reports = {k: redact(v) for k, v in self.reports.items()}
+        pwn = "<img src=x onerror=\"document.body.dataset.pwned='{}'\">"
+        self.subs = {
+            "sub-vanilla": submission("sub-vanilla", "vanilla", "alice", "done"),
+            "sub-hostile": submission("sub-hostile", pwn.format("name"), pwn.format("submitter"), "done"),
+            "sub-partial": submission("sub-partial", "vanilla, one seed out of fuel", "bob", "done"),
+            "sub-public": submission("sub-public", "vanilla (private split redacted)", "carol", "done"),
+            "sub-suite": submission("sub-suite", "vanilla on a suite", "alice", "done"),
+            "sub-running": submission("sub-running", "vanilla, still running", "dave", "running"),
+            "sub-queued": submission("sub-queued", "waiting in the queue", "dave", "queued"),
+            "sub-failed": submission("sub-failed", "broken component", "erin", "failed", attempts=3,
+                                     error="evaluation failed: " + pwn.format("error")),
+        }
+        for sid, sub in self.subs.items():
+            if sub["status"] == "done" and self.reports[sid].get("kind") != "suite":
+                sub["summary"] = self.summary(self.reports[sid])
+        self.polls = 0
+        self.lock = threading.Lock()
+
+    def summary(self, report):
+        split = self.split if self.split in report["score"] else "public"
+        part = report["score"][split]
+        pgr = part["pgr"]
+        return {"pgr_mean": pgr["mean"], "pgr_se": pgr["se"], "pgr_ci95": pgr["ci95"],
+                "student_acc_mean": part["student_acc"]["mean"], "weak_acc": part["weak_acc"],
+                "ceiling_acc": part["ceiling_acc"], "split": split,
+                "flags": [f["code"] for f in report["flags"]]}
+
+    def status(self, sid):
+        sub = copy.deepcopy(self.subs.get(sid))
+        if sid == "sub-running":
+            with self.lock:
+                self.polls += 1
+                if self.polls > RUNNING_POLLS:
+                    sub.update(status="done", finished_at="2026-11-27T10:00:30Z",
+                               summary=self.summary(self.reports[sid]))
+        return sub
+
+    def leaderboard(self, task):
+        entries = []
+        if task == "default":
+            for sid, sub in self.subs.items():
+                if sub["status"] == "done" and sub["summary"] and sub["summary"]["split"] == self.split:
+                    s = sub["summary"]
+                    entries.append({"submission_id": sid, "name": sub["name"], "submitter": sub["submitter"],
+                                    "pgr_mean": s["pgr_mean"], "pgr_se": s["pgr_se"],
+                                    "student_acc_mean": s["student_acc_mean"],
+                                    "finished_at": sub["finished_at"]})
+        entries.sort(key=lambda e: -e["pgr_mean"])
+        for i, e in enumerate(entries):
+            e["rank"] = i + 1
+        return {"task": task, "split": self.split, "entries": entries}
+
+
+def handler(fixtures, broken):
+    class Handler(BaseHTTPRequestHandler):
+        def send(self, code, body, ctype):
+            data = body.encode("utf-8") if isinstance(body, str) else body
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def json(self, code, value):
+            self.send(code, json.dumps(value), "application/json")
+
+        def error(self, code, kind, message):
+            self.json(code, {"error": {"code": kind, "message": message}})
+
+        def file(self, name):
+            with open(os.path.join(DASHBOARD, name), "rb") as f:
+                self.send(200, f.read(), TYPES[os.path.splitext(name)[1]])
+
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            url = urlsplit(self.path)
+            path = url.path
+            parts = [unquote(p) for p in path.split("/")[1:]]
+            if path == "/":
+                return self.file("index.html")
+            if len(parts) == 2 and parts[0] == "submissions" and parts[1]:
+                return self.file("submission.html")
+            if len(parts) == 2 and parts[0] == "assets" and ASSET.match(parts[1]) \
+                    and os.path.isfile(os.path.join(DASHBOARD, parts[1])):
+                return self.file(parts[1])
+            if path == "/healthz":
+                return self.send(200, "ok", "text/plain; charset=utf-8")
+            if parts[0] != "v1":
+                return self.send(404, "not found", "text/plain; charset=utf-8")
+            if broken:
+                return self.error(503, "unavailable", "the mock was started with --broken")
+            if path == "/v1/tasks":
+                return self.json(200, {"tasks": TASKS})
+            if path == "/v1/leaderboard":
+                task = parse_qs(url.query).get("task", ["default"])[0]
+                if task not in [t["name"] for t in TASKS]:
+                    return self.error(404, "unknown_task", f"no task named {task!r}")
+                return self.json(200, fixtures.leaderboard(task))
+            if len(parts) >= 3 and parts[1] == "submissions" and parts[2] in fixtures.subs:
+                sid = parts[2]
+                if len(parts) == 3:
+                    return self.json(200, fixtures.status(sid))
+                if len(parts) == 4 and parts[3] == "report":
+                    if sid in fixtures.reports and (sid != "sub-running" or fixtures.polls > RUNNING_POLLS):
+                        return self.json(200, fixtures.reports[sid])
+                    return self.error(404, "not_done", f"submission {sid} has no report yet")
+            if len(parts) >= 3 and parts[1] == "submissions":
+                return self.error(404, "not_found", f"no submission with id {parts[2]!r}")
+            return self.error(404, "not_found", f"no route {path}")
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("mock: " + (fmt % args) + "\n")
+
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=8081)
+    ap.add_argument("--competition", action="store_true")
+    ap.add_argument("--broken", action="store_true")
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(Fixtures(args.competition), args.broken))
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
