@@ -96,6 +96,14 @@ function thin(points) {
   return out;
 }
 
+/** Longest title and axis label drawn; the full text stays in the plot's <title>. */
+const MAX_LABEL = { title: 72, x: 60, y: 34 };
+
+function clip(text, n) {
+  const s = String(text);
+  return s.length > n ? `${s.slice(0, n - 1)}\u2026` : s;
+}
+
 // The frame: scales, grid, ticks, axes, axis labels and title.
 function frame({ title, xLabel, yLabel, xTicks, yTicks, xTickText }) {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
@@ -124,10 +132,10 @@ function frame({ title, xLabel, yLabel, xTicks, yTicks, xTickText }) {
     axes.appendChild(svg('text', { x: px, y: bottom + 17, class: 'tick x' }, xTickText(t)));
   }
   axes.appendChild(svg('path', { class: 'axis', d: `M${MARGIN.left},${MARGIN.top}V${bottom}H${MARGIN.left + plotW}` }));
-  axes.appendChild(svg('text', { class: 'label x', x: MARGIN.left + plotW / 2, y: HEIGHT - 6 }, xLabel));
+  axes.appendChild(svg('text', { class: 'label x', x: MARGIN.left + plotW / 2, y: HEIGHT - 6 }, clip(xLabel, MAX_LABEL.x)));
   const midY = MARGIN.top + plotH / 2;
-  axes.appendChild(svg('text', { class: 'label y', x: 14, y: midY, transform: `rotate(-90 14 ${midY})` }, yLabel));
-  root.appendChild(svg('text', { class: 'plot-title', x: MARGIN.left, y: 18 }, title));
+  axes.appendChild(svg('text', { class: 'label y', x: 14, y: midY, transform: `rotate(-90 14 ${midY})` }, clip(yLabel, MAX_LABEL.y)));
+  root.appendChild(svg('text', { class: 'plot-title', x: MARGIN.left, y: 18 }, clip(title, MAX_LABEL.title)));
   root.appendChild(grid);
   root.appendChild(axes);
   return { root, x, y, plotW, plotH };

@@ -25,6 +25,12 @@ NOT recomputed, so they are UI fixtures, not results:
   sub-failed    failed after 3 attempts
   anything else 404
 
+`POST /v1/submissions` (any bearer token; multipart parts `wasm` and
+`metadata`, as the contract says) adds `sub-posted-N`: queued on its first
+status request, running on its second, then done with the sample report
+(its `wasm` section describes the uploaded bytes; every figure is the
+sample's).
+
 Options: --port N (0 picks a free port; prints `listening on
 http://127.0.0.1:PORT` like `w2s serve`), --competition (redact the private
 split everywhere; the leaderboard ranks by public PGR), --broken (every
@@ -33,6 +39,9 @@ split everywhere; the leaderboard ranks by public PGR), --broken (every
 
 import argparse
 import copy
+import email.parser
+import email.policy
+import hashlib
 import json
 import os
 import re
@@ -162,6 +171,7 @@ class Fixtures:
             if sub["status"] == "done" and self.reports[sid].get("kind") != "suite":
                 sub["summary"] = self.summary(self.reports[sid])
         self.polls = 0
+        self.posted = {}
         self.lock = threading.Lock()
 
     def summary(self, report):
@@ -173,8 +183,39 @@ class Fixtures:
                 "ceiling_acc": part["ceiling_acc"], "split": split,
                 "flags": [f["code"] for f in report["flags"]]}
 
+    def add(self, name, task, wasm, filename):
+        """A posted submission: its id."""
+        with self.lock:
+            sid = f"sub-posted-{len(self.posted) + 1}"
+            self.posted[sid] = 0
+        report = copy.deepcopy(self.reports["sub-vanilla"])
+        report["wasm"] = {"file": filename, "sha256": hashlib.sha256(wasm).hexdigest(), "bytes": len(wasm)}
+        self.reports[sid] = report
+        sub = submission(sid, name, "mock-submitter", "queued")
+        sub["task"] = task
+        self.subs[sid] = sub
+        return sid
+
+    def ready(self, sid):
+        """Whether the report of `sid` may be read."""
+        if sid == "sub-running":
+            return self.polls > RUNNING_POLLS
+        if sid in self.posted:
+            return self.posted[sid] > 2
+        return sid in self.reports
+
     def status(self, sid):
         sub = copy.deepcopy(self.subs.get(sid))
+        if sid in self.posted:
+            with self.lock:
+                self.posted[sid] += 1
+                seen = self.posted[sid]
+            if seen == 2:
+                sub.update(status="running", started_at="2026-11-27T10:00:05Z")
+            elif seen > 2:
+                sub.update(status="done", started_at="2026-11-27T10:00:05Z",
+                           finished_at="2026-11-27T10:00:30Z", summary=self.summary(self.reports[sid]))
+                self.subs[sid] = copy.deepcopy(sub)
         if sid == "sub-running":
             with self.lock:
                 self.polls += 1
@@ -249,12 +290,37 @@ def handler(fixtures, broken):
                 if len(parts) == 3:
                     return self.json(200, fixtures.status(sid))
                 if len(parts) == 4 and parts[3] == "report":
-                    if sid in fixtures.reports and (sid != "sub-running" or fixtures.polls > RUNNING_POLLS):
+                    if fixtures.ready(sid):
                         return self.json(200, fixtures.reports[sid])
                     return self.error(404, "not_done", f"submission {sid} has no report yet")
             if len(parts) >= 3 and parts[1] == "submissions":
                 return self.error(404, "not_found", f"no submission with id {parts[2]!r}")
             return self.error(404, "not_found", f"no route {path}")
+
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            if urlsplit(self.path).path != "/v1/submissions":
+                return self.error(404, "not_found", f"no route POST {self.path}")
+            auth = self.headers.get("Authorization", "")
+            if not auth.startswith("Bearer ") or not auth[7:].strip():
+                return self.error(401, "unauthorized", "a bearer token is required")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            head = f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n".encode()
+            msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+            if not msg.is_multipart():
+                return self.error(400, "bad_multipart", "the body is not multipart/form-data")
+            parts = {p.get_param("name", header="content-disposition"): p for p in msg.iter_parts()}
+            if "wasm" not in parts or "metadata" not in parts:
+                return self.error(400, "bad_multipart", "parts `wasm` and `metadata` are required")
+            try:
+                meta = json.loads(parts["metadata"].get_payload(decode=True))
+                name = meta["name"]
+            except (ValueError, KeyError, TypeError) as e:
+                return self.error(400, "bad_metadata", f"metadata: {e}")
+            wasm = parts["wasm"].get_payload(decode=True)
+            filename = parts["wasm"].get_filename() or "strategy.wasm"
+            sid = fixtures.add(str(name), str(meta.get("task", "default")), wasm, filename)
+            return self.json(201, {"id": sid, "status": "queued"})
 
         def log_message(self, fmt, *args):
             sys.stderr.write("mock: " + (fmt % args) + "\n")
