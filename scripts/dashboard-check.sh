@@ -18,6 +18,10 @@ if [[ $# -lt 1 || $# -gt 2 ]]; then
   exit 2
 fi
 base="${1%/}"
+if [[ ! "$base" =~ ^https?://[^/]+$ ]]; then
+  echo "error: BASE_URL must be http://HOST:PORT, got \"$1\"" >&2
+  exit 2
+fi
 out="${2:-$(mktemp -d -t w2s-dashboard.XXXXXX)}"
 mkdir -p "$out"
 browser="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}"
@@ -59,7 +63,10 @@ page_error() { # FILE: the text of the error banner, if any
 }
 
 expect_ready() { # NAME FILE: body data-ready="true", data-state="ok", nothing injected
-  [[ "$(body_attr "$2" data-ready)" == true ]] || fail "the $1 page never finished rendering (no data-ready=\"true\")"
+  local ready
+  ready="$(body_attr "$2" data-ready)"
+  [[ -n "$ready" ]] || fail "no dashboard $1 page came back (is the server at $base up?)"
+  [[ "$ready" == true ]] || fail "the $1 page never finished rendering (data-ready=\"$ready\")"
   local state
   state="$(body_attr "$2" data-state)"
   [[ "$state" == ok ]] || fail "the $1 page ended in state \"$state\": $(page_error "$2")"

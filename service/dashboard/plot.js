@@ -182,11 +182,12 @@ export function linePlot({ title, xLabel, yLabel, series }) {
   const notes = [];
   if (missing) notes.push(`${missing} non-finite value(s) not drawn.`);
   const lines = svg('g', { class: 'lines' });
+  let total = 0;
+  let kept = 0;
   series.forEach((s, i) => {
     const drawn = thin(s.points);
-    if (drawn.length < s.points.length) {
-      notes.push(`${s.label}: ${drawn.length} of ${s.points.length} points drawn (lowest and highest per bucket).`);
-    }
+    total += s.points.length;
+    kept += drawn.length;
     let d = '';
     let pen = false;
     for (const [px, py] of drawn) {
@@ -211,6 +212,7 @@ export function linePlot({ title, xLabel, yLabel, series }) {
     lines.appendChild(group);
   });
   f.root.appendChild(lines);
+  if (kept < total) notes.push(`${kept} of ${total} points drawn: long lines keep the lowest and highest of each stretch.`);
   return figure(f.root, series.map((s, i) => ({ label: s.label, index: i })), notes, false);
 }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the dashboard against the mock (mock_server.py) in headless
-# chromium: the main check (scripts/dashboard-check.sh), then every fixture
-# the mock has: hostile strings stay text, a partial run, the private split
-# absent, a suite report, polling from running to done, queued, failed, an
-# unknown id, an empty leaderboard, competition mode and a failing API.
+# chromium: the main check (scripts/dashboard-check.sh), the unit tests of
+# the pure functions (/dev/selftest), then every fixture of the mock:
+# hostile strings stay text, a partial run, the private split absent, a
+# suite report, long curves, polling from running to done, queued, failed,
+# an unknown id, an empty leaderboard, competition mode, a failing API.
 #   service/dashboard/dev/check_mock.sh [OUT_DIR]
 # Page dumps and screenshots go to OUT_DIR (default: a temporary directory).
 set -euo pipefail
@@ -27,7 +28,7 @@ start_mock() {
   log="$(mktemp -p "$out" mock.XXXXXX.log)"
   python3 "$here/mock_server.py" --port 0 "$@" >"$log" 2>&1 &
   pids+=("$!")
-  for _ in $(seq 50); do
+  for _ in $(seq 300); do
     url="$(grep -o 'http://[0-9.:]*' "$log" | head -n 1 || true)"
     [[ -n "$url" ]] && return 0
     sleep 0.1
@@ -58,6 +59,9 @@ count() { grep -o -- "$2" "$out/$1.html" | wc -l; }
 start_mock
 check "main check (scripts/dashboard-check.sh)" "$repo/scripts/dashboard-check.sh" "$url" "$out/main"
 
+dump selftest /dev/selftest
+check "unit tests of the pure functions (/dev/selftest)" body selftest 'data-state="ok"'
+
 dump hostile /submissions/sub-hostile
 check "hostile: rendered" body hostile 'data-state="ok"'
 check "hostile: no injected markup ran" lacks hostile 'data-pwned'
@@ -80,6 +84,10 @@ check "private absent: says so" has public 'The private split is not shown'
 dump suite /submissions/sub-suite
 check "suite: rendered" body suite 'data-state="ok"'
 check "suite: a summary and one report table per task" test "$(count suite '<table class="report-table')" -eq 3
+
+dump large /submissions/sub-large
+check "long curves: rendered" body large 'data-state="ok"'
+check "long curves: thinned, and says so" has large 'of 100000 points drawn'
 
 dump running /submissions/sub-running
 check "running: polls until done and renders" body running 'data-status="done"'

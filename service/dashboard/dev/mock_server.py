@@ -20,6 +20,8 @@ NOT recomputed, so they are UI fixtures, not results:
                 removed, its metrics cut to 5 points, one NaN metric)
   sub-public    done; the private split removed, as competition mode does
   sub-suite     done; a suite report of two copies of the sample
+  sub-large     done; 20,000 points per seed for each of two metrics (a
+                synthetic curve, not measured), to see long series thinned
   sub-running   running for the first 2 status requests, then done
   sub-queued    queued forever
   sub-failed    failed after 3 attempts
@@ -30,6 +32,8 @@ NOT recomputed, so they are UI fixtures, not results:
 status request, running on its second, then done with the sample report
 (its `wasm` section describes the uploaded bytes; every figure is the
 sample's).
+
+`/dev/selftest` runs the unit tests of the pure functions (selftest.js).
 
 Options: --port N (0 picks a free port; prints `listening on
 http://127.0.0.1:PORT` like `w2s serve`), --competition (redact the private
@@ -115,6 +119,15 @@ def partial(sample):
     return r
 
 
+def large(sample):
+    r = copy.deepcopy(sample)
+    for k, run in enumerate(r["runs"]):
+        run["metrics"] = [{"step": step, "name": name, "value": scale * (1.0 / (1.0 + step / 500.0)
+                                                                  + 0.05 * ((step * 7919 + k * 104729) % 101) / 101.0)}
+                          for step in range(20000) for name, scale in (("train_loss", 1.2), ("grad_norm", 3.0))]
+    return r
+
+
 def suite(sample):
     second = copy.deepcopy(sample)
     second["task"]["name"] = "synth-wide"
@@ -152,6 +165,7 @@ class Fixtures:
         self.reports = {
             "sub-vanilla": sample, "sub-hostile": hostile(sample), "sub-partial": partial(sample),
             "sub-public": redact(sample), "sub-suite": suite(sample), "sub-running": sample,
+            "sub-large": large(sample),
         }
         if competition:
             self.reports = {k: redact(v) for k, v in self.reports.items()}
@@ -162,6 +176,7 @@ class Fixtures:
             "sub-partial": submission("sub-partial", "vanilla, one seed out of fuel", "bob", "done"),
             "sub-public": submission("sub-public", "vanilla (private split redacted)", "carol", "done"),
             "sub-suite": submission("sub-suite", "vanilla on a suite", "alice", "done"),
+            "sub-large": submission("sub-large", "long training curves", "frank", "done"),
             "sub-running": submission("sub-running", "vanilla, still running", "dave", "running"),
             "sub-queued": submission("sub-queued", "waiting in the queue", "dave", "queued"),
             "sub-failed": submission("sub-failed", "broken component", "erin", "failed", attempts=3,
@@ -272,6 +287,12 @@ def handler(fixtures, broken):
             if len(parts) == 2 and parts[0] == "assets" and ASSET.match(parts[1]) \
                     and os.path.isfile(os.path.join(DASHBOARD, parts[1])):
                 return self.file(parts[1])
+            if len(parts) == 2 and parts[0] == "dev" and parts[1] in ("selftest", "selftest.js"):
+                if parts[1] == "selftest.js":
+                    with open(os.path.join(HERE, "selftest.js"), "rb") as f:
+                        return self.send(200, f.read(), TYPES[".js"])
+                with open(os.path.join(HERE, "selftest.html"), "rb") as f:
+                    return self.send(200, f.read(), TYPES[".html"])
             if path == "/healthz":
                 return self.send(200, "ok", "text/plain; charset=utf-8")
             if parts[0] != "v1":
