@@ -11,8 +11,8 @@ function hash(h) {
 }
 
 function outputBlock(label, out) {
-  if (!out) return null;
-  const dropped = Number(out.dropped_bytes) || 0;
+  const dropped = out ? Number(out.dropped_bytes) || 0 : 0;
+  if (!out || (!out.kept && !dropped)) return null;
   const summary = `${label}: ${int(out.kept_bytes)} byte(s) kept${dropped ? `, ${int(dropped)} dropped` : ''}`;
   if (!out.kept) return el('p', { class: 'muted' }, summary);
   return el('details', null, el('summary', null, summary), el('pre', { class: 'guest-text' }, out.kept));

@@ -36,7 +36,7 @@ function badge(status) {
 function summaryRows(s) {
   if (!s) return [];
   const rows = [
-    [`PGR (${s.split})`, `${meanSe({ mean: s.pgr_mean, se: s.pgr_se })}   95% CI ${interval(s.pgr_ci95)}`],
+    [`PGR (${s.split})`, `${meanSe({ mean: s.pgr_mean, se: s.pgr_se })}, 95% CI ${interval(s.pgr_ci95)}`],
     ['student acc (mean)', num(s.student_acc_mean)],
     ['weak acc', num(s.weak_acc)],
     ['ceiling acc', num(s.ceiling_acc)],

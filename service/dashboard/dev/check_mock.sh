@@ -3,7 +3,7 @@
 # chromium: the main check (scripts/dashboard-check.sh), the unit tests of
 # the pure functions (/dev/selftest), then every fixture of the mock:
 # hostile strings stay text, a partial run, the private split absent, a
-# suite report, long curves, polling from running to done, queued, failed,
+# suite report, nothing scored, long curves, polling from running to done, queued, failed,
 # an unknown id, an empty leaderboard, competition mode, a failing API.
 #   service/dashboard/dev/check_mock.sh [OUT_DIR]
 # Page dumps and screenshots go to OUT_DIR (default: a temporary directory).
@@ -84,6 +84,11 @@ check "private absent: says so" has public 'The private split is not shown'
 dump suite /submissions/sub-suite
 check "suite: rendered" body suite 'data-state="ok"'
 check "suite: a summary and one report table per task" test "$(count suite '<table class="report-table')" -eq 3
+
+dump refused /submissions/sub-refused
+check "nothing scored: rendered" body refused 'data-state="ok"'
+check "nothing scored: says so" has refused 'Not scored'
+check "nothing scored: the outcome is shown" has refused 'invalid-module'
 
 dump large /submissions/sub-large
 check "long curves: rendered" body large 'data-state="ok"'

@@ -20,6 +20,8 @@ NOT recomputed, so they are UI fixtures, not results:
                 removed, its metrics cut to 5 points, one NaN metric)
   sub-public    done; the private split removed, as competition mode does
   sub-suite     done; a suite report of two copies of the sample
+  sub-refused   done; every run refused at load (invalid-module), nothing
+                scored: `score` null, no metric
   sub-large     done; 20,000 points per seed for each of two metrics (a
                 synthetic curve, not measured), to see long series thinned
   sub-running   running for the first 2 status requests, then done
@@ -119,6 +121,21 @@ def partial(sample):
     return r
 
 
+def refused(sample):
+    r = copy.deepcopy(sample)
+    for run in r["runs"]:
+        run["outcome"] = {"code": "invalid-module", "message": "the component was refused: not a component",
+                          "detail": {"code": "invalid-module", "reason": "not a component"}}
+        run["metrics"] = []
+        run["pool_predictions"] = None
+        run["usage"] = {k: 0 for k in run["usage"]}
+        run["audit"] = {"calls": {}, **{k: 0 for k in run["audit"] if k != "calls"}}
+    r["score"] = None
+    r["timing"]["runs_ms"] = [0 for _ in r["runs"]]
+    r["rankable"] = {"value": False, "reasons": ["no run completed"]}
+    return r
+
+
 def large(sample):
     r = copy.deepcopy(sample)
     for k, run in enumerate(r["runs"]):
@@ -165,7 +182,7 @@ class Fixtures:
         self.reports = {
             "sub-vanilla": sample, "sub-hostile": hostile(sample), "sub-partial": partial(sample),
             "sub-public": redact(sample), "sub-suite": suite(sample), "sub-running": sample,
-            "sub-large": large(sample),
+            "sub-large": large(sample), "sub-refused": refused(sample),
         }
         if competition:
             self.reports = {k: redact(v) for k, v in self.reports.items()}
@@ -177,13 +194,15 @@ class Fixtures:
             "sub-public": submission("sub-public", "vanilla (private split redacted)", "carol", "done"),
             "sub-suite": submission("sub-suite", "vanilla on a suite", "alice", "done"),
             "sub-large": submission("sub-large", "long training curves", "frank", "done"),
+            "sub-refused": submission("sub-refused", "not a component", "frank", "done"),
             "sub-running": submission("sub-running", "vanilla, still running", "dave", "running"),
             "sub-queued": submission("sub-queued", "waiting in the queue", "dave", "queued"),
             "sub-failed": submission("sub-failed", "broken component", "erin", "failed", attempts=3,
                                      error="evaluation failed: " + pwn.format("error")),
         }
         for sid, sub in self.subs.items():
-            if sub["status"] == "done" and self.reports[sid].get("kind") != "suite":
+            if sub["status"] == "done" and self.reports[sid].get("kind") != "suite" \
+                    and self.reports[sid]["score"]:
                 sub["summary"] = self.summary(self.reports[sid])
         self.polls = 0
         self.posted = {}
