@@ -97,7 +97,7 @@ function thin(points) {
 }
 
 /** Longest title and axis label drawn; the full text stays in the plot's <title>. */
-const MAX_LABEL = { title: 72, x: 60, y: 34 };
+const MAX_LABEL = { title: 60, x: 60, y: 30 };
 
 function clip(text, n) {
   const s = String(text);
