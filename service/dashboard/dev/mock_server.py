@@ -76,20 +76,13 @@ TASKS = [
 
 
 def redact(report):
-    """Removes the private split, as the server does in competition mode."""
-    r = copy.deepcopy(report)
-    if r.get("kind") == "suite":
-        r["reports"] = [redact(x) for x in r["reports"]]
-        for t in r["summary"]:
-            t.pop("private_pgr", None)
-        r["worst"].pop("private", None)
-        return r
-    score = r.get("score")
-    if score:
-        score.pop("private", None)
-        score["baselines"]["weak"].pop("private_acc", None)
-        score["baselines"]["ceiling"].pop("private", None)
-    return r
+    """Removes the private split as `w2s serve --competition` does: every
+    object key named `private` or starting with `private_`, anywhere."""
+    if isinstance(report, dict):
+        return {k: redact(v) for k, v in report.items() if k != "private" and not k.startswith("private_")}
+    if isinstance(report, list):
+        return [redact(v) for v in report]
+    return report
 
 
 def hostile(sample):
