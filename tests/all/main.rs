@@ -7,6 +7,7 @@
 mod bad_input;
 mod controls;
 mod crate_graph;
+mod dashboard;
 mod e2e;
 mod families;
 mod feedback;
