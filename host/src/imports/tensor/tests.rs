@@ -11,11 +11,7 @@ use crate::imports::bindings::w2s::strategy::student::{HostOptimizer, HostStuden
 use crate::imports::bindings::w2s::strategy::tensor as wt;
 use crate::imports::wit;
 use crate::state::HostState;
-use crate::state::test_support::{host_state, tiny_task};
-
-fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
-    Resource::new_borrow(r.rep())
-}
+use crate::state::test_support::{borrow, host_state, tiny_task};
 
 fn values(s: &mut HostState, t: &Resource<TensorEntry>) -> Vec<f32> {
     s.to_list(borrow(t)).unwrap().unwrap()
