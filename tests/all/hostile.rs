@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use w2s_host::{ArtifactCache, HostError, Lookup, Outcome, Policy, RunReport, Sandbox, Strategy};
 use w2s_train::bundle::PublicTask;
 
-use crate::helpers::{default_task, plugin, read_json, repo, run, w2s};
+use crate::helpers::{assert_each_passes, default_task, plugin, read_json, repo, run, w2s};
 
 /// The run seed of every hostile run and of the normal runs.
 pub(crate) const SEED: u64 = 7;
@@ -505,21 +505,10 @@ fn every_wat_fixture_ends_as_its_header_says() {
     paths.sort();
     assert!(paths.len() >= 40, "only {} fixtures", paths.len());
 
-    let mut failures = Vec::new();
-    for path in &paths {
+    assert_each_passes(paths.iter().map(|path| {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let start = std::time::Instant::now();
-        let result = run_fixture(path);
-        eprintln!(
-            "{name}: {} ({} ms)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            start.elapsed().as_millis()
-        );
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        (name, || run_fixture(path))
+    }));
 }
 
 #[test]
