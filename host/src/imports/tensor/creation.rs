@@ -1,7 +1,7 @@
 //! Tensors in and out of the guest: `from-list`, `full`, `shape`,
 //! `to-list`, and dropping a handle.
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use serde_json::json;
 use wasmtime::component::Resource;
 
@@ -19,6 +19,21 @@ const TO_LIST: &str = "w2s:strategy/tensor.[method]tensor.to-list";
 const DROP: &str = "w2s:strategy/tensor.[resource-drop]tensor";
 
 impl HostState {
+    /// Charges and registers a new tensor of `n` values that `make` builds
+    /// on the task's device: one FLOP a value, no graph.
+    fn create(
+        &mut self,
+        n: usize,
+        make: impl FnOnce(&Device) -> candle_core::Result<Tensor>,
+    ) -> WitResult<Resource<TensorEntry>> {
+        let plan = Plan {
+            elems: n,
+            flops: n as u64,
+        };
+        let device = self.task.features.device().clone();
+        self.finish(plan, Graph::default(), || make(&device))
+    }
+
     pub(super) fn new_from_list_inner(
         &mut self,
         values: Vec<f32>,
@@ -39,14 +54,7 @@ impl HostState {
                     dims.iter().product::<usize>()
                 ))));
             }
-            let plan = Plan {
-                elems: n,
-                flops: n as u64,
-            };
-            let device = s.task.features.device().clone();
-            s.finish(plan, Graph::default(), || {
-                Tensor::from_vec(values, dims, &device)
-            })
+            s.create(n, |device| Tensor::from_vec(values, dims, device))
         })
     }
 
@@ -63,14 +71,7 @@ impl HostState {
                 Err(e) => return Ok(Err(e)),
             };
             let n = dims.iter().product::<usize>();
-            let plan = Plan {
-                elems: n,
-                flops: n as u64,
-            };
-            let device = s.task.features.device().clone();
-            s.finish(plan, Graph::default(), || {
-                Tensor::full(value, dims, &device)
-            })
+            s.create(n, |device| Tensor::full(value, dims, device))
         })
     }
 
