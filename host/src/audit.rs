@@ -264,23 +264,10 @@ pub(crate) fn matrix(rows: usize, cols: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::state::test_support::SharedBuf;
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn lines(s: &Shared) -> Vec<Value> {
-        let text = String::from_utf8(s.0.lock().unwrap().clone()).unwrap();
+    fn lines(s: &SharedBuf) -> Vec<Value> {
+        let text = String::from_utf8(s.bytes()).unwrap();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -288,7 +275,7 @@ mod tests {
 
     #[test]
     fn records_then_summary() {
-        let out = Shared::default();
+        let out = SharedBuf::default();
         let mut log = AuditLog::new(Box::new(out.clone()), 1 << 20, Instant::now());
         log.record(1, "w2s:strategy/task.seed", vec![], (0, 0), "ok");
         log.record(
@@ -308,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_full_log_says_where_it_was_cut_and_stays_under_its_cap() {
-        let out = Shared::default();
+        let out = SharedBuf::default();
         let cap = TAIL_RESERVE_BYTES + 1000;
         let mut log = AuditLog::new(Box::new(out.clone()), cap, Instant::now());
         for seq in 1..=100 {
@@ -320,6 +307,6 @@ mod tests {
         let kept = l.len() as u64 - 2;
         assert_eq!(cut["truncated_after"], kept);
         assert_eq!(cut["records_dropped"], 100 - kept);
-        assert!(out.0.lock().unwrap().len() as u64 <= cap);
+        assert!(out.bytes().len() as u64 <= cap);
     }
 }

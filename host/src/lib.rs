@@ -48,7 +48,7 @@
 //! its exact output size, then charges FLOPs, a handle and tensor memory;
 //! a tracked tensor is also charged the graph it keeps alive, so dropping
 //! intermediate handles never hides memory from the meter. See
-//! `imports/tensor.rs` for the FLOP estimates.
+//! `imports/tensor/mod.rs` for the FLOP estimates.
 //!
 //! **Errors versus traps.** An expected failure (an index out of the pool,
 //! a batch of the wrong length, an architecture the limits do not allow, an

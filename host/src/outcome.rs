@@ -65,6 +65,24 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every [`Outcome::code`], in the order of the variants: what a test
+    /// fixture or a report reader may expect.
+    pub const CODES: &'static [&'static str] = &[
+        "completed",
+        "guest-error",
+        "trap",
+        "fuel-exhausted",
+        "timeout",
+        "memory-limit",
+        "handle-limit",
+        "tensor-memory-limit",
+        "compute-budget-exhausted",
+        "step-limit",
+        "invalid-result",
+        "invalid-module",
+        "import-denied",
+    ];
+
     /// A stable machine code, kebab-case.
     pub fn code(&self) -> &'static str {
         match self {
@@ -243,6 +261,27 @@ pub(crate) fn classify_call(err: &wasmtime::Error) -> Outcome {
 mod tests {
     use super::*;
 
+    /// The place of a variant in [`all`]: a variant added to [`Outcome`]
+    /// does not compile here until it is listed there.
+    fn place(o: &Outcome) -> usize {
+        match o {
+            Outcome::Completed => 0,
+            Outcome::GuestError { .. } => 1,
+            Outcome::Trap { .. } => 2,
+            Outcome::FuelExhausted => 3,
+            Outcome::Timeout => 4,
+            Outcome::MemoryLimit => 5,
+            Outcome::HandleLimit => 6,
+            Outcome::TensorMemoryLimit => 7,
+            Outcome::ComputeBudgetExhausted => 8,
+            Outcome::StepLimit => 9,
+            Outcome::InvalidResult { .. } => 10,
+            Outcome::InvalidModule { .. } => 11,
+            Outcome::ImportDenied { .. } => 12,
+        }
+    }
+
+    /// One of each variant.
     fn all() -> Vec<Outcome> {
         vec![
             Outcome::Completed,
@@ -266,6 +305,8 @@ mod tests {
         ]
     }
 
+    /// Literal on purpose: a renamed code must fail here, not just follow
+    /// into [`Outcome::CODES`].
     #[test]
     fn outcome_codes_are_stable() {
         let codes: Vec<&str> = all().iter().map(Outcome::code).collect();
@@ -287,6 +328,15 @@ mod tests {
                 "import-denied",
             ]
         );
+    }
+
+    #[test]
+    fn codes_list_every_variant_in_order() {
+        let all = all();
+        let places: Vec<usize> = all.iter().map(place).collect();
+        assert_eq!(places, (0..all.len()).collect::<Vec<_>>());
+        let codes: Vec<&str> = all.iter().map(Outcome::code).collect();
+        assert_eq!(codes, Outcome::CODES);
     }
 
     #[test]

@@ -367,7 +367,7 @@ mod tests {
     use w2s_train::Arch;
 
     use super::*;
-    use crate::state::test_support::tiny_task;
+    use crate::state::test_support::{SharedBuf, tiny_task};
     use w2s_policy::Policy;
 
     /// The default policy with `extra` TOML appended (sections and keys).
@@ -594,24 +594,11 @@ mod tests {
         assert_eq!(r.audit.peak_memory_bytes, r.usage.peak_memory_bytes);
     }
 
-    #[derive(Clone, Default)]
-    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn audit_log_has_one_line_per_call_and_a_summary() {
         let sandbox = Sandbox::new(Policy::default()).unwrap();
         let strategy = sandbox.load(&component(&create_and_return(1, 16))).unwrap();
-        let out = Shared::default();
+        let out = SharedBuf::default();
         let r = sandbox.run_audited(
             &strategy,
             tiny_task(8),
@@ -621,7 +608,7 @@ mod tests {
             Box::new(out.clone()),
         );
         assert_eq!(r.audit_error, None);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(out.bytes()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -315,6 +315,35 @@ pub(crate) mod test_support {
 
     use super::*;
 
+    /// A borrowed handle to what `r` owns, as the guest passes it back.
+    pub(crate) fn borrow<T: 'static>(
+        r: &wasmtime::component::Resource<T>,
+    ) -> wasmtime::component::Resource<T> {
+        wasmtime::component::Resource::new_borrow(r.rep())
+    }
+
+    /// An in-memory writer whose clones share one buffer: a test keeps a
+    /// clone to read what the boxed one was given.
+    #[derive(Clone, Default)]
+    pub(crate) struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl SharedBuf {
+        /// Everything written so far.
+        pub(crate) fn bytes(&self) -> Vec<u8> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl std::io::Write for SharedBuf {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// A task with `pool` examples, 4 features, 3 classes and uniform weak
     /// labels, built in memory.
     pub(crate) fn tiny_task(pool: usize) -> Arc<PublicTask> {

@@ -1,27 +1,11 @@
 //! Teacher-ablation controls and degeneracy checks: a guest that ignores
 //! its teacher and plays the class prior is flagged; vanilla is not.
 
-use crate::helpers::{default_task, eval_report, plugin};
-
-fn codes(report: &serde_json::Value) -> Vec<String> {
-    report["flags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{eval_default, flag_codes};
 
 #[test]
 fn a_guest_that_plays_the_class_prior_is_flagged() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, table) = eval_report(
-        &plugin("prior_only"),
-        &default_task(),
-        dir.path(),
-        "r.json",
-        &["--seeds", "2", "--controls"],
-    );
+    let (report, table) = eval_default("prior_only", &["--seeds", "2", "--controls"]);
     let c = &report["controls"];
     assert_eq!(c["does_not_use_teacher"], true, "{c}");
     for control in ["permuted_labels", "class_prior"] {
@@ -38,7 +22,7 @@ fn a_guest_that_plays_the_class_prior_is_flagged() {
             c[control]["drop"]
         );
     }
-    let flags = codes(&report);
+    let flags = flag_codes(&report);
     assert!(
         flags.contains(&"does-not-use-teacher".to_owned()),
         "{flags:?}"
@@ -69,14 +53,7 @@ fn a_guest_that_plays_the_class_prior_is_flagged() {
 
 #[test]
 fn vanilla_uses_its_teacher_and_is_not_flagged() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, _) = eval_report(
-        &plugin("vanilla"),
-        &default_task(),
-        dir.path(),
-        "r.json",
-        &["--seeds", "2", "--controls"],
-    );
+    let (report, _) = eval_default("vanilla", &["--seeds", "2", "--controls"]);
     let c = &report["controls"];
     assert_eq!(c["does_not_use_teacher"], false, "{c}");
     assert_eq!(c["inconclusive"], false);
@@ -89,7 +66,7 @@ fn vanilla_uses_its_teacher_and_is_not_flagged() {
             c[control]["drop"]
         );
     }
-    assert_eq!(codes(&report), Vec::<String>::new());
+    assert_eq!(flag_codes(&report), Vec::<String>::new());
     // The control runs ran under the real runs' seeds.
     assert_eq!(
         c["permuted_labels"]["runs"][1]["seed"],

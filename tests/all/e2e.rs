@@ -1,17 +1,10 @@
 //! The main job: `w2s eval` of `plugins/vanilla` on the default task.
 
-use crate::helpers::{default_task, eval_report, plugin, strip_volatile};
+use crate::helpers::{default_task, eval_default, eval_report, plugin, strip_volatile};
 
 #[test]
 fn vanilla_on_the_default_task_recovers_part_of_the_gap() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, table) = eval_report(
-        &plugin("vanilla"),
-        &default_task(),
-        dir.path(),
-        "r.json",
-        &[],
-    );
+    let (report, table) = eval_default("vanilla", &[]);
     // Five host-chosen seeds by default, each a completed run.
     let runs = report["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 5);
@@ -81,21 +74,8 @@ fn vanilla_on_the_default_task_recovers_part_of_the_gap() {
 
 #[test]
 fn the_same_submission_twice_gets_identical_reports() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut a, _) = eval_report(
-        &plugin("vanilla"),
-        &default_task(),
-        dir.path(),
-        "a.json",
-        &[],
-    );
-    let (mut b, _) = eval_report(
-        &plugin("vanilla"),
-        &default_task(),
-        dir.path(),
-        "b.json",
-        &[],
-    );
+    let (mut a, _) = eval_default("vanilla", &[]);
+    let (mut b, _) = eval_default("vanilla", &[]);
     // Only wall-clock timings and the baseline cache status may differ.
     strip_volatile(&mut a);
     strip_volatile(&mut b);
@@ -135,14 +115,7 @@ fn a_hand_edited_baseline_cache_is_recomputed_not_trusted() {
 /// finite PGR; the audit summary shows the new calls.
 #[test]
 fn tensor_demo_trains_with_forward_and_backward_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, _) = eval_report(
-        &plugin("tensor_demo"),
-        &default_task(),
-        dir.path(),
-        "r.json",
-        &["--seeds", "1", "--config", "epochs=2"],
-    );
+    let (report, _) = eval_default("tensor_demo", &["--seeds", "1", "--config", "epochs=2"]);
     let runs = report["runs"].as_array().unwrap();
     assert!(
         runs.iter().all(|r| r["outcome"]["code"] == "completed"),

@@ -17,11 +17,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use w2s_host::{Policy, RunReport, Sandbox, Strategy};
+use w2s_host::{Outcome, Policy, RunReport, Sandbox, Strategy};
 use w2s_train::rng::Rng;
 
 use crate::helpers::plugin;
-use crate::hostile::{KNOWN_CODES, load, policy_from_lines, suite, view};
+use crate::hostile::{load, policy_from_lines, suite, view};
 
 /// Scripts per run of the test.
 const SCRIPTS: u64 = 500;
@@ -201,7 +201,7 @@ fn check(r: &RunReport, policy: &Policy, sandbox: &Sandbox) -> Result<(), String
     let code = r.outcome.code();
     let v = view(Ok(r));
     let kind = v["outcome"]["kind"].as_str().unwrap_or_default();
-    if !KNOWN_CODES.contains(&code) || ["invalid-module", "import-denied"].contains(&code) {
+    if !Outcome::CODES.contains(&code) || ["invalid-module", "import-denied"].contains(&code) {
         return Err(format!("untyped or impossible outcome {code}"));
     }
     if code == "trap" && ["host-panic", "host-internal"].contains(&kind) {

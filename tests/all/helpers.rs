@@ -66,6 +66,67 @@ pub(crate) fn eval_report(
     (read_json(&json), stdout)
 }
 
+/// [`eval_report`] of plugin `name` on the default task, in a fresh
+/// temporary directory: the report and the printed table.
+pub(crate) fn eval_default(name: &str, args: &[&str]) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    eval_report(&plugin(name), &default_task(), dir.path(), "r.json", args)
+}
+
+/// `w2s run WASM --task <default task> --out OUT --cache-dir CACHE
+/// ARGS...`: its output, with stdout and stderr as text. The caller checks
+/// the status; the report is `OUT/run.json`.
+pub(crate) fn run_on_default_task(
+    wasm: &Path,
+    out: &Path,
+    cache_dir: &Path,
+    args: &[&str],
+) -> (Output, String, String) {
+    run(w2s()
+        .arg("run")
+        .arg(wasm)
+        .arg("--task")
+        .arg(default_task())
+        .arg("--out")
+        .arg(out)
+        .arg("--cache-dir")
+        .arg(cache_dir)
+        .args(args))
+}
+
+/// The codes of a report's `flags`, in order.
+pub(crate) fn flag_codes(report: &serde_json::Value) -> Vec<String> {
+    report["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs every named check in order, printing each one's result and time
+/// to stderr, then asserts that none failed, listing those that did.
+pub(crate) fn assert_each_passes<N, F>(checks: impl IntoIterator<Item = (N, F)>)
+where
+    N: std::fmt::Display,
+    F: FnOnce() -> Result<(), String>,
+{
+    let mut failures = Vec::new();
+    for (name, check) in checks {
+        let start = std::time::Instant::now();
+        let result = check();
+        eprintln!(
+            "{name}: {} ({} ms)",
+            if result.is_ok() { "ok" } else { "FAILED" },
+            start.elapsed().as_millis()
+        );
+        if let Err(e) = result {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Removes the fields that may differ between two evaluations of the same
 /// submission (wall-clock times, the baseline cache status).
 pub(crate) fn strip_volatile(report: &mut serde_json::Value) {

@@ -26,10 +26,10 @@ use std::sync::{Arc, OnceLock};
 use sha2::{Digest, Sha256};
 
 use serde_json::{Value, json};
-use w2s_host::{ArtifactCache, HostError, Lookup, Policy, RunReport, Sandbox, Strategy};
+use w2s_host::{ArtifactCache, HostError, Lookup, Outcome, Policy, RunReport, Sandbox, Strategy};
 use w2s_train::bundle::PublicTask;
 
-use crate::helpers::{default_task, plugin, read_json, repo, run, w2s};
+use crate::helpers::{assert_each_passes, default_task, plugin, read_json, repo, run, w2s};
 
 /// The run seed of every hostile run and of the normal runs.
 pub(crate) const SEED: u64 = 7;
@@ -396,23 +396,6 @@ pub(crate) fn policy_from_lines(lines: &[String]) -> Result<Policy, String> {
     Policy::from_toml_str(&text).map_err(|e| format!("policy {lines:?}: {e}"))
 }
 
-/// Outcome codes a header may name: the host's, plus the load-time ones.
-pub(crate) const KNOWN_CODES: [&str; 13] = [
-    "completed",
-    "guest-error",
-    "trap",
-    "fuel-exhausted",
-    "timeout",
-    "memory-limit",
-    "handle-limit",
-    "tensor-memory-limit",
-    "compute-budget-exhausted",
-    "step-limit",
-    "invalid-result",
-    "invalid-module",
-    "import-denied",
-];
-
 /// Checks a view against a header: no host fault, the expected code, and
 /// every assertion.
 fn check_view(v: &Value, header: &Header) -> Result<(), String> {
@@ -497,7 +480,7 @@ pub(crate) fn fixture_text(text: &str) -> String {
 fn run_fixture(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let header = Header::parse(&text)?;
-    if !KNOWN_CODES.contains(&header.expect.as_str()) {
+    if !Outcome::CODES.contains(&header.expect.as_str()) {
         return Err(format!("unknown outcome code {:?}", header.expect));
     }
     let wasm = wat::parse_str(fixture_text(&text)).map_err(|e| format!("WAT: {e}"))?;
@@ -522,21 +505,10 @@ fn every_wat_fixture_ends_as_its_header_says() {
     paths.sort();
     assert!(paths.len() >= 40, "only {} fixtures", paths.len());
 
-    let mut failures = Vec::new();
-    for path in &paths {
+    assert_each_passes(paths.iter().map(|path| {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let start = std::time::Instant::now();
-        let result = run_fixture(path);
-        eprintln!(
-            "{name}: {} ({} ms)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            start.elapsed().as_millis()
-        );
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        (name, || run_fixture(path))
+    }));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use w2s_train::rng::Rng;
 
-use crate::helpers::{default_task, plugin, read_json, run, w2s};
+use crate::helpers::{assert_each_passes, plugin, read_json, run_on_default_task};
 use crate::hostile::{Header, check_case, default_sandbox};
 
 /// Size of the oversized component: well over the default cap of 64 MiB.
@@ -146,22 +146,12 @@ fn cases() -> Vec<BytesCase> {
 
 #[test]
 fn hostile_bytes_are_refused_in_process() {
-    let mut failures = Vec::new();
-    for (name, bytes, header) in cases() {
-        let header = Header::parse(header).unwrap();
-        let wasm = bytes();
-        let start = Instant::now();
-        let result = check_case(&default_sandbox().sandbox, &wasm, &header, || Ok(()));
-        eprintln!(
-            "{name}: {} ({} ms)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            start.elapsed().as_millis()
-        );
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_each_passes(cases().into_iter().map(|(name, bytes, header)| {
+        (name, move || {
+            let header = Header::parse(header).unwrap();
+            check_case(&default_sandbox().sandbox, &bytes(), &header, || Ok(()))
+        })
+    }));
 }
 
 /// `w2s run` of `wasm` (written to `dir`) with extra arguments: the exit
@@ -175,16 +165,8 @@ fn w2s_run(
     let path = dir.join(format!("{name}.wasm"));
     std::fs::write(&path, wasm).unwrap();
     let out = dir.join(format!("{name}-out"));
-    let (o, stdout, stderr) = run(w2s()
-        .arg("run")
-        .arg(&path)
-        .arg("--task")
-        .arg(default_task())
-        .args(["--seed", "7", "--out"])
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .args(extra));
+    let args = [&["--seed", "7"], extra].concat();
+    let (o, stdout, stderr) = run_on_default_task(&path, &out, &dir.join("cache"), &args);
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     // Nothing from the component reaches the terminal as a control
     // character.
@@ -219,15 +201,12 @@ fn hostile_bytes_are_refused_by_the_w2s_process() {
     }
     // The same binary, right after, runs a normal strategy.
     let out = dir.path().join("vanilla-out");
-    let (o, _, stderr) = run(w2s()
-        .arg("run")
-        .arg(plugin("vanilla"))
-        .arg("--task")
-        .arg(default_task())
-        .args(["--seed", "7", "--config", "epochs=1,hidden=16", "--out"])
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache")));
+    let (o, _, stderr) = run_on_default_task(
+        &plugin("vanilla"),
+        &out,
+        &dir.path().join("cache"),
+        &["--seed", "7", "--config", "epochs=1,hidden=16"],
+    );
     assert!(o.status.success(), "{stderr}");
     assert_eq!(
         read_json(&out.join("run.json"))["runs"][0]["outcome"]["code"],

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use w2s_host::Sandbox;
 
-use crate::helpers::{default_task, plugin, read_json, run, w2s};
+use crate::helpers::{
+    assert_each_passes, default_task, eval_report, plugin, read_json, run_on_default_task,
+};
 use crate::hostile::{Header, check_case, default_sandbox};
 
 /// A check of the host's side after a run.
@@ -380,18 +382,21 @@ fn run_case(plugin: &str, header: &str, after: AfterCheck) -> Result<(), String>
 #[test]
 fn a_nan_student_is_scored_like_a_constant_classifier() {
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let (out, stdout, stderr) = run(w2s()
-        .arg("eval")
-        .arg(plugin("hostile_guest"))
-        .arg("--task")
-        .arg(default_task())
-        .args(["--seed", "7", "--config", "mode=nan-student", "--json"])
-        .arg(&json)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache")));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = read_json(&json);
+    let cache = dir.path().join("cache");
+    let (report, _) = eval_report(
+        &plugin("hostile_guest"),
+        &default_task(),
+        dir.path(),
+        "report.json",
+        &[
+            "--seed",
+            "7",
+            "--config",
+            "mode=nan-student",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
     assert_eq!(report["runs"][0]["outcome"]["code"], "completed");
     for part in ["public", "private"] {
         let score = &report["score"][part];
@@ -410,15 +415,12 @@ fn a_nan_student_is_scored_like_a_constant_classifier() {
 fn the_run_seed_is_derived_not_chosen_by_the_guest() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let (o, _, stderr) = run(w2s()
-        .arg("run")
-        .arg(plugin("vanilla"))
-        .arg("--task")
-        .arg(default_task())
-        .args(["--config", "epochs=1,hidden=16", "--out"])
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache")));
+    let (o, _, stderr) = run_on_default_task(
+        &plugin("vanilla"),
+        &out,
+        &dir.path().join("cache"),
+        &["--config", "epochs=1,hidden=16"],
+    );
     assert!(o.status.success(), "{stderr}");
     let report = read_json(&out.join("run.json"));
     assert_eq!(report["seeds"]["source"], "secret");
@@ -445,18 +447,9 @@ fn every_hostile_plugin_case_ends_as_its_header_says() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), cases.len(), "case names repeat");
-    let mut failures = Vec::new();
-    for (name, plugin, header, after) in &cases {
-        let start = std::time::Instant::now();
-        let result = run_case(plugin, header, *after);
-        eprintln!(
-            "{name}: {} ({} ms)",
-            if result.is_ok() { "ok" } else { "FAILED" },
-            start.elapsed().as_millis()
-        );
-        if let Err(e) = result {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_each_passes(
+        cases
+            .iter()
+            .map(|(name, plugin, header, after)| (name, || run_case(plugin, header, *after))),
+    );
 }

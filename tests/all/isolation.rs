@@ -1,6 +1,6 @@
 //! The process that runs guest code never needs, nor opens, `heldout/`.
 
-use crate::helpers::{copy_dir, default_task, plugin, read_json, run, w2s};
+use crate::helpers::{copy_dir, default_task, eval_default, plugin, read_json, run, w2s};
 
 #[test]
 fn the_guest_process_runs_without_heldout_and_the_scorer_agrees() {
@@ -50,16 +50,7 @@ fn the_guest_process_runs_without_heldout_and_the_scorer_agrees() {
         .arg(run_dir.join("student-1.safetensors")));
     assert!(out.status.success(), "score failed: {stderr}");
     let scored: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    let json = dir.path().join("eval.json");
-    let (out, _, stderr) = run(w2s()
-        .arg("eval")
-        .arg(plugin("vanilla"))
-        .arg("--task")
-        .arg(default_task())
-        .args(["--seed", "7", "--seed", "8", "--json"])
-        .arg(&json));
-    assert!(out.status.success(), "eval failed: {stderr}");
-    let report = read_json(&json);
+    let (report, _) = eval_default("vanilla", &["--seed", "7", "--seed", "8"]);
     for i in 0..2 {
         for part in ["public", "private"] {
             assert_eq!(

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use w2s_policy::Policy;
 
-use crate::helpers::{assert_clean_error, default_task, plugin, read_json, repo, run, w2s};
+use crate::helpers::{
+    assert_clean_error, default_task, plugin, read_json, repo, run, run_on_default_task, w2s,
+};
 
 fn example(name: &str) -> PathBuf {
     repo().join("examples/policies").join(name)
@@ -17,16 +19,8 @@ fn example(name: &str) -> PathBuf {
 /// code, stderr and `run.json`.
 fn run_json(dir: &Path, wasm: &Path, extra: &[&str]) -> (Option<i32>, String, Value) {
     let out = dir.join("out");
-    let (o, _, stderr) = run(w2s()
-        .arg("run")
-        .arg(wasm)
-        .arg("--task")
-        .arg(default_task())
-        .args(["--seed", "7", "--out"])
-        .arg(&out)
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .args(extra));
+    let args = [&["--seed", "7"], extra].concat();
+    let (o, _, stderr) = run_on_default_task(wasm, &out, &dir.join("cache"), &args);
     assert!(!stderr.contains("panicked"), "{stderr}");
     (o.status.code(), stderr, read_json(&out.join("run.json")))
 }

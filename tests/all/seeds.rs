@@ -5,7 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{default_task, eval_report, plugin};
+use crate::helpers::{default_task, eval_default, eval_report, flag_codes, plugin};
 
 /// Seed `i` as the docs define it, computed independently of the CLI.
 fn expected_seed(secret: &[u8], wasm: &str, task: &str, i: u32) -> u64 {
@@ -86,26 +86,13 @@ fn seeds_derive_from_the_secret_and_the_submission() {
 
 #[test]
 fn seeds_given_on_the_command_line_are_not_rankable() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, table) = eval_report(
-        &plugin("vanilla"),
-        &default_task(),
-        dir.path(),
-        "r.json",
-        &["--seed", "5"],
-    );
+    let (report, table) = eval_default("vanilla", &["--seed", "5"]);
     assert_eq!(report["seeds"]["source"], "flag");
     assert_eq!(report["seeds"]["values"], serde_json::json!([5]));
     assert!(report["seeds"]["secret_commitment"].is_null());
     assert_eq!(report["rankable"]["value"], false);
     assert_eq!(report["feedback"]["rankable"], false);
-    let flags: Vec<&str> = report["flags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
-    assert_eq!(flags, vec!["seeds-from-flag"]);
+    assert_eq!(flag_codes(&report), vec!["seeds-from-flag"]);
     assert!(
         table.contains("rankable  no: seeds given with --seed"),
         "{table}"

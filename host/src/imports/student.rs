@@ -464,7 +464,7 @@ mod tests {
     use student::{HostOptimizer, HostStudent};
 
     use super::*;
-    use crate::state::test_support::{host_state, tiny_task};
+    use crate::state::test_support::{borrow, host_state, tiny_task};
     use w2s_policy::Policy;
 
     fn adamw(learning_rate: f32) -> wit::OptimizerConfig {
@@ -477,10 +477,6 @@ mod tests {
             eps: 1e-8,
             momentum: 0.0,
         }
-    }
-
-    fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
-        Resource::new_borrow(r.rep())
     }
 
     #[test]
