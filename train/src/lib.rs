@@ -17,6 +17,8 @@
 //!   [`bundle::PublicTask`] opens only the public part.
 //! - [`synth`]: the synthetic task generator with a weak teacher trained
 //!   natively on a degraded view.
+//! - [`logconf`]: the native twin of `plugins/logconf` (the auxiliary
+//!   confidence loss), for the sandbox-tax benchmark and its bit-for-bit test.
 //! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
 //!   weak teacher, native reference strategies).
 //! - [`checkpoint`]: student checkpoints.
@@ -31,6 +33,7 @@ pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod head;
+pub mod logconf;
 pub mod optim;
 pub mod recipe;
 pub mod rng;
