@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_modules;
 mod hostile_plugins;
 mod isolation;
+mod native_twin;
 mod policy;
 mod policy_run;
 mod replay;

@@ -148,10 +148,7 @@ pub fn harden(probs: &[f32], weak: &[usize], k: usize) -> Vec<usize> {
     if k == 2 {
         let p0 = column(0);
         let t = quantile(&p0, prior[1]);
-        return p0
-            .iter()
-            .map(|&p| usize::from(f64::from(p) < t))
-            .collect();
+        return p0.iter().map(|&p| usize::from(f64::from(p) < t)).collect();
     }
     let thresholds: Vec<f64> = (0..k)
         .map(|c| quantile(&column(c), 1.0 - prior[c]).max(f64::MIN_POSITIVE))
@@ -213,9 +210,13 @@ mod tests {
             alpha: 0.0,
             warmup: 0.2,
         };
-        let a = method.train(&features, &weak, k, 5, &mut |_, _| {}).unwrap();
+        let a = method
+            .train(&features, &weak, k, 5, &mut |_, _| {})
+            .unwrap();
         let hard = one_hot(&argmax_rows(&weak, k), k);
-        let b = recipe.train(&features, &hard, k, 5, &mut |_, _| {}).unwrap();
+        let b = recipe
+            .train(&features, &hard, k, 5, &mut |_, _| {})
+            .unwrap();
         for (p, q) in a.params().iter().zip(b.params()) {
             let p = p.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let q = q.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -243,7 +244,11 @@ mod tests {
                 warmup: 0.0,
             };
             let h = m.train(&features, &weak, k, 1, &mut |_, _| {}).unwrap();
-            h.params()[0].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            h.params()[0]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
         };
         assert_eq!(run(0.75), run(0.75));
         assert_ne!(run(0.75), run(0.0));

@@ -53,10 +53,7 @@ pub(crate) fn harden(probs: &[f32], weak: &[usize], k: usize) -> Vec<usize> {
     if k == 2 {
         let p0 = column(0);
         let t = quantile(&p0, prior[1]);
-        return p0
-            .iter()
-            .map(|&p| usize::from(f64::from(p) < t))
-            .collect();
+        return p0.iter().map(|&p| usize::from(f64::from(p) < t)).collect();
     }
     let thresholds: Vec<f64> = (0..k)
         .map(|c| quantile(&column(c), 1.0 - prior[c]).max(f64::MIN_POSITIVE))
