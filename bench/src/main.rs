@@ -44,6 +44,8 @@ struct Args {
     write: Option<PathBuf>,
     /// Timed repeats per sandbox-tax measurement.
     repeats: usize,
+    /// Only the throughput benchmark (no guests, no report).
+    throughput_only: bool,
 }
 
 impl Args {
@@ -51,6 +53,7 @@ impl Args {
         let mut args = Args {
             write: None,
             repeats: 5,
+            throughput_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -63,8 +66,11 @@ impl Args {
                     Some(r) if r > 0 => args.repeats = r,
                     _ => bail!("--repeats needs a positive integer"),
                 },
+                "--throughput-only" => args.throughput_only = true,
                 "-h" | "--help" => {
-                    println!("usage: w2s-bench [--write FILE.md] [--repeats N (default 5)]");
+                    println!(
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 5)] [--throughput-only]"
+                    );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other:?} (try --help)"),
@@ -82,6 +88,10 @@ fn main() -> Result<()> {
         "{} ({} cores, {} threads), load {:?}",
         machine.cpu, machine.cores, machine.threads, load_before
     );
+    if args.throughput_only {
+        throughput::measure(throughput::Shapes::STANDARD, machine.threads)?;
+        return Ok(());
+    }
     let task = guest::DefaultTask::generate()?;
     let tax = tax::measure(&task, args.repeats)?;
     let (throughput, torch) = throughput::measure(throughput::Shapes::STANDARD, machine.threads)?;

@@ -153,8 +153,8 @@ impl Figures {
             "## Primitive throughput\n\n\
              Training examples per second of one fused train step per batch (gather \
              the batch's rows, forward, soft cross-entropy, backward, AdamW), N = {}, \
-             d = {}, {} classes, batch {}, MLP hidden {}; one untimed epoch, then {} \
-             timed epochs, each a fresh permutation. PyTorch runs \
+             d = {}, {} classes, batch {}, MLP hidden {}; one untimed epoch, then the \
+             fastest of {} timed epochs, each a fresh permutation. PyTorch runs \
              `bench/torch_throughput.py` with the same shapes, work per step and \
              thread count. Target: w2s-train / PyTorch >= {THROUGHPUT_TARGET}.\n",
             sh.n, sh.d, sh.classes, sh.batch, sh.hidden, sh.epochs
