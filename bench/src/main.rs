@@ -46,6 +46,8 @@ struct Args {
     repeats: usize,
     /// Only the throughput benchmark (no guests, no report).
     throughput_only: bool,
+    /// Internal: print this process's throughput figures as JSON.
+    throughput_child: bool,
 }
 
 impl Args {
@@ -54,6 +56,7 @@ impl Args {
             write: None,
             repeats: 5,
             throughput_only: false,
+            throughput_child: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -67,6 +70,7 @@ impl Args {
                     _ => bail!("--repeats needs a positive integer"),
                 },
                 "--throughput-only" => args.throughput_only = true,
+                "--throughput-child" => args.throughput_child = true,
                 "-h" | "--help" => {
                     println!(
                         "usage: w2s-bench [--write FILE.md] [--repeats N (default 5)] [--throughput-only]"
@@ -82,19 +86,28 @@ impl Args {
 
 fn main() -> Result<()> {
     let args = Args::parse()?;
+    if args.throughput_child {
+        let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
+        println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
+        return Ok(());
+    }
     let machine = machine::Machine::describe();
+    // One thread, and every thread candle would use: PyTorch and candle
+    // degrade differently when the cores are shared.
+    let mut thread_counts = vec![1, machine.threads];
+    thread_counts.dedup();
     let load_before = machine::load();
     eprintln!(
         "{} ({} cores, {} threads), load {:?}",
         machine.cpu, machine.cores, machine.threads, load_before
     );
     if args.throughput_only {
-        throughput::measure(throughput::Shapes::STANDARD, machine.threads)?;
+        throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
         return Ok(());
     }
     let task = guest::DefaultTask::generate()?;
     let tax = tax::measure(&task, args.repeats)?;
-    let (throughput, torch) = throughput::measure(throughput::Shapes::STANDARD, machine.threads)?;
+    let throughput = throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
     let calls = calls::measure(&task, 3)?;
     let load_after = machine::load();
     let figures = report::Figures {
@@ -103,7 +116,6 @@ fn main() -> Result<()> {
         load_after,
         tax,
         throughput,
-        torch,
         shapes: throughput::Shapes::STANDARD,
         calls,
     };

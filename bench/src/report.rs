@@ -19,8 +19,8 @@ pub(crate) struct Figures {
     pub(crate) load_before: Option<[f64; 3]>,
     pub(crate) load_after: Option<[f64; 3]>,
     pub(crate) tax: Vec<Tax>,
-    pub(crate) throughput: Vec<Throughput>,
-    pub(crate) torch: Torch,
+    /// Per thread count: both heads, and what PyTorch reported.
+    pub(crate) throughput: Vec<(usize, Vec<Throughput>, Torch)>,
     pub(crate) shapes: Shapes,
     pub(crate) calls: Vec<CallCost>,
 }
@@ -51,8 +51,16 @@ impl Figures {
                 t.identical
             );
         }
-        for t in &self.throughput {
-            let _ = write!(s, "throughput  {:8} {:.0} examples/s", t.head, t.rust_eps);
+        for (threads, t) in self
+            .throughput
+            .iter()
+            .flat_map(|(n, ts, _)| ts.iter().map(move |t| (n, t)))
+        {
+            let _ = write!(
+                s,
+                "throughput  {:8} {threads} thread(s) {:.0} examples/s",
+                t.head, t.rust_eps
+            );
             match t.torch_eps {
                 Some(p) => {
                     let _ = writeln!(
@@ -64,8 +72,10 @@ impl Figures {
                 None => s.push_str(", PyTorch: not measured\n"),
             }
         }
-        if let Torch::Missing(why) = &self.torch {
-            let _ = writeln!(s, "PyTorch not measured: {why}");
+        for (_, _, torch) in &self.throughput {
+            if let Torch::Missing(why) = torch {
+                let _ = writeln!(s, "PyTorch not measured: {why}");
+            }
         }
         for c in &self.calls {
             let _ = writeln!(s, "call        {:12} {:.0} ns", c.call, c.ns);
@@ -103,9 +113,9 @@ impl Figures {
             s,
             "The machine was shared: other builds and tests ran on the same cores \
              during the run (the load averages above say how busy it was). Wall times \
-             are therefore noisy; ratios come from interleaved runs of both sides, \
-             taking the median (sandbox tax) or the fastest (call overhead) of several \
-             repeats.\n"
+             are therefore noisy; every figure is the fastest of several repeats \
+             (the one least disturbed by other processes), and both sides of a ratio \
+             were measured in the same run, interleaved where they share the process.\n"
         );
         self.tax_section(&mut s);
         self.throughput_section(&mut s);
@@ -123,8 +133,8 @@ impl Figures {
              its native twin on `w2s_train` (no wasm), on the default task \
              (`SynthConfig::default_task(0)`: pool 6000, 64 features, 4 classes), \
              seed {SEED}, default config (MLP 128, 20 epochs of batches of 128, 940 \
-             steps). Median of {repeats} interleaved repeats after one untimed run of \
-             each. Target: ratio <= {TAX_TARGET}.\n\n\
+             steps). Fastest of {repeats} interleaved repeats of each, after one \
+             untimed run of each. Target: ratio <= {TAX_TARGET}.\n\n\
              | method | sandboxed (s) | native (s) | ratio | target | students identical bit for bit |\n\
              |---|---|---|---|---|---|"
         );
@@ -156,43 +166,48 @@ impl Figures {
              d = {}, {} classes, batch {}, MLP hidden {}; one untimed epoch, then the \
              fastest of {} timed epochs, each a fresh permutation. PyTorch runs \
              `bench/torch_throughput.py` with the same shapes, work per step and \
-             thread count. Target: w2s-train / PyTorch >= {THROUGHPUT_TARGET}.\n",
+             thread count (`RAYON_NUM_THREADS` for w2s-train, `torch.set_num_threads` \
+             for PyTorch, each side in a process of its own), at one thread and at \
+             every core. Target: w2s-train / PyTorch >= {THROUGHPUT_TARGET}.\n",
             sh.n, sh.d, sh.classes, sh.batch, sh.hidden, sh.epochs
         );
-        match &self.torch {
-            Torch::Ran { version, .. } => {
-                let _ = writeln!(s, "PyTorch {version} (CPU).\n");
+        match self.throughput.first().map(|(_, _, t)| t) {
+            Some(Torch::Ran { version, .. }) => {
+                let _ = writeln!(s, "PyTorch {version} (the PyPI wheel, run on the CPU).\n");
             }
-            Torch::Missing(why) => {
+            Some(Torch::Missing(why)) => {
                 let _ = writeln!(s, "PyTorch was not measured: {why}.\n");
             }
+            None => {}
         }
         s.push_str(
-            "| head | w2s-train (examples/s) | PyTorch (examples/s) | ratio | target |\n|---|---|---|---|---|\n",
+            "| threads | head | w2s-train (examples/s) | PyTorch (examples/s) | ratio | target |\n|---|---|---|---|---|---|\n",
         );
-        for t in &self.throughput {
-            match t.torch_eps {
-                Some(p) => {
-                    let r = t.rust_eps / p;
-                    let _ = writeln!(
-                        s,
-                        "| {} | {:.0} | {p:.0} | {r:.3} | {} |",
-                        t.head,
-                        t.rust_eps,
-                        verdict(r >= THROUGHPUT_TARGET)
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        s,
-                        "| {} | {:.0} | - | - | not measured |",
-                        t.head, t.rust_eps
-                    );
+        for (threads, ts, _) in &self.throughput {
+            for t in ts {
+                match t.torch_eps {
+                    Some(p) => {
+                        let r = t.rust_eps / p;
+                        let _ = writeln!(
+                            s,
+                            "| {threads} | {} | {:.0} | {p:.0} | {r:.3} | {} |",
+                            t.head,
+                            t.rust_eps,
+                            verdict(r >= THROUGHPUT_TARGET)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            s,
+                            "| {threads} | {} | {:.0} | - | - | not measured |",
+                            t.head, t.rust_eps
+                        );
+                    }
                 }
             }
         }
         s.push('\n');
-        let missed = self.throughput.iter().any(|t| {
+        let missed = self.throughput.iter().flat_map(|(_, ts, _)| ts).any(|t| {
             t.torch_eps
                 .is_some_and(|p| t.rust_eps / p < THROUGHPUT_TARGET)
         });

@@ -152,36 +152,77 @@ fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
     })
 }
 
-/// Both heads in w2s-train, then PyTorch.
-pub(crate) fn measure(s: Shapes, threads: usize) -> Result<(Vec<Throughput>, Torch)> {
+/// Both heads in w2s-train, in this process (its thread count comes from
+/// `RAYON_NUM_THREADS`, else the cores): examples per second, linear then
+/// MLP. What a child started by [`measure`] prints, as JSON.
+pub(crate) fn rust_both(s: Shapes) -> Result<[f64; 2]> {
     let linear = rust(Arch::Linear, s)?;
-    eprintln!("throughput linear: {linear:.0} examples/s (w2s-train)");
     let mlp = rust(
         Arch::Mlp {
             hidden: s.hidden as u32,
         },
         s,
     )?;
-    eprintln!("throughput mlp: {mlp:.0} examples/s (w2s-train)");
-    let torch = torch(s, threads);
-    eprintln!("torch: {torch:?}");
-    let (tl, tm) = match &torch {
-        Torch::Ran { linear, mlp, .. } => (Some(*linear), Some(*mlp)),
-        Torch::Missing(_) => (None, None),
+    Ok([linear, mlp])
+}
+
+/// Runs [`rust_both`] in a child process (this binary, `--throughput-child`)
+/// with `RAYON_NUM_THREADS=threads`: candle sizes its kernels' and rayon's
+/// thread pools from it, and the global pool is fixed once built.
+fn rust_child(threads: usize) -> Result<[f64; 2]> {
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--throughput-child")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .context("starting the throughput child")?;
+    if !out.status.success() {
+        bail!(
+            "the throughput child failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let num = |k: &str| {
+        v[k].as_f64()
+            .with_context(|| format!("no `{k}` from the child"))
     };
-    Ok((
-        vec![
-            Throughput {
-                head: "linear",
-                rust_eps: linear,
-                torch_eps: tl,
-            },
-            Throughput {
-                head: "mlp",
-                rust_eps: mlp,
-                torch_eps: tm,
-            },
-        ],
-        torch,
-    ))
+    Ok([num("linear")?, num("mlp")?])
+}
+
+/// Both heads in w2s-train, then PyTorch, at each thread count of
+/// `thread_counts` (each side in a process of its own).
+pub(crate) fn measure(
+    s: Shapes,
+    thread_counts: &[usize],
+) -> Result<Vec<(usize, Vec<Throughput>, Torch)>> {
+    let mut out = Vec::new();
+    for &threads in thread_counts {
+        let [linear, mlp] = rust_child(threads)?;
+        eprintln!(
+            "throughput, {threads} thread(s): linear {linear:.0}, mlp {mlp:.0} examples/s (w2s-train)"
+        );
+        let torch = torch(s, threads);
+        eprintln!("torch, {threads} thread(s): {torch:?}");
+        let (tl, tm) = match &torch {
+            Torch::Ran { linear, mlp, .. } => (Some(*linear), Some(*mlp)),
+            Torch::Missing(_) => (None, None),
+        };
+        out.push((
+            threads,
+            vec![
+                Throughput {
+                    head: "linear",
+                    rust_eps: linear,
+                    torch_eps: tl,
+                },
+                Throughput {
+                    head: "mlp",
+                    rust_eps: mlp,
+                    torch_eps: tm,
+                },
+            ],
+            torch,
+        ));
+    }
+    Ok(out)
 }

@@ -22,12 +22,18 @@ pub(crate) fn alpha_at(step: u64, total_steps: u64, alpha_max: f32, warmup: f32)
 /// between the closest ranks, as numpy's and torch's default. `values`
 /// must be non-empty and free of NaN.
 pub(crate) fn quantile(values: &[f32], q: f64) -> f64 {
-    let mut sorted: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
-    sorted.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let mut v: Vec<f64> = values.iter().map(|&x| f64::from(x)).collect();
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    // The rank-`lo` value by selection (linear time, no full sort); the
+    // rank-`lo + 1` one is the smallest of the partition above it.
+    let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if pos > lo as f64 {
+        above.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        at_lo
+    };
+    at_lo + (at_hi - at_lo) * (pos - lo as f64)
 }
 
 /// The student's hardened predictions for one batch: `probs` is row-major
