@@ -46,6 +46,8 @@ struct Args {
     repeats: usize,
     /// Only the throughput benchmark (no guests, no report).
     throughput_only: bool,
+    /// Only the sandbox tax (no report).
+    tax_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
 }
@@ -57,6 +59,7 @@ impl Args {
             repeats: 5,
             throughput_only: false,
             throughput_child: false,
+            tax_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -71,9 +74,10 @@ impl Args {
                 },
                 "--throughput-only" => args.throughput_only = true,
                 "--throughput-child" => args.throughput_child = true,
+                "--tax-only" => args.tax_only = true,
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 5)] [--throughput-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 5)] [--throughput-only | --tax-only]"
                     );
                     std::process::exit(0);
                 }
@@ -101,6 +105,11 @@ fn main() -> Result<()> {
         "{} ({} cores, {} threads), load {:?}",
         machine.cpu, machine.cores, machine.threads, load_before
     );
+    if args.tax_only {
+        let task = guest::DefaultTask::generate()?;
+        tax::measure(&task, args.repeats)?;
+        return Ok(());
+    }
     if args.throughput_only {
         throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
         return Ok(());

@@ -53,7 +53,8 @@ fn native(method: &str, task: &DefaultTask) -> Result<(w2s_train::Head, f64)> {
 }
 
 /// Times `repeats` sandboxed and native runs of vanilla and logconf,
-/// alternating, after one untimed run of each.
+/// interleaved (alternating which goes first), after one untimed run of
+/// each.
 pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Vec<Tax>> {
     let mut out = Vec::new();
     for method in ["vanilla", "logconf"] {
@@ -62,9 +63,15 @@ pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Vec<Tax>> {
         let (warm_native, _) = native(method, task)?;
         let mut identical = same_bits(&warm_guest, &warm_native)?;
         let (mut sandbox, mut native_s) = (Vec::new(), Vec::new());
-        for _ in 0..repeats {
-            let (g, s) = loaded.run(task, "", SEED)?;
-            let (n, t) = native(method, task)?;
+        for r in 0..repeats {
+            // Alternate which side goes first, so that neither always runs
+            // in the other's wake (caches, freed memory).
+            let ((g, s), (n, t)) = if r % 2 == 0 {
+                (loaded.run(task, "", SEED)?, native(method, task)?)
+            } else {
+                let n = native(method, task)?;
+                (loaded.run(task, "", SEED)?, n)
+            };
             identical &= same_bits(&g, &n)?;
             sandbox.push(s);
             native_s.push(t);

@@ -10,7 +10,9 @@
 //! - [`autograd`]: tracked student forward, softmax and losses with a
 //!   backward, and backward-then-step, for strategies that write their own
 //!   losses through the host's `tensor` interface.
-//! - [`optim`]: AdamW and SGD.
+//! - [`optim`]: AdamW and SGD, one fused pass per parameter.
+//! - [`matmul`]: the train step's matrix products (candle's gemm call without
+//!   its per-call thread probe).
 //! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
 //!   seeded, so initial weights and shuffles never come from it.
 //! - [`bundle`]: task bundles, format v1, read through verified memory maps.
@@ -34,6 +36,7 @@ pub mod device;
 pub mod error;
 pub mod head;
 pub mod logconf;
+pub mod matmul;
 pub mod optim;
 pub mod recipe;
 pub mod rng;
