@@ -29,11 +29,22 @@ fn fastest(loaded: &Loaded, task: &DefaultTask, which: &str, repeats: usize) -> 
     Ok(best)
 }
 
+/// What the call-overhead benchmark measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Calls {
+    /// Wall time of a whole sandboxed run of the empty loop (store,
+    /// instance, run thread, one linear student, teardown), seconds.
+    pub(crate) empty_run_s: f64,
+    /// Per-call costs.
+    pub(crate) costs: Vec<CallCost>,
+}
+
 /// Per-call costs of `task.num-classes` and of a 4x4 tensor add (with the
 /// drop of its result). Each loop's time is the fastest of `repeats` runs.
-pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Vec<CallCost>> {
+pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Calls> {
     let loaded = Loaded::plugin("bench_guest")?;
     let empty = fastest(&loaded, task, "empty", repeats)?;
+    eprintln!("call: an empty-loop run takes {:.2} ms", empty * 1e3);
     let mut out = Vec::new();
     for (call, what) in [
         (
@@ -50,5 +61,8 @@ pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Vec<CallCost
         eprintln!("call {call}: {ns:.0} ns per call");
         out.push(CallCost { call, what, ns });
     }
-    Ok(out)
+    Ok(Calls {
+        empty_run_s: empty,
+        costs: out,
+    })
 }
