@@ -244,7 +244,7 @@ impl Figures {
 /// What a missed sandbox-tax target would take.
 const TAX_FURTHER: &str = "\
 **Going further (sandbox tax).** What a sandboxed run adds is small next to the \
-run: the fixed cost of a run (above, under Call overhead), two host calls per \
+run: the fixed cost of a run (below, under Call overhead), two host calls per \
 step for logconf and one for vanilla (about a thousand calls of the costs \
 above, plus copying indices, targets and probabilities across the boundary), \
 and the guest's own arithmetic (permutations, logconf's quantiles) under fuel \
@@ -262,10 +262,17 @@ run thread kept across runs.\n\n";
 
 /// What a missed throughput target would take.
 const THROUGHPUT_FURTHER: &str = "\
-**Going further (throughput).** A train step is a chain of candle ops, each \
-allocating its output; PyTorch's AdamW is a fused multi-tensor kernel and its \
-allocator caches buffers. Closing the gap would take an in-place AdamW over the \
-parameter buffers (one pass over each parameter instead of about a dozen \
-candle ops), reusing the gradient and activation buffers across steps instead \
-of allocating them per step, and fusing softmax, cross-entropy and its \
-gradient into one pass over the logits.\n\n";
+**Going further (throughput).** Already done: AdamW is one fused pass over \
+plain buffers (`train/src/optim.rs`), the train step's matrix products skip \
+candle's per-call thread probe, which parsed `/proc/cpuinfo` on every matmul \
+on this VM (`train/src/matmul.rs`), gemm's AVX-512 kernels are on, and both \
+binaries use mimalloc; all of it bit-identical to before. The MLP step is two \
+(256 x 1024) by (1024 x 128)-sized products, and there the `gemm` crate is \
+slower than the BLAS that PyTorch ships (oneDNN/MKL). Closing that gap would \
+take a faster f32 GEMM: candle's `mkl` feature (Intel MKL; results would then \
+depend on MKL's code paths per CPU, which the reproducibility promise would \
+have to account for) or packing the first layer's weights once per step for \
+both products. The linear head is already faster than PyTorch: its step is \
+dominated by per-op overhead, where fewer, fused ops win. PyTorch's figures at \
+more than one thread vary most on a busy machine (linear at 2 threads: 30k to \
+56k examples/s in four runs of `w2s-bench` today).\n\n";
