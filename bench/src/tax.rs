@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use w2s_train::logconf::LogConf;
 use w2s_train::recipe::{Recipe, argmax_rows, one_hot};
 
-use crate::guest::{DefaultTask, Loaded, fastest, same_bits};
+use crate::guest::{DefaultTask, Loaded, fastest, median, same_bits};
 
 /// The seed of every timed run (the host would derive one from its secret;
 /// any fixed value will do for timing).
@@ -20,6 +20,9 @@ pub(crate) struct Tax {
     pub(crate) sandbox_s: f64,
     /// Fastest wall time of the native twin, seconds.
     pub(crate) native_s: f64,
+    /// Median over the repeats of each pair's ratio (sandboxed over native,
+    /// the two runs back to back, so under about the same load).
+    pub(crate) paired_ratio: f64,
     /// Whether the two students were identical bit for bit (every repeat).
     pub(crate) identical: bool,
     /// Timed repeats of each.
@@ -27,7 +30,7 @@ pub(crate) struct Tax {
 }
 
 impl Tax {
-    /// `sandbox_s / native_s`.
+    /// `sandbox_s / native_s`: fastest over fastest.
     pub(crate) fn ratio(&self) -> f64 {
         self.sandbox_s / self.native_s
     }
@@ -76,18 +79,22 @@ pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Vec<Tax>> {
             sandbox.push(s);
             native_s.push(t);
         }
+        let pairs: Vec<f64> = sandbox.iter().zip(&native_s).map(|(s, n)| s / n).collect();
+        eprintln!("tax {method}: sandboxed {sandbox:.3?} s, native {native_s:.3?} s");
         let tax = Tax {
             method,
+            paired_ratio: median(&pairs),
             sandbox_s: fastest(&sandbox),
             native_s: fastest(&native_s),
             identical,
             repeats,
         };
         eprintln!(
-            "tax {method}: sandbox {:.3} s, native {:.3} s, ratio {:.3}, identical {identical}",
+            "tax {method}: sandbox {:.3} s, native {:.3} s, ratio {:.3}, paired {:.3}, identical {identical}",
             tax.sandbox_s,
             tax.native_s,
-            tax.ratio()
+            tax.ratio(),
+            tax.paired_ratio
         );
         out.push(tax);
     }
