@@ -259,7 +259,7 @@ the rest is the training both sides share (gemm, candle ops, the optimizer) \
 and the kernel scheduling threads. On this shared 2-core machine single runs \
 vary far more than the target's 5%: in one `w2s-bench --tax-only --repeats 8` \
 at load 6, the same sandboxed vanilla run took 0.50 to 0.94 s and its native \
-twin 0.35 to 0.62 s, with identical students every time; so a miss here is within the noise; measuring it \
+twin 0.35 to 0.62 s, with identical students every time. A miss here is within the noise; measuring it \
 to 1% needs an idle machine with pinned cores, or CPU time instead of wall \
 time. Lowering it further: fewer host calls per step (a `train-step` that \
 also returns the batch's probabilities would save logconf's `predict`) and a \
