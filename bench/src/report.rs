@@ -115,9 +115,10 @@ impl Figures {
             s,
             "The machine was shared: other builds and tests ran on the same cores \
              during the run (the load averages above say how busy it was). Wall times \
-             are therefore noisy; every figure is the fastest of several repeats \
-             (the one least disturbed by other processes), and both sides of a ratio \
-             were measured in the same run, interleaved where they share the process.\n"
+             are therefore noisy; each time is the fastest of several repeats (the \
+             one least disturbed by other processes), the sandbox tax's paired ratio \
+             is a median over back-to-back pairs, and both sides of a ratio were \
+             measured in the same run, interleaved where they share the process.\n"
         );
         self.tax_section(&mut s);
         self.throughput_section(&mut s);
@@ -251,7 +252,7 @@ const TAX_FURTHER: &str = "\
 **Going further (sandbox tax).** What a sandboxed run adds is small next to the \
 run: the fixed cost of a run (below, under Call overhead), two host calls per \
 step for logconf and one for vanilla (about a thousand calls of the costs \
-above, plus copying indices, targets and probabilities across the boundary), \
+below, plus copying indices, targets and probabilities across the boundary), \
 and the guest's own arithmetic (permutations, logconf's quantiles) under fuel \
 metering. A profile of `w2s-bench --tax-only` (`perf record -g`, on this \
 machine, load about 4) put about 1% of all samples in JIT-compiled wasm code; \
@@ -279,5 +280,5 @@ depend on MKL's code paths per CPU, which the reproducibility promise would \
 have to account for) or packing the first layer's weights once per step for \
 both products. The linear head is already faster than PyTorch: its step is \
 dominated by per-op overhead, where fewer, fused ops win. PyTorch's figures at \
-more than one thread vary most on a busy machine (linear at 2 threads: 30k to \
-56k examples/s in four runs of `w2s-bench` today).\n\n";
+more than one thread vary most on a busy machine (linear at 2 threads: under \
+2k examples/s at load 19, 379k at load 1.8, in runs of `w2s-bench` today).\n\n";
