@@ -18,6 +18,7 @@ mod hostile_modules;
 mod hostile_plugins;
 mod isolation;
 mod methods;
+mod native_twin;
 mod policy;
 mod policy_run;
 mod replay;

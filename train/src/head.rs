@@ -10,6 +10,7 @@ use candle_core::{D, DType, Device, Tensor};
 
 use crate::arch::Arch;
 use crate::error::{Result, TrainError};
+use crate::matmul::matmul;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 
@@ -147,7 +148,7 @@ impl Head {
     }
 
     fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(w)?.broadcast_add(b)?)
+        Ok(matmul(x, w)?.broadcast_add(b)?)
     }
 
     /// The representation that feeds the final layer, and the
@@ -239,15 +240,15 @@ impl Head {
         let row_mass = targets.sum_keepdim(D::Minus1)?;
         let coeff = (weights * scale)?.unsqueeze(1)?;
         let dz = (p.broadcast_mul(&row_mass)? - targets)?.broadcast_mul(&coeff)?;
-        let dw_last = h.t()?.matmul(&dz)?;
+        let dw_last = matmul(&h.t()?, &dz)?;
         let db_last = dz.sum(0)?;
         let grads = match pre {
             None => vec![dw_last, db_last],
             Some(pre) => {
-                let dh = dz.matmul(&w_last.t()?)?;
+                let dh = matmul(&dz, &w_last.t()?)?;
                 let mask = pre.gt(0.0)?.to_dtype(DType::F32)?;
                 let dpre = (dh * mask)?;
-                let dw0 = x.t()?.matmul(&dpre)?;
+                let dw0 = matmul(&x.t()?, &dpre)?;
                 let db0 = dpre.sum(0)?;
                 vec![dw0, db0, dw_last, db_last]
             }

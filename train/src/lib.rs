@@ -10,13 +10,17 @@
 //! - [`autograd`]: tracked student forward, softmax and losses with a
 //!   backward, and backward-then-step, for strategies that write their own
 //!   losses through the host's `tensor` interface.
-//! - [`optim`]: AdamW and SGD.
+//! - [`optim`]: AdamW and SGD, one fused pass per parameter.
+//! - [`matmul`]: the train step's matrix products (candle's gemm call without
+//!   its per-call thread probe).
 //! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
 //!   seeded, so initial weights and shuffles never come from it.
 //! - [`bundle`]: task bundles, format v1, read through verified memory maps.
 //!   [`bundle::PublicTask`] opens only the public part.
 //! - [`synth`]: the synthetic task generator with a weak teacher trained
 //!   natively on a degraded view.
+//! - [`logconf`]: the native twin of `plugins/logconf` (the auxiliary
+//!   confidence loss), for the sandbox-tax benchmark and its bit-for-bit test.
 //! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
 //!   weak teacher, native reference strategies).
 //! - [`checkpoint`]: student checkpoints.
@@ -31,6 +35,8 @@ pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod head;
+pub mod logconf;
+pub mod matmul;
 pub mod optim;
 pub mod recipe;
 pub mod rng;

@@ -115,10 +115,11 @@ fn check_lr(lr: f32) -> Result<()> {
 pub struct Optimizer {
     config: OptimizerConfig,
     step: u64,
-    /// First moments (AdamW) or momentum buffers (SGD), one per parameter.
-    first: Vec<Tensor>,
+    /// First moments (AdamW) or momentum buffers (SGD), one per parameter,
+    /// row-major.
+    first: Vec<Vec<f32>>,
     /// Second moments (AdamW only).
-    second: Vec<Tensor>,
+    second: Vec<Vec<f32>>,
 }
 
 impl Optimizer {
@@ -161,15 +162,21 @@ impl Optimizer {
     }
 
     /// Applies one update to `params` given their gradients, in order.
+    ///
+    /// One fused pass per parameter over plain buffers (the moments live in
+    /// `Vec<f32>`s, updated in place), instead of a dozen candle ops that
+    /// each allocate a tensor. Each value goes through the same f32
+    /// operations, in the same order, as the candle op chain it replaces
+    /// (candle's `affine(mul, add)` is `v * mul + add` with `mul` and `add`
+    /// rounded to f32, and a tensor times or over an f64 scalar is an
+    /// `affine`): results are bit-identical to it, which the test
+    /// `fused_update_equals_the_candle_op_chain` checks.
     pub fn update(&mut self, params: &mut [Tensor], grads: &[Tensor]) -> Result<()> {
         if params.len() != grads.len() {
             return Err(TrainError::OptimizerMismatch);
         }
         if self.first.is_empty() {
-            self.first = params
-                .iter()
-                .map(Tensor::zeros_like)
-                .collect::<candle_core::Result<_>>()?;
+            self.first = params.iter().map(|p| vec![0.0; p.elem_count()]).collect();
             if self.config.kind == OptimizerKind::AdamW {
                 self.second = self.first.clone();
             }
@@ -178,7 +185,14 @@ impl Optimizer {
                 .first
                 .iter()
                 .zip(params.iter())
-                .any(|(m, p)| m.dims() != p.dims())
+                .any(|(m, p)| m.len() != p.elem_count())
+        {
+            return Err(TrainError::OptimizerMismatch);
+        }
+        if grads
+            .iter()
+            .zip(params.iter())
+            .any(|(g, p)| g.dims() != p.dims())
         {
             return Err(TrainError::OptimizerMismatch);
         }
@@ -186,45 +200,82 @@ impl Optimizer {
         let c = self.config;
         let lr = f64::from(c.learning_rate);
         let wd = f64::from(c.weight_decay);
-        match c.kind {
-            OptimizerKind::AdamW => {
-                let (b1, b2) = (f64::from(c.beta1), f64::from(c.beta2));
-                let t = self.step as i32;
-                let bias1 = 1.0 - b1.powi(t);
-                let bias2 = 1.0 - b2.powi(t);
-                for i in 0..params.len() {
-                    let g = &grads[i];
-                    let m = ((&self.first[i] * b1)? + (g * (1.0 - b1))?)?;
-                    let v = ((&self.second[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-                    let denom = ((&v / bias2)?.sqrt()? + f64::from(c.eps))?;
-                    let step = ((&m / bias1)? / denom)?;
-                    let decayed = (&params[i] * (1.0 - lr * wd))?;
-                    params[i] = (decayed - (step * lr)?)?;
-                    self.first[i] = m;
-                    self.second[i] = v;
+        for i in 0..params.len() {
+            let mut p = params[i].flatten_all()?.to_vec1::<f32>()?;
+            let g = grads[i].flatten_all()?.to_vec1::<f32>()?;
+            match c.kind {
+                OptimizerKind::AdamW => {
+                    let (b1, b2) = (f64::from(c.beta1), f64::from(c.beta2));
+                    let t = self.step as i32;
+                    let k = AdamWConstants {
+                        b1: b1 as f32,
+                        one_minus_b1: (1.0 - b1) as f32,
+                        b2: b2 as f32,
+                        one_minus_b2: (1.0 - b2) as f32,
+                        inv_bias1: (1.0 / (1.0 - b1.powi(t))) as f32,
+                        inv_bias2: (1.0 / (1.0 - b2.powi(t))) as f32,
+                        eps: c.eps,
+                        decay: (1.0 - lr * wd) as f32,
+                        lr: lr as f32,
+                    };
+                    adamw_in_place(&mut p, &g, &mut self.first[i], &mut self.second[i], &k);
+                }
+                OptimizerKind::Sgd => {
+                    let mu = f64::from(c.momentum);
+                    let first_step = self.step == 1;
+                    for ((p, &g), buf) in p.iter_mut().zip(&g).zip(self.first[i].iter_mut()) {
+                        let mut g = g;
+                        if wd > 0.0 {
+                            g += affine(*p, wd as f32, 0.0);
+                        }
+                        if mu > 0.0 {
+                            *buf = if first_step {
+                                g
+                            } else {
+                                affine(*buf, mu as f32, 0.0) + g
+                            };
+                            g = *buf;
+                        }
+                        *p -= affine(g, lr as f32, 0.0);
+                    }
                 }
             }
-            OptimizerKind::Sgd => {
-                let mu = f64::from(c.momentum);
-                for i in 0..params.len() {
-                    let mut g = grads[i].clone();
-                    if wd > 0.0 {
-                        g = (g + (&params[i] * wd)?)?;
-                    }
-                    if mu > 0.0 {
-                        let buf = if self.step == 1 {
-                            g
-                        } else {
-                            ((&self.first[i] * mu)? + g)?
-                        };
-                        self.first[i] = buf.clone();
-                        g = buf;
-                    }
-                    params[i] = (&params[i] - (g * lr)?)?;
-                }
-            }
+            params[i] = Tensor::from_vec(p, params[i].dims(), params[i].device())?;
         }
         Ok(())
+    }
+}
+
+/// candle's `affine` on one value: `v * mul + add` (no fused multiply-add).
+#[inline(always)]
+fn affine(v: f32, mul: f32, add: f32) -> f32 {
+    v * mul + add
+}
+
+/// The per-step constants of AdamW, rounded to f32 as candle rounds them.
+struct AdamWConstants {
+    b1: f32,
+    one_minus_b1: f32,
+    b2: f32,
+    one_minus_b2: f32,
+    inv_bias1: f32,
+    inv_bias2: f32,
+    eps: f32,
+    decay: f32,
+    lr: f32,
+}
+
+/// One AdamW update of `p` with gradient `g` and moments `m`, `v`, in
+/// place, value by value as the candle chain
+/// `m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
+/// p = p*(1-lr*wd) - lr * (m/bias1) / (sqrt(v/bias2) + eps)`.
+fn adamw_in_place(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamWConstants) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = affine(*m, k.b1, 0.0) + affine(g, k.one_minus_b1, 0.0);
+        *v = affine(*v, k.b2, 0.0) + affine(g * g, k.one_minus_b2, 0.0);
+        let denom = affine(affine(*v, k.inv_bias2, 0.0).sqrt(), 1.0, k.eps);
+        let step = affine(*m, k.inv_bias1, 0.0) / denom;
+        *p = affine(*p, k.decay, 0.0) - affine(step, k.lr, 0.0);
     }
 }
 
@@ -289,6 +340,58 @@ mod tests {
         opt.update(&mut params, &grads).unwrap();
         let p = params[0].to_vec1::<f32>().unwrap()[0];
         assert!((p - (1.0 - 0.5 - 0.5 * 1.9)).abs() < 1e-6, "{p}");
+    }
+
+    /// The update as a chain of candle ops: the implementation before the
+    /// fused loop, kept as the reference it must equal bit for bit.
+    fn candle_chain(
+        c: OptimizerConfig,
+        step: i32,
+        p: &Tensor,
+        g: &Tensor,
+        m: &Tensor,
+        v: &Tensor,
+    ) -> (Tensor, Tensor, Tensor) {
+        let lr = f64::from(c.learning_rate);
+        let wd = f64::from(c.weight_decay);
+        let (b1, b2) = (f64::from(c.beta1), f64::from(c.beta2));
+        let bias1 = 1.0 - b1.powi(step);
+        let bias2 = 1.0 - b2.powi(step);
+        let m = ((m * b1).unwrap() + (g * (1.0 - b1)).unwrap()).unwrap();
+        let v = ((v * b2).unwrap() + (g.sqr().unwrap() * (1.0 - b2)).unwrap()).unwrap();
+        let denom = ((&v / bias2).unwrap().sqrt().unwrap() + f64::from(c.eps)).unwrap();
+        let s = ((&m / bias1).unwrap() / denom).unwrap();
+        let decayed = (p * (1.0 - lr * wd)).unwrap();
+        let p = (decayed - (s * lr).unwrap()).unwrap();
+        (p, m, v)
+    }
+
+    #[test]
+    fn fused_update_equals_the_candle_op_chain() {
+        let dev = Device::Cpu;
+        let mut rng = crate::rng::Rng::new(9);
+        let mut draw = |n: usize| -> Tensor {
+            let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+            Tensor::from_vec(v, n, &dev).unwrap()
+        };
+        let n = 1000;
+        let cfg = OptimizerConfig::adamw(3e-3);
+        let mut fused = vec![draw(n)];
+        let mut reference = fused[0].clone();
+        let zeros = Tensor::zeros(n, candle_core::DType::F32, &dev).unwrap();
+        let (mut m, mut v) = (zeros.clone(), zeros);
+        let mut opt = Optimizer::new(cfg).unwrap();
+        for step in 1..=20 {
+            let g = draw(n);
+            opt.update(&mut fused, std::slice::from_ref(&g)).unwrap();
+            (reference, m, v) = candle_chain(cfg, step, &reference, &g, &m, &v);
+            let a = fused[0].to_vec1::<f32>().unwrap();
+            let b = reference.to_vec1::<f32>().unwrap();
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "step {step} differs"
+            );
+        }
     }
 
     #[test]

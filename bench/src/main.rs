@@ -1,0 +1,137 @@
+//! `w2s-bench`: the performance figures of `docs/PERFORMANCE.md`, measured
+//! in one run.
+//!
+//! ```sh
+//! scripts/build-plugins.sh                                  # the guests it runs
+//! cargo run -p w2s-bench                                    # print the figures
+//! cargo run -p w2s-bench -- --write docs/PERFORMANCE.md     # and write the doc
+//! ```
+//!
+//! Three benchmarks:
+//!
+//! - **sandbox tax** ([`tax`]): `plugins/vanilla` and `plugins/logconf`
+//!   through the sandbox against their native twins
+//!   (`w2s_train::recipe::Recipe::train`, `w2s_train::logconf::LogConf`)
+//!   on the default task, same seed; the students are compared bit for bit
+//!   on every repeat;
+//! - **primitive throughput** ([`throughput`]): examples per second of a
+//!   fused train step with AdamW, linear and MLP heads, against PyTorch CPU
+//!   (`bench/torch_throughput.py`, same shapes and thread count) when
+//!   `python3 -c 'import torch'` works;
+//! - **call overhead** ([`calls`]): the cost of one trivial host call and
+//!   of one small tensor op, from `plugins/bench-guest` loops.
+//!
+//! The binary uses mimalloc, as `w2s` does. It is a workspace member so
+//! that CI builds it, but nothing runs it in `cargo test`.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod calls;
+mod guest;
+mod machine;
+mod report;
+mod tax;
+mod throughput;
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+/// Command-line options.
+struct Args {
+    /// Write the Markdown report here.
+    write: Option<PathBuf>,
+    /// Timed repeats per sandbox-tax measurement.
+    repeats: usize,
+    /// Only the throughput benchmark (no guests, no report).
+    throughput_only: bool,
+    /// Only the sandbox tax (no report).
+    tax_only: bool,
+    /// Internal: print this process's throughput figures as JSON.
+    throughput_child: bool,
+}
+
+impl Args {
+    fn parse() -> Result<Self> {
+        let mut args = Args {
+            write: None,
+            repeats: 5,
+            throughput_only: false,
+            throughput_child: false,
+            tax_only: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--write" => match it.next() {
+                    Some(p) => args.write = Some(PathBuf::from(p)),
+                    None => bail!("--write needs a path"),
+                },
+                "--repeats" => match it.next().and_then(|r| r.parse().ok()) {
+                    Some(r) if r > 0 => args.repeats = r,
+                    _ => bail!("--repeats needs a positive integer"),
+                },
+                "--throughput-only" => args.throughput_only = true,
+                "--throughput-child" => args.throughput_child = true,
+                "--tax-only" => args.tax_only = true,
+                "-h" | "--help" => {
+                    println!(
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 5)] [--throughput-only | --tax-only]"
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?} (try --help)"),
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse()?;
+    if args.throughput_child {
+        let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
+        println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
+        return Ok(());
+    }
+    let machine = machine::Machine::describe();
+    // One thread, and every thread candle would use: PyTorch and candle
+    // degrade differently when the cores are shared.
+    let mut thread_counts = vec![1, machine.threads];
+    thread_counts.dedup();
+    let load_before = machine::load();
+    eprintln!(
+        "{} ({} cores, {} threads), load {:?}",
+        machine.cpu, machine.cores, machine.threads, load_before
+    );
+    if args.tax_only {
+        let task = guest::DefaultTask::generate()?;
+        tax::measure(&task, args.repeats)?;
+        return Ok(());
+    }
+    if args.throughput_only {
+        throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
+        return Ok(());
+    }
+    let task = guest::DefaultTask::generate()?;
+    let tax = tax::measure(&task, args.repeats)?;
+    let throughput = throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
+    let calls = calls::measure(&task, 3)?;
+    let load_after = machine::load();
+    let figures = report::Figures {
+        machine,
+        load_before,
+        load_after,
+        tax,
+        throughput,
+        shapes: throughput::Shapes::STANDARD,
+        calls,
+    };
+    print!("{}", figures.summary());
+    if let Some(path) = args.write {
+        std::fs::write(&path, figures.markdown())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
