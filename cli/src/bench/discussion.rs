@@ -67,6 +67,74 @@ fn versus_baseline(b: &Bench, out: &mut Vec<String>) {
     }
 }
 
+/// Orderings the literature reports, checked against the figures:
+/// `(better plugin, worse plugin, what the source found)`. The check says
+/// on how many families the ordering holds here; it never edits the claim.
+const LITERATURE: [(&str, &str, &str); 5] = [
+    (
+        "logconf",
+        "vanilla",
+        "Burns et al. 2023: the auxiliary confidence loss beats naive fine-tuning on most NLP tasks",
+    ),
+    (
+        "bootstrap",
+        "vanilla",
+        "Burns et al. 2023: bootstrapping helps on chess puzzles (there through intermediate model \
+         sizes)",
+    ),
+    (
+        "soft-label",
+        "vanilla",
+        "Hinton et al. 2015: soft targets carry more information than hard labels",
+    ),
+    (
+        "confident-only",
+        "vanilla",
+        "Guo & Yang 2024: dropping the weak labels the teacher is least sure of improves \
+         weak-to-strong generalization",
+    ),
+    (
+        "noisy-channel-em",
+        "vanilla",
+        "Sukhbaatar et al. 2015: modelling the label-noise channel helps under label noise",
+    ),
+];
+
+/// Each ordering of [`LITERATURE`] whose two methods were both run: on how
+/// many families it holds, and whether that reproduces the claim.
+fn against_literature(b: &Bench, out: &mut Vec<String>) {
+    let index = |plugin: &str| b.methods.iter().position(|m| m.method.plugin == plugin);
+    for (better, worse, claim) in LITERATURE {
+        let (Some(bi), Some(wi)) = (index(better), index(worse)) else {
+            continue;
+        };
+        let (mut n, mut holds, mut clearly) = (0, 0, 0);
+        for fi in 0..b.families.len() {
+            let (Some(x), Some(y)) = (private(b, fi, bi), private(b, fi, wi)) else {
+                continue;
+            };
+            n += 1;
+            holds += usize::from(x.mean > y.mean);
+            clearly += usize::from(clear(x, y) == Some(true));
+        }
+        if n == 0 {
+            continue;
+        }
+        let verdict = if holds == n {
+            "reproduced"
+        } else if holds == 0 {
+            "not reproduced"
+        } else {
+            "partly reproduced"
+        };
+        out.push(format!(
+            "Literature: {claim}. Here {} > {} holds on {holds} of {n} families (clearly on \
+             {clearly}): {verdict}.",
+            b.methods[bi].method.label, b.methods[wi].method.label
+        ));
+    }
+}
+
 /// The best method on each family, and the hardest family.
 fn per_family(b: &Bench, out: &mut Vec<String>) {
     let mut means: Vec<(String, f64)> = Vec::new();
@@ -139,10 +207,11 @@ fn failures(b: &Bench, out: &mut Vec<String>) {
 }
 
 /// The discussion's sentences, in order: each method against the
-/// baseline, each family's best method, the hardest family, failures.
+/// baseline, the literature's orderings checked, each family's best method, the hardest family, failures.
 pub(crate) fn sentences(b: &Bench) -> Vec<String> {
     let mut out = Vec::new();
     versus_baseline(b, &mut out);
+    against_literature(b, &mut out);
     per_family(b, &mut out);
     failures(b, &mut out);
     out
@@ -241,12 +310,18 @@ mod tests {
             "logconf beats vanilla on 1 of 2 families (mean ΔPGR +0.045; clearly better on 1, \
              clearly worse on 0)."
         );
-        assert!(s[1].starts_with("On latent, the best method is logconf (private PGR 0.400"));
-        assert!(s[2].starts_with("On label-noise, the best method is vanilla"));
-        assert!(s[3].starts_with("On slice-errors, vanilla reaches private PGR 0.100"));
-        assert!(s[4].contains("hardest family is slice-errors"), "{}", s[4]);
         assert_eq!(
-            s[5],
+            s[1],
+            "Literature: Burns et al. 2023: the auxiliary confidence loss beats naive fine-tuning \
+             on most NLP tasks. Here logconf > vanilla holds on 1 of 2 families (clearly on 1): \
+             partly reproduced."
+        );
+        assert!(s[2].starts_with("On latent, the best method is logconf (private PGR 0.400"));
+        assert!(s[3].starts_with("On label-noise, the best method is vanilla"));
+        assert!(s[4].starts_with("On slice-errors, vanilla reaches private PGR 0.100"));
+        assert!(s[5].contains("hardest family is slice-errors"), "{}", s[5]);
+        assert_eq!(
+            s[6],
             "logconf gave no score on slice-errors (see its error in the table)."
         );
     }
