@@ -99,6 +99,7 @@ mod imports;
 pub mod limits;
 mod outcome;
 mod output;
+mod progress;
 mod report;
 mod run;
 mod sandbox;

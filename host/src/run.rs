@@ -25,6 +25,7 @@ use crate::limits::{
 };
 use crate::outcome::{Note, Outcome, classify_call, classify_typed};
 use crate::output::{BoundedOutput, CapturedOutput};
+use crate::progress::ProgressSender;
 use crate::report::{MetricPoint, Progress, RunReport, Usage};
 use crate::sandbox::{Sandbox, Strategy, reason};
 use crate::scratch::ScratchQuota;
@@ -255,7 +256,7 @@ impl Sandbox {
             metrics: Vec::new(),
             metrics_dropped: 0,
             next_student_id: 0,
-            progress,
+            progress: ProgressSender::new(progress),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

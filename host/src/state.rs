@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use w2s_train::bundle::PublicTask;
@@ -18,6 +17,7 @@ use crate::audit::AuditLog;
 use crate::determinism::VirtualClock;
 use crate::error::{GrowthRefused, HostTrap};
 use crate::limits::{MAX_MEMORIES, MAX_TABLES};
+use crate::progress::ProgressSender;
 use crate::report::{MetricPoint, Progress};
 use crate::scratch::ScratchQuota;
 
@@ -291,7 +291,7 @@ pub(crate) struct HostState {
     pub(crate) metrics_dropped: u64,
     /// The id the next student gets; ids are never reused within a run.
     pub(crate) next_student_id: u64,
-    pub(crate) progress: Sender<Progress>,
+    pub(crate) progress: ProgressSender,
 }
 
 impl WasiView for HostState {
@@ -392,7 +392,7 @@ pub(crate) mod test_support {
             metrics: Vec::new(),
             metrics_dropped: 0,
             next_student_id: 0,
-            progress,
+            progress: ProgressSender::new(progress),
         };
         (state, events)
     }

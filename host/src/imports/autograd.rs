@@ -138,7 +138,7 @@ impl HostState {
                     entry.state_bytes = state_bytes;
                 }
                 self.meters.train_steps += 1;
-                let _ = self.progress.send(self.meters.progress());
+                self.progress.report(self.meters.progress());
                 Ok(Ok(()))
             }
             Err(e) => {

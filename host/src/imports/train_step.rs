@@ -77,9 +77,8 @@ impl HostState {
         match result {
             Ok(stats) => {
                 self.meters.train_steps += 1;
-                // The receiver is gone only when the caller stopped
-                // listening; progress is advisory.
-                let _ = self.progress.send(self.meters.progress());
+                // Advisory and throttled (crate::progress).
+                self.progress.report(self.meters.progress());
                 Ok(Ok(stats.loss))
             }
             Err(e) => Ok(Err(train_refusal(e, WHAT)?)),
