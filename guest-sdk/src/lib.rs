@@ -103,7 +103,7 @@ pub use folds::{k_fold, subset};
 pub use labels::{argmax, one_hot};
 pub use matrix::Matrix;
 pub use metrics::log_metric;
-pub use recipe::{Recipe, Training, train_epoch};
+pub use recipe::{Recipe, Training, shuffled_epoch, train_epoch};
 pub use rng::{Rng, derive_seed};
 #[doc(hidden)]
 pub use strategy::Export;

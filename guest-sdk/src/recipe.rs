@@ -128,25 +128,12 @@ impl Training {
         weights: Option<&[f32]>,
         epochs: u32,
     ) -> Result<(), Error> {
-        let ones;
-        let weights = match weights {
-            Some(w) => w,
-            None => {
-                ones = vec![1.0; targets.rows()];
-                &ones
-            }
-        };
         for _ in 0..epochs {
-            let order: Vec<u32> = self
-                .rng
-                .permutation(indices.len())
-                .into_iter()
-                .map(|k| indices[k as usize])
-                .collect();
-            let loss = train_epoch(
+            let loss = shuffled_epoch(
                 &mut self.student,
                 &self.opt,
-                &order,
+                &mut self.rng,
+                indices,
                 self.batch,
                 targets,
                 weights,
@@ -175,6 +162,40 @@ fn invalid(key: &str, value: impl ToString, reason: &str) -> ConfigError {
         key: key.to_owned(),
         value: value.to_string(),
         reason: reason.to_owned(),
+    }
+}
+
+/// One epoch over `subset` (pool indices) in a fresh random order: the
+/// permutation `rng.permutation(subset.len())` mapped through `subset` (for
+/// the whole pool, the permutation itself), then [`train_epoch`] with
+/// `targets` and `weights` (`None`: every weight 1), which have a row and an
+/// entry per pool index. With the `"shuffle"` stream of the task seed and
+/// the whole pool, this is vanilla's epoch step for step. Returns
+/// [`train_epoch`]'s mean loss.
+pub fn shuffled_epoch(
+    student: &mut Student,
+    opt: &Optimizer,
+    rng: &mut Rng,
+    subset: &[u32],
+    batch: usize,
+    targets: &Matrix,
+    weights: Option<&[f32]>,
+) -> Result<Option<f64>, Error> {
+    let order: Vec<u32> = rng
+        .permutation(subset.len())
+        .into_iter()
+        .map(|k| subset[k as usize])
+        .collect();
+    match weights {
+        Some(w) => train_epoch(student, opt, &order, batch, targets, w),
+        None => train_epoch(
+            student,
+            opt,
+            &order,
+            batch,
+            targets,
+            &vec![1.0; targets.rows()],
+        ),
     }
 }
 

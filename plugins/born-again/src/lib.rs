@@ -35,30 +35,8 @@
 
 use w2s_guest_sdk::{
     Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, derive_seed,
-    log_metric, task, train_epoch, weak_probs_chunked,
+    log_metric, shuffled_epoch, task, weak_probs_chunked,
 };
-
-/// One epoch of the reference recipe over `subset` (pool indices): a fresh
-/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
-/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
-/// weights. On the whole pool this is vanilla's epoch step for step.
-/// Returns the epoch's mean loss (0 for an empty subset).
-fn epoch(
-    student: &mut Student,
-    opt: &Optimizer,
-    rng: &mut Rng,
-    subset: &[u32],
-    targets: &Matrix,
-    batch: usize,
-) -> Result<f64, StrategyError> {
-    let order: Vec<u32> = rng
-        .permutation(subset.len())
-        .iter()
-        .map(|&p| subset[p as usize])
-        .collect();
-    let ones = vec![1.0; targets.rows()];
-    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
-}
 
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -144,7 +122,8 @@ fn train_generation(
 ) -> Result<(), StrategyError> {
     let opt = Optimizer::adamw(settings.lr);
     for e in 0..settings.epochs {
-        let loss = epoch(student, &opt, rng, pool, targets, settings.batch)?;
+        let loss =
+            shuffled_epoch(student, &opt, rng, pool, settings.batch, targets, None)?.unwrap_or(0.0);
         log_metric(generation * settings.epochs + e, "train_loss", loss);
     }
     Ok(())

@@ -49,7 +49,7 @@ mod search;
 
 use w2s_guest_sdk::{
     Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, Tensor, derive_seed,
-    k_fold, log_metric, task, train_epoch, weak_probs_chunked,
+    k_fold, log_metric, shuffled_epoch, task, weak_probs_chunked,
 };
 
 use crate::search::{antithetic_gradient, centered_ranks};
@@ -61,28 +61,6 @@ enum Fitness {
     Nll,
     /// Fraction of argmax predictions equal to the weak label.
     Agree,
-}
-
-/// One epoch of the reference recipe over `subset` (pool indices): a fresh
-/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
-/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
-/// weights. On the whole pool this is vanilla's epoch step for step.
-/// Returns the epoch's mean loss (0 for an empty subset).
-fn epoch(
-    student: &mut Student,
-    opt: &Optimizer,
-    rng: &mut Rng,
-    subset: &[u32],
-    targets: &Matrix,
-    batch: usize,
-) -> Result<f64, StrategyError> {
-    let order: Vec<u32> = rng
-        .permutation(subset.len())
-        .iter()
-        .map(|&p| subset[p as usize])
-        .collect();
-    let ones = vec![1.0; targets.rows()];
-    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
 }
 
 /// The strategy's hyperparameters.
@@ -235,7 +213,16 @@ impl Strategy for EvolutionStrategies {
         let opt = Optimizer::adamw(s.warmup_lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
         for e in 0..s.warmup_epochs {
-            let loss = epoch(&mut student, &opt, &mut rng, &train, &targets, s.batch)?;
+            let loss = shuffled_epoch(
+                &mut student,
+                &opt,
+                &mut rng,
+                &train,
+                s.batch,
+                &targets,
+                None,
+            )?
+            .unwrap_or(0.0);
             log_metric(e, "train_loss", loss);
         }
 

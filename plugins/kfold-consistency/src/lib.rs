@@ -38,30 +38,8 @@
 
 use w2s_guest_sdk::{
     Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, derive_seed, k_fold,
-    log_metric, task, train_epoch, weak_probs_chunked,
+    log_metric, shuffled_epoch, task, weak_probs_chunked,
 };
-
-/// One epoch of the reference recipe over `subset` (pool indices): a fresh
-/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
-/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
-/// weights. On the whole pool this is vanilla's epoch step for step.
-/// Returns the epoch's mean loss (0 for an empty subset).
-fn epoch(
-    student: &mut Student,
-    opt: &Optimizer,
-    rng: &mut Rng,
-    subset: &[u32],
-    targets: &Matrix,
-    batch: usize,
-) -> Result<f64, StrategyError> {
-    let order: Vec<u32> = rng
-        .permutation(subset.len())
-        .iter()
-        .map(|&p| subset[p as usize])
-        .collect();
-    let ones = vec![1.0; targets.rows()];
-    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
-}
 
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,7 +144,8 @@ fn out_of_fold(
         let opt = Optimizer::adamw(s.lr);
         let mut rng = Rng::for_stream(seed, &format!("shuffle/round/{round}/fold/{f}"));
         for _ in 0..s.fold_epochs {
-            epoch(student, &opt, &mut rng, &train, &targets, s.batch)?;
+            shuffled_epoch(student, &opt, &mut rng, &train, s.batch, &targets, None)?
+                .unwrap_or(0.0);
         }
         let probs = student.predict_chunked(&held)?;
         for (row, &i) in probs.iter_rows().zip(&held) {
@@ -207,7 +186,9 @@ impl Strategy for KfoldConsistency {
         let opt = Optimizer::adamw(s.lr);
         let mut rng = Rng::for_stream(seed, "shuffle");
         for e in 0..s.epochs {
-            let loss = epoch(&mut student, &opt, &mut rng, &pool, &targets, s.batch)?;
+            let loss =
+                shuffled_epoch(&mut student, &opt, &mut rng, &pool, s.batch, &targets, None)?
+                    .unwrap_or(0.0);
             log_metric(e, "train_loss", loss);
         }
         Ok(student)

@@ -43,33 +43,11 @@
 mod channel;
 
 use w2s_guest_sdk::{
-    Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, log_metric, task,
-    train_epoch, weak_probs_chunked,
+    Arch, Config, Matrix, Optimizer, Rng, Strategy, StrategyError, Student, log_metric,
+    shuffled_epoch, task, weak_probs_chunked,
 };
 
 use crate::channel::Channel;
-
-/// One epoch of the reference recipe over `subset` (pool indices): a fresh
-/// order `rng.permutation(subset.len())` mapped onto `subset`, then the
-/// SDK's `train_epoch` with `targets` (one row per pool index) and unit
-/// weights. On the whole pool this is vanilla's epoch step for step.
-/// Returns the epoch's mean loss (0 for an empty subset).
-fn epoch(
-    student: &mut Student,
-    opt: &Optimizer,
-    rng: &mut Rng,
-    subset: &[u32],
-    targets: &Matrix,
-    batch: usize,
-) -> Result<f64, StrategyError> {
-    let order: Vec<u32> = rng
-        .permutation(subset.len())
-        .iter()
-        .map(|&p| subset[p as usize])
-        .collect();
-    let ones = vec![1.0; targets.rows()];
-    Ok(train_epoch(student, opt, &order, batch, targets, &ones)?.unwrap_or(0.0))
-}
 
 /// The strategy's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,7 +134,9 @@ impl Strategy for NoisyChannelEm {
         let mut rng = Rng::for_stream(seed, "shuffle");
         let mut step = 0;
         for _ in 0..s.warmup_epochs {
-            let loss = epoch(&mut student, &opt, &mut rng, &pool, &one_hot, s.batch)?;
+            let loss =
+                shuffled_epoch(&mut student, &opt, &mut rng, &pool, s.batch, &one_hot, None)?
+                    .unwrap_or(0.0);
             log_metric(step, "train_loss", loss);
             step += 1;
         }
@@ -173,7 +153,8 @@ impl Strategy for NoisyChannelEm {
             );
             for _ in 0..s.epochs_per_iteration {
                 let q = channel.posterior(&student.predict_chunked(&pool)?, &weak);
-                let loss = epoch(&mut student, &opt, &mut rng, &pool, &q, s.batch)?;
+                let loss = shuffled_epoch(&mut student, &opt, &mut rng, &pool, s.batch, &q, None)?
+                    .unwrap_or(0.0);
                 log_metric(step, "train_loss", loss);
                 step += 1;
             }
