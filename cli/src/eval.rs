@@ -1,14 +1,12 @@
-//! `w2s eval` and `w2s run`.
+//! `w2s eval` and `w2s run`: the arguments, and what they print.
 //!
-//! Process layout: this process loads the component (compiled in a
-//! `w2s compile` child under the policy's bounds, see
-//! [`crate::compile_cmd`]) and runs it in the sandbox over the *public* part of the task only, once per seed (and once
-//! per seed and control with `--controls`, see [`crate::controls`]). The
-//! students it returns are written as checkpoints, and one child process
-//! (`w2s score`, the same executable) scores them all; that child is the
-//! only process that opens `heldout/`. A test runs `w2s run` on a copy of a
+//! The evaluation itself is the library's ([`w2s_eval::Evaluation`]): this
+//! process loads the component (compiled in a `w2s compile` child) and runs
+//! it in the sandbox over the *public* part of the task only; one `w2s
+//! score` child, the same executable, scores the students and is the only
+//! process that opens `heldout/`. A test runs `w2s run` on a copy of a
 //! bundle whose `heldout/` was deleted to prove the first half never needs
-//! it. The orchestration lives in [`crate::evaluation`].
+//! it.
 //!
 //! A component the sandbox refuses (an import the policy denies, a module
 //! that does not compile or is too large) is the strategy's outcome, not
@@ -16,21 +14,15 @@
 //! `import-denied` or `invalid-module`, exit status 2.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::Arc;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use sha2::{Digest, Sha256};
-use w2s_host::Sandbox;
-use w2s_scorer::ScoreSet;
-use w2s_train::bundle::PublicTask;
+use w2s_eval::{Evaluation, Executable, PolicyInfo, Submission, Task};
 
-use crate::compile_cmd;
-use crate::evaluation::{self, Options, Submission, TaskView};
-use crate::policy_cmd::{self, PolicyInfo};
-use crate::report::Report;
+use crate::progress::Bars;
 use crate::seeds::SeedArgs;
+use crate::table;
 
 /// Arguments shared by `eval` and `run`.
 #[derive(Args)]
@@ -53,6 +45,16 @@ pub(crate) struct CommonArgs {
     pub(crate) sandbox: SandboxArgs,
 }
 
+impl CommonArgs {
+    /// The options of the evaluation.
+    pub(crate) fn options(&self) -> w2s_eval::Options {
+        w2s_eval::Options {
+            config: self.config.clone(),
+            controls: self.controls,
+        }
+    }
+}
+
 /// How the sandbox is set up: the policy, the audit log, the compile cache.
 #[derive(Args)]
 pub(crate) struct SandboxArgs {
@@ -69,6 +71,15 @@ pub(crate) struct SandboxArgs {
     /// engine configuration.
     #[arg(long, default_value = ".w2s/cache/compiled")]
     pub(crate) cache_dir: PathBuf,
+}
+
+impl SandboxArgs {
+    /// Loads `wasm` under these settings.
+    pub(crate) fn load(&self, exe: &Executable, wasm: &Path) -> Result<Submission> {
+        let policy = PolicyInfo::effective(self.policy.as_deref())?;
+        let sub = Submission::load(exe, wasm, policy, &self.cache_dir)?;
+        Ok(sub.with_audit(self.audit.clone()))
+    }
 }
 
 /// Arguments of `w2s eval`.
@@ -102,117 +113,11 @@ pub(crate) struct RunArgs {
     out: PathBuf,
 }
 
-/// Reads the strategy and compiles it (in a child process, cached) under
-/// `policy`. A component the sandbox refuses is not an error here: the
-/// submission carries the refusal, and every run reports it as its outcome.
-pub(crate) fn load_submission(
-    wasm: &Path,
-    policy: PolicyInfo,
-    cache_dir: &Path,
-) -> Result<Submission> {
-    let sandbox = Sandbox::new(policy.effective.clone()).context("cannot set up the sandbox")?;
-    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let loaded = match compile_cmd::load(&sandbox, &bytes, cache_dir) {
-        Ok(l) => Ok(l),
-        Err(e) => match e.outcome() {
-            Some(outcome) => Err((outcome, format!("{}: {e}", wasm.display()))),
-            None => return Err(e).with_context(|| format!("{}", wasm.display())),
-        },
-    };
-    Ok(Submission {
-        wasm_file: wasm
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        wasm_bytes: bytes.len() as u64,
-        wasm_sha256: hex::encode(Sha256::digest(&bytes)),
-        sandbox,
-        loaded,
-        policy,
-        audit: None,
-    })
-}
-
-/// [`load_submission`] with the policy and cache of `args`, and its audit
-/// log path.
-pub(crate) fn load_with(wasm: &Path, args: &SandboxArgs) -> Result<Submission> {
-    let policy = policy_cmd::effective(args.policy.as_deref())?;
-    let mut sub = load_submission(wasm, policy, &args.cache_dir)?;
-    sub.audit = args.audit.clone();
-    Ok(sub)
-}
-
 /// Prints the one error line of a component the sandbox refused.
 pub(crate) fn print_refusal(sub: &Submission) {
-    if let Err((_, line)) = &sub.loaded {
+    if let Some(line) = sub.refusal() {
         eprintln!("error: {}", w2s_host::printable(line));
     }
-}
-
-/// Opens the public part of the task at `dir`.
-pub(crate) fn open_task(dir: &Path) -> Result<TaskView> {
-    let task = PublicTask::open(dir, &candle_core::Device::Cpu).context("cannot open the task")?;
-    Ok(TaskView {
-        dir: dir.to_path_buf(),
-        task: Arc::new(task),
-    })
-}
-
-fn task_dir(args: &CommonArgs, generate_default: bool) -> Result<PathBuf> {
-    Ok(match &args.task {
-        Some(dir) => dir.clone(),
-        None => {
-            let dir = crate::default_task_dir();
-            if generate_default {
-                crate::task_cmd::ensure_default_task(&dir)?;
-            }
-            dir
-        }
-    })
-}
-
-/// Starts `w2s score` as a child process on every checkpoint and reads its
-/// JSON verdicts.
-pub(crate) fn score_in_child(task_dir: &Path, checkpoints: &[PathBuf]) -> Result<ScoreSet> {
-    let exe = std::env::current_exe().context("cannot locate the w2s executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("score").arg("--task").arg(task_dir);
-    for c in checkpoints {
-        cmd.arg("--checkpoint").arg(c);
-    }
-    let output = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot start the scorer process")?;
-    if !output.status.success() {
-        bail!("the scorer process failed ({})", output.status);
-    }
-    serde_json::from_slice(&output.stdout)
-        .context("the scorer process printed an unreadable report")
-}
-
-/// Runs both phases of one evaluation, keeping the checkpoints in `out`
-/// (a temporary directory when `None`).
-pub(crate) fn evaluate(
-    sub: &Submission,
-    view: &TaskView,
-    opts: &Options,
-    out: Option<&Path>,
-) -> Result<Report> {
-    let tmp;
-    let out_dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
-            tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let phase = evaluation::sandboxed_phase(sub, view, opts, &out_dir)?;
-    let (score, score_ms) = evaluation::scoring_phase(view, &phase)?;
-    Ok(evaluation::assemble(
-        sub, view, opts, phase, score, score_ms,
-    ))
 }
 
 /// Writes `value` as pretty JSON to `path`.
@@ -221,37 +126,57 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
     std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// 0 when `ok`, else 2 (some run did not complete or was not scored).
+pub(crate) fn status(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
 /// Loads the submission, opens the task and plans the seeds: everything an
 /// evaluation needs before it runs.
-fn prepare(common: &CommonArgs, generate_default: bool) -> Result<(Submission, TaskView, Options)> {
-    let dir = task_dir(common, generate_default)?;
-    let sub = load_with(&common.wasm, &common.sandbox)?;
-    let view = open_task(&dir)?;
-    let opts = Options {
-        config: common.config.clone(),
-        seeds: common.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?,
-        controls: common.controls,
+fn prepare(
+    exe: &Executable,
+    common: &CommonArgs,
+    generate_default: bool,
+) -> Result<(Submission, Task, w2s_eval::SeedPlan)> {
+    let dir = match &common.task {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = crate::default_task_dir();
+            if generate_default {
+                w2s_eval::task::ensure_default_task(exe, &dir, &Bars::default())?;
+            }
+            dir
+        }
     };
-    Ok((sub, view, opts))
+    let sub = common.sandbox.load(exe, &common.wasm)?;
+    let task = Task::open(&dir)?;
+    let seeds = common.seeds.request().plan(sub.wasm_sha256(), task.hash())?;
+    Ok((sub, task, seeds))
 }
 
 pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let exe = Executable::current()?;
     if args.suite.enabled() {
-        return crate::suite::run(
-            &args.suite,
-            &args.common,
-            args.json.as_deref(),
-            args.feedback_only,
-        );
+        return crate::suite::run(&exe, &args.suite, &args.common, args.json.as_deref(), args.feedback_only);
     }
-    let (sub, view, opts) = prepare(&args.common, true)?;
-    let report = evaluate(&sub, &view, &opts, args.out.as_deref())?;
-    if sub.loaded.is_err() {
+    let (sub, task, seeds) = prepare(&exe, &args.common, true)?;
+    let report = Evaluation::new(&task, &sub, seeds)
+        .options(args.common.options())
+        .keep_checkpoints(args.out.clone())
+        .run(&Bars::default())?;
+    if sub.refusal().is_some() {
         print_refusal(&sub);
     } else if args.feedback_only {
-        print!("{}", report.feedback.table(&report.runs, &report.flags));
+        print!(
+            "{}",
+            table::feedback_table(&report.feedback, &report.runs, &report.flags)
+        );
     } else {
-        print!("{}", report.table());
+        print!("{}", table::report_table(&report));
     }
     if let Some(path) = &args.json {
         write_json(path, &report)?;
@@ -259,30 +184,23 @@ pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
     if let Some(path) = &args.feedback_json {
         write_json(path, &report.feedback)?;
     }
-    Ok(if report.fully_scored() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(status(report.fully_scored()))
 }
 
 pub(crate) fn run_only(args: RunArgs) -> Result<ExitCode> {
     if args.common.task.is_none() {
         bail!("`w2s run` needs --task DIR");
     }
-    let (sub, view, opts) = prepare(&args.common, false)?;
-    let phase = evaluation::sandboxed_phase(&sub, &view, &opts, &args.out)?;
-    let checkpoints = phase.checkpoints();
-    let report = evaluation::assemble(&sub, &view, &opts, phase, None, 0);
+    let exe = Executable::current()?;
+    let (sub, task, seeds) = prepare(&exe, &args.common, false)?;
+    let (report, checkpoints) = Evaluation::new(&task, &sub, seeds)
+        .options(args.common.options())
+        .run_unscored(&args.out, &Bars::default())?;
     write_json(&args.out.join("run.json"), &report)?;
     print_refusal(&sub);
-    println!("{}", crate::report::runs_line(&report.runs));
+    println!("{}", table::runs_line(&report.runs));
     for c in checkpoints {
         println!("student written to {}", c.display());
     }
-    Ok(if report.completed() == report.runs.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(status(report.completed() == report.runs.len()))
 }

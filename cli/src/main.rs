@@ -1,7 +1,9 @@
 //! `w2s`: evaluate weak-to-strong strategies compiled to WebAssembly.
 //!
-//! `w2s eval` runs the strategy in the sandbox (this process; it opens only
-//! the public part of the task) and then starts `w2s score` as a child
+//! This crate parses arguments, prints tables and glues subcommands to
+//! the evaluation library, `w2s-eval`, which owns the evaluation: `w2s
+//! eval` runs the strategy in the sandbox (this process; it opens only the
+//! public part of the task) and the library starts `w2s score` as a child
 //! process, which alone reads the held-out data. See the README.
 
 use std::path::PathBuf;
@@ -11,21 +13,15 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod compile_cmd;
-mod controls;
-mod degeneracy;
 mod eval;
-mod evaluation;
-mod feedback;
-mod flags;
 mod policy_cmd;
 mod progress;
 mod replay;
-mod report;
 mod score_cmd;
-mod scores;
 mod seeds;
 mod service_cmd;
 mod suite;
+mod table;
 mod task_cmd;
 
 #[global_allocator]

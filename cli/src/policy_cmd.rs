@@ -1,12 +1,12 @@
-//! `w2s policy check` and `w2s policy explain`, and reading the policy
-//! that `eval` and `run` enforce.
+//! `w2s policy check` and `w2s policy explain`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
+use w2s_eval::policy::read;
 use w2s_policy::Policy;
 use w2s_policy::explain::Explanation;
 
@@ -28,37 +28,6 @@ pub(crate) enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// Where the policy of a run came from, and what it is.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct PolicyInfo {
-    /// `built-in default` or the file's name as given.
-    pub(crate) source: String,
-    /// sha256 of `effective`'s canonical JSON (see docs/POLICY.md).
-    pub(crate) sha256: String,
-    /// The policy in force, every default filled in.
-    pub(crate) effective: Policy,
-}
-
-/// Reads and validates a policy file; the error names the file.
-pub(crate) fn read(path: &Path) -> Result<Policy> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Policy::from_toml_str(&text).with_context(|| format!("{}", path.display()))
-}
-
-/// The policy a run uses: `path`, or the built-in default.
-pub(crate) fn effective(path: Option<&Path>) -> Result<PolicyInfo> {
-    let (source, policy) = match path {
-        Some(p) => (p.display().to_string(), read(p)?),
-        None => ("built-in default".to_owned(), Policy::default()),
-    };
-    Ok(PolicyInfo {
-        source,
-        sha256: policy.sha256(),
-        effective: policy,
-    })
 }
 
 #[derive(Serialize)]

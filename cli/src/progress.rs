@@ -1,6 +1,10 @@
-//! Progress bars on stderr (hidden when stderr is not a terminal).
+//! Progress bars on stderr (hidden when stderr is not a terminal), and the
+//! evaluation's progress drawn with them.
+
+use std::cell::RefCell;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use w2s_eval::ProgressSink;
 
 /// A bar over a known number of training steps.
 pub(crate) fn steps_bar(label: &str) -> ProgressBar {
@@ -16,7 +20,7 @@ pub(crate) fn steps_bar(label: &str) -> ProgressBar {
 
 /// A bar over the run's compute budget, in GFLOP (a guest's number of steps
 /// is not known in advance; its budget is).
-pub(crate) fn compute_bar(label: &str, budget_flops: u64) -> ProgressBar {
+fn compute_bar(label: &str, budget_flops: u64) -> ProgressBar {
     let bar =
         ProgressBar::with_draw_target(Some(budget_flops / 1_000_000), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -25,4 +29,38 @@ pub(crate) fn compute_bar(label: &str, budget_flops: u64) -> ProgressBar {
     );
     bar.set_prefix(label.to_owned());
     bar
+}
+
+/// An evaluation's progress on stderr: a bar per sandboxed run, a line per
+/// note.
+#[derive(Default)]
+pub(crate) struct Bars {
+    run: RefCell<Option<ProgressBar>>,
+}
+
+impl ProgressSink for Bars {
+    fn run_started(&self, label: &str, budget_flops: u64) {
+        *self.run.borrow_mut() = Some(compute_bar(label, budget_flops));
+    }
+
+    fn run_progress(&self, _label: &str, progress: &w2s_host::Progress) {
+        if let Some(bar) = &*self.run.borrow() {
+            bar.set_message(format!(
+                "{} steps, {:.2} GFLOP",
+                progress.steps,
+                progress.flops as f64 / 1e9
+            ));
+            bar.tick();
+        }
+    }
+
+    fn run_finished(&self, _label: &str) {
+        if let Some(bar) = self.run.borrow_mut().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn note(&self, text: &str) {
+        eprintln!("{text}");
+    }
 }

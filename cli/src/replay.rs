@@ -1,42 +1,19 @@
 //! `w2s replay REPORT.json --wasm FILE [--task DIR]`: run an evaluation
-//! again from its report and compare the two, bit for bit.
-//!
-//! The replay refuses to start unless the wasm's sha256, the task hash and
-//! the policy hash are those of the report, naming which differs. It then
-//! runs the same evaluation (the report's seeds, config and controls, the
-//! same limits) and compares the new report with the old one field by
-//! field, in document order, except the volatile fields
-//! ([`VOLATILE_PATHS`]: wall-clock times and the baseline cache status).
-//! Numbers are compared by their JSON text, which for an `f64` is its
-//! shortest round-trip form: equal text is equal bits. The first differing
-//! field is named by its JSON path and the exit status is 3; an identical
-//! replay prints `identical` and exits 0.
-//!
-//! When the evaluator's secret is at hand, the report's seeds are also
-//! checked against it: a report whose seeds are not those its secret
-//! derives for this wasm and task was edited, and the replay refuses it.
-//!
-//! A suite report (`w2s eval --suite --json`) is replayed task by task: each
-//! task is regenerated from the generator config the report records (when
-//! it is not in the suite directory already), checked against the task
-//! hash, evaluated again, and the whole suite report compared.
+//! again from its report and compare the two, bit for bit (see
+//! [`w2s_eval::replay`]). Identical: prints `identical`, exit 0; the first
+//! differing field is named and the exit status is 3.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Args;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::Value;
+use w2s_eval::Executable;
+use w2s_eval::replay::{ReplayRequest, first_difference, replay as replay_report};
+use w2s_eval::seeds::DEFAULT_SECRET_FILE;
 
-use crate::eval::{evaluate, load_submission, open_task, write_json};
-use crate::evaluation::{Options, Submission};
-use crate::policy_cmd::{self, PolicyInfo};
-use crate::report::Report;
-use crate::report::{REPORT_FORMAT, VOLATILE_PATHS};
-use crate::seeds::{DEFAULT_SECRET_FILE, Secret, SeedPlan, SeedSource};
-use crate::suite::{Suite, SuiteReport};
+use crate::eval::write_json;
+use crate::progress::Bars;
 
 /// Exit status of a replay that differs from its report.
 const DIFFERS: u8 = 3;
@@ -72,222 +49,23 @@ pub(crate) struct ReplayArgs {
     cache_dir: PathBuf,
 }
 
-#[derive(Deserialize)]
-struct RecordedWasm {
-    file: String,
-    sha256: String,
-}
-
-#[derive(Deserialize)]
-struct RecordedHash {
-    hash: String,
-}
-
-#[derive(Deserialize)]
-struct RecordedPolicy {
-    sha256: String,
-    effective: Value,
-}
-
-/// The policy to replay `recorded` under: `--policy`, else the policy the
-/// report embeds (re-validated, and only if it hashes the same), else the
-/// built-in one. A mismatch is caught by [`check_submission`].
-fn replay_policy(path: Option<&Path>, recorded: &RecordedPolicy) -> Result<PolicyInfo> {
-    if path.is_some() {
-        return policy_cmd::effective(path);
-    }
-    let embedded = serde_json::from_value::<w2s_policy::PolicyFile>(recorded.effective.clone())
-        .ok()
-        .and_then(|file| w2s_policy::Policy::try_from(file).ok())
-        .filter(|p| p.sha256() == recorded.sha256);
-    Ok(match embedded {
-        Some(policy) => PolicyInfo {
-            source: "embedded in the report".to_owned(),
-            sha256: policy.sha256(),
-            effective: policy,
-        },
-        None => policy_cmd::effective(None)?,
-    })
-}
-
-/// What a replay needs from a report.
-#[derive(Deserialize)]
-struct Recorded {
-    report_format: u32,
-    wasm: RecordedWasm,
-    task: RecordedHash,
-    policy: RecordedPolicy,
-    seeds: SeedPlan,
-    config: String,
-    controls: Option<IgnoredAny>,
-}
-
-/// Checks the report's seeds against the evaluator's secret, when it is at
-/// hand. Returns what was verified, in words; fails on seeds that the
-/// committed secret does not derive.
-fn verify_seeds(
-    plan: &SeedPlan,
-    secret: &Path,
-    wasm_sha256: &str,
-    task_hash: &str,
-) -> Result<String> {
-    if plan.source == SeedSource::Flag {
-        return Ok("seeds were given with --seed: nothing to verify".to_owned());
-    }
-    if !secret.exists() {
-        return Ok(format!(
-            "seeds not verified: no secret at {}",
-            secret.display()
-        ));
-    }
-    let secret_value = Secret::load_or_create(secret)?;
-    if plan.secret_commitment.as_deref() != Some(secret_value.commitment().as_str()) {
-        return Ok(format!(
-            "seeds not verified: the secret at {} is not the one the report commits to",
-            secret.display()
-        ));
-    }
-    let n = u32::try_from(plan.values.len()).context("too many seeds")?;
-    if secret_value.plan(wasm_sha256, task_hash, n).values != plan.values {
-        bail!(
-            "the report's seeds are not those its secret derives for this wasm and task: the report was edited"
-        );
-    }
-    Ok("seeds verified against the evaluator's secret".to_owned())
-}
-
-/// Checks that `sub` is the submission `recorded` is about (same wasm
-/// bytes, same policy), and takes the report's file name for it.
-fn check_submission(sub: &mut Submission, wasm: &Path, recorded: &Recorded) -> Result<()> {
-    if recorded.report_format != REPORT_FORMAT {
-        bail!(
-            "the report has format {}; this build replays format {REPORT_FORMAT}",
-            recorded.report_format
-        );
-    }
-    if sub.wasm_sha256 != recorded.wasm.sha256 {
-        bail!(
-            "wasm sha256 differs: the report is about {}, {} is {}",
-            recorded.wasm.sha256,
-            wasm.display(),
-            sub.wasm_sha256
-        );
-    }
-    if sub.policy.sha256 != recorded.policy.sha256 {
-        bail!(
-            "policy hash differs: the report ran under policy {}, the replay's ({}) is {}; pass the same file with --policy",
-            recorded.policy.sha256,
-            sub.policy.source,
-            sub.policy.sha256
-        );
-    }
-    // Same bytes: the report's file name stands, whatever the copy is called.
-    sub.wasm_file = recorded.wasm.file.clone();
-    Ok(())
-}
-
-/// Runs the evaluation `recorded` describes again on the task at `dir`.
-fn replay_one(sub: &Submission, dir: &Path, recorded: Recorded, secret: &Path) -> Result<Report> {
-    let view = open_task(dir)?;
-    if view.task.task_hash != recorded.task.hash {
-        bail!(
-            "task hash differs: the report is about task {}, {} is {}",
-            recorded.task.hash,
-            dir.display(),
-            view.task.task_hash
-        );
-    }
-    let verified = verify_seeds(
-        &recorded.seeds,
-        secret,
-        &recorded.wasm.sha256,
-        &recorded.task.hash,
-    )?;
-    eprintln!("{verified}");
-    let opts = Options {
-        config: recorded.config,
-        seeds: recorded.seeds,
-        controls: recorded.controls.is_some(),
-    };
-    evaluate(sub, &view, &opts, None)
-}
-
-/// What a replay needs from a suite report: the suite (with every task's
-/// generator config) and each task's report.
-#[derive(Deserialize)]
-struct RecordedSuite {
-    suite: Suite,
-    reports: Vec<Recorded>,
-}
-
-/// Replays every task of a suite report (tasks regenerated from their
-/// recorded configs when missing) and rebuilds the suite report.
-fn replay_suite(
-    original: &Value,
-    sub: &mut Submission,
-    args: &ReplayArgs,
-    secret: &Path,
-) -> Result<Value> {
-    let recorded: RecordedSuite = serde_json::from_value(original.clone())
-        .with_context(|| format!("{} is not a w2s suite report", args.report.display()))?;
-    let tasks = recorded.suite.tasks().to_vec();
-    if tasks.len() != recorded.reports.len() {
-        bail!(
-            "the suite has {} tasks but the report {} task reports",
-            tasks.len(),
-            recorded.reports.len()
-        );
-    }
-    let dir = args
-        .suite_dir
-        .clone()
-        .unwrap_or_else(|| recorded.suite.default_dir());
-    let mut reports = Vec::with_capacity(tasks.len());
-    for (task, rec) in tasks.iter().zip(recorded.reports) {
-        check_submission(sub, &args.wasm, &rec)?;
-        let path = crate::suite::ensure_task(&dir, task)?;
-        reports.push(replay_one(sub, &path, rec, secret)?);
-    }
-    let report = SuiteReport::new(recorded.suite, reports);
-    Ok(serde_json::from_str(&serde_json::to_string(&report)?)?)
-}
-
 pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.report)
-        .with_context(|| format!("cannot read {}", args.report.display()))?;
-    let original: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", args.report.display()))?;
-    let secret = args
-        .secret_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE));
-    // A suite report carries the policy in each task's report.
-    let recorded_policy = original
-        .get("policy")
-        .or_else(|| original.pointer("/reports/0/policy"))
-        .cloned()
-        .map(serde_json::from_value::<RecordedPolicy>)
-        .transpose()
-        .with_context(|| format!("{} has no readable policy", args.report.display()))?;
-    let policy = match &recorded_policy {
-        Some(p) => replay_policy(args.policy.as_deref(), p)?,
-        None => policy_cmd::effective(args.policy.as_deref())?,
+    let request = ReplayRequest {
+        report: args.report,
+        wasm: args.wasm,
+        task: args.task.unwrap_or_else(crate::default_task_dir),
+        secret_file: args
+            .secret_file
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRET_FILE)),
+        suite_dir: args.suite_dir,
+        policy: args.policy,
+        cache_dir: args.cache_dir,
     };
-    let mut sub = load_submission(&args.wasm, policy, &args.cache_dir)?;
-    let replayed = if original.get("kind").and_then(Value::as_str) == Some("suite") {
-        replay_suite(&original, &mut sub, &args, &secret)?
-    } else {
-        let recorded: Recorded = serde_json::from_value(original.clone())
-            .with_context(|| format!("{} is not a w2s report", args.report.display()))?;
-        check_submission(&mut sub, &args.wasm, &recorded)?;
-        let dir = args.task.clone().unwrap_or_else(crate::default_task_dir);
-        let report = replay_one(&sub, &dir, recorded, &secret)?;
-        serde_json::from_str(&serde_json::to_string(&report)?)?
-    };
+    let both = replay_report(&Executable::current()?, &request, &Bars::default())?;
     if let Some(path) = &args.json {
-        write_json(path, &replayed)?;
+        write_json(path, &both.replayed)?;
     }
-    match first_difference(&original, &replayed) {
+    match first_difference(&both.original, &both.replayed) {
         None => {
             println!("identical");
             Ok(ExitCode::SUCCESS)
@@ -296,160 +74,5 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
             println!("differs at {d}");
             Ok(ExitCode::from(DIFFERS))
         }
-    }
-}
-
-/// One step of a JSON path.
-#[derive(Clone)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-fn render(path: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) if out.is_empty() => out.push_str(k),
-            Seg::Key(k) => {
-                out.push('.');
-                out.push_str(k);
-            }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    if out.is_empty() {
-        "(the whole report)".to_owned()
-    } else {
-        out
-    }
-}
-
-/// Whether `path` (its keys, indices ignored) ends with one of the volatile
-/// paths: they may differ.
-fn volatile(path: &[Seg]) -> bool {
-    let keys: Vec<&str> = path
-        .iter()
-        .filter_map(|s| match s {
-            Seg::Key(k) => Some(k.as_str()),
-            Seg::Index(_) => None,
-        })
-        .collect();
-    VOLATILE_PATHS.iter().any(|v| {
-        let v: Vec<&str> = v.split('.').collect();
-        keys.ends_with(&v)
-    })
-}
-
-fn short(v: Option<&Value>) -> String {
-    let text = v.map_or("(absent)".to_owned(), Value::to_string);
-    if text.len() > 80 {
-        format!("{}...", &text[..text.floor_char_boundary(77)])
-    } else {
-        text
-    }
-}
-
-/// A leaf's JSON text (for a number, its shortest round-trip form).
-fn json_text(v: &Value) -> String {
-    v.to_string()
-}
-
-/// The first field, in document order, where `replayed` differs from
-/// `original`, with both values; `None` when they agree everywhere but on
-/// volatile fields.
-pub(crate) fn first_difference(original: &Value, replayed: &Value) -> Option<String> {
-    fn walk(a: Option<&Value>, b: Option<&Value>, path: &mut Vec<Seg>) -> Option<String> {
-        if volatile(path) {
-            return None;
-        }
-        let here = |path: &[Seg]| {
-            Some(format!(
-                "{}: report has {}, replay has {}",
-                render(path),
-                short(a),
-                short(b)
-            ))
-        };
-        match (a, b) {
-            (Some(Value::Object(x)), Some(Value::Object(y))) => {
-                let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
-                for k in keys {
-                    path.push(Seg::Key(k.clone()));
-                    let d = walk(x.get(k), y.get(k), path);
-                    path.pop();
-                    if d.is_some() {
-                        return d;
-                    }
-                }
-                None
-            }
-            (Some(Value::Array(x)), Some(Value::Array(y))) => {
-                for i in 0..x.len().max(y.len()) {
-                    path.push(Seg::Index(i));
-                    let d = walk(x.get(i), y.get(i), path);
-                    path.pop();
-                    if d.is_some() {
-                        return d;
-                    }
-                }
-                None
-            }
-            // Numbers by their text: for f64, the shortest round-trip form.
-            (Some(x), Some(y)) if json_text(x) == json_text(y) => None,
-            _ => here(path),
-        }
-    }
-    walk(Some(original), Some(replayed), &mut Vec::new())
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn identical_but_for_volatile_fields() {
-        let a = json!({"a": 1, "timing": {"ms": 5}, "score": {"baselines": {"cache": {"status": "miss"}, "x": 0.1}}});
-        let b = json!({"a": 1, "timing": {"ms": 9}, "score": {"baselines": {"cache": {"status": "hit"}, "x": 0.1}}});
-        assert_eq!(first_difference(&a, &b), None);
-        let nested = json!({"reports": [{"timing": 1}]});
-        let nested2 = json!({"reports": [{"timing": 2}]});
-        assert_eq!(first_difference(&nested, &nested2), None);
-    }
-
-    #[test]
-    fn names_the_first_difference_in_document_order() {
-        let a: Value =
-            serde_json::from_str(r#"{"z": 1, "runs": [{"m": [0.1, 0.2]}], "a": 2}"#).unwrap();
-        let b: Value = serde_json::from_str(
-            r#"{"z": 1, "runs": [{"m": [0.1, 0.20000000000000004]}], "a": 3}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            first_difference(&a, &b).unwrap(),
-            "runs[0].m[1]: report has 0.2, replay has 0.20000000000000004"
-        );
-    }
-
-    #[test]
-    fn missing_extra_and_type_changes_are_differences() {
-        assert_eq!(
-            first_difference(&json!({"a": 1}), &json!({})).unwrap(),
-            "a: report has 1, replay has (absent)"
-        );
-        assert_eq!(
-            first_difference(&json!({}), &json!({"b": [1]})).unwrap(),
-            "b: report has (absent), replay has [1]"
-        );
-        assert_eq!(
-            first_difference(&json!([1, 2]), &json!([1])).unwrap(),
-            "[1]: report has 2, replay has (absent)"
-        );
-        assert_eq!(
-            first_difference(&json!({"a": 0.0}), &json!({"a": -0.0})).unwrap(),
-            "a: report has 0.0, replay has -0.0"
-        );
     }
 }

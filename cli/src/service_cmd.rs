@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use w2s_service::{Quota, ServeConfig, WorkerConfig};
 
-use crate::seeds::{DEFAULT_SECRET_FILE, Secret};
+use w2s_eval::Executable;
+use w2s_eval::seeds::{DEFAULT_SECRET_FILE, Secret};
+
+use crate::progress::Bars;
 
 /// The default database: one SQLite file.
 const DEFAULT_DB: &str = "sqlite://.w2s/service.db";
@@ -91,9 +94,10 @@ impl WorkerArgs {
     /// the default task), so that concurrent evaluations never race to
     /// create them, and builds the workers' configuration.
     fn prepare(&self) -> Result<WorkerConfig> {
+        let exe = Executable::current()?;
         if self.workers > 0 {
             Secret::load_or_create(Path::new(DEFAULT_SECRET_FILE))?;
-            crate::task_cmd::ensure_default_task(&self.tasks.join("default"))?;
+            w2s_eval::task::ensure_default_task(&exe, &self.tasks.join("default"), &Bars::default())?;
         }
         Ok(WorkerConfig {
             workers: self.workers,
@@ -102,7 +106,7 @@ impl WorkerArgs {
             seeds: self.seeds,
             eval_timeout: Duration::from_secs(self.eval_timeout_secs),
             lease: Duration::from_secs(self.lease_secs),
-            exe: std::env::current_exe().context("cannot locate the w2s executable")?,
+            exe: exe.path().to_path_buf(),
         })
     }
 }

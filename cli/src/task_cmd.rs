@@ -2,13 +2,14 @@
 //!
 //! Generating a task writes its `heldout/` part and holds its ground truth
 //! in memory, so the process that runs guest code never generates one
-//! itself: [`generate_in_child`] runs `w2s task synth` as a child process
-//! (for the default task and the suite's tasks).
+//! itself: the evaluation library runs `w2s task synth` as a child process
+//! (for the default task and the suite's tasks: see
+//! [`w2s_eval::task::ensure_task`]).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use w2s_train::synth::{self, Family, SynthConfig};
 
@@ -96,52 +97,4 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// Generates the task `config` into `out` in a child process (`w2s task
-/// synth --config-json`), so that this process never holds held-out data.
-pub(crate) fn generate_in_child(config: &SynthConfig, out: &Path) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot locate the w2s executable")?;
-    let json = serde_json::to_string(config).expect("config serializes");
-    let status = Command::new(exe)
-        .args(["task", "synth", "--config-json", &json, "--out"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .context("cannot start the task generator")?;
-    if !status.success() {
-        bail!("generating {} failed ({status})", out.display());
-    }
-    Ok(())
-}
-
-/// Generates `config` into `dir` (through `dir.partial`, moved into place
-/// when complete) unless `dir` already holds a manifest.
-pub(crate) fn ensure_task(dir: &Path, config: &SynthConfig) -> Result<()> {
-    if dir.join(w2s_train::bundle::MANIFEST).exists() {
-        return Ok(());
-    }
-    eprintln!(
-        "generating task {} in {} (once)...",
-        config.name,
-        dir.display()
-    );
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let tmp = dir.with_extension("partial");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
-    }
-    generate_in_child(config, &tmp)?;
-    std::fs::rename(&tmp, dir)
-        .with_context(|| format!("cannot move the task into {}", dir.display()))?;
-    Ok(())
-}
-
-/// Generates the default task into `dir` if it has no manifest yet.
-pub(crate) fn ensure_default_task(dir: &Path) -> Result<()> {
-    ensure_task(dir, &SynthConfig::default_task(0))
 }

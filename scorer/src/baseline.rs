@@ -39,61 +39,7 @@ pub const SCORER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the cache lives inside a bundle.
 pub const CACHE_FILE: &str = "cache/baselines.json";
 
-/// Weak and ceiling accuracies on one part of the test split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartBaselines {
-    /// The weak teacher's accuracy (deterministic: one figure).
-    pub weak_acc: f64,
-    /// The ceiling's accuracy, per ceiling seed.
-    pub ceiling_accs: Vec<f64>,
-}
-
-impl PartBaselines {
-    /// Mean ceiling accuracy over seeds.
-    pub fn ceiling_acc(&self) -> f64 {
-        self.ceiling_accs.iter().sum::<f64>() / self.ceiling_accs.len().max(1) as f64
-    }
-}
-
-/// Weak and ceiling accuracies on both parts of the test split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Baselines {
-    /// The seeds the ceiling was trained under.
-    pub ceiling_seeds: Vec<u64>,
-    /// The ceiling recipe's id.
-    pub recipe: String,
-    /// On the public part.
-    pub public: PartBaselines,
-    /// On the private part.
-    pub private: PartBaselines,
-}
-
-impl Baselines {
-    /// The figures of one part.
-    pub fn part(&self, part: Part) -> &PartBaselines {
-        match part {
-            Part::Public => &self.public,
-            Part::Private => &self.private,
-        }
-    }
-}
-
-/// How the baselines were obtained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum CacheStatus {
-    /// A valid cache entry was used.
-    Hit,
-    /// No cache entry existed; computed and stored.
-    Miss,
-    /// A cache entry existed but was not trusted; recomputed.
-    Recomputed {
-        /// Why the entry was rejected.
-        reason: String,
-    },
-}
+pub use w2s_verdict::{Baselines, CacheStatus, PartBaselines};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -19,8 +19,10 @@
 //! ([`splits`]): the public part, whose figures may be shown to submitters
 //! (coarsely), and the private part, which decides rankings. One call scores
 //! every student of an evaluation ([`score_checkpoints`]), so the held-out
-//! data is verified and the baselines are loaded once. [`stats`] turns
-//! per-seed figures into means, standard errors and 95% intervals.
+//! data is verified and the baselines are loaded once. The verdict's types
+//! ([`ScoreSet`] and the rest) are those of the plain-serde crate
+//! `w2s-verdict`, which the evaluation library reads without linking this
+//! crate; summaries over seeds are the library's (`w2s_eval::stats`).
 //!
 //! This crate depends on `train` and never on `host`; CI checks both ways.
 
@@ -30,7 +32,6 @@ pub mod error;
 pub mod heldout;
 pub mod score;
 pub mod splits;
-pub mod stats;
 
 pub use error::ScorerError;
 pub use score::{PartScore, ScoreSet, StudentScore, score_checkpoints};

@@ -5,76 +5,14 @@
 use std::path::Path;
 
 use candle_core::Device;
-use serde::{Deserialize, Serialize};
 use w2s_train::{checkpoint, recipe};
 
-use crate::baseline::{self, Baselines, CacheStatus, SCORER_VERSION};
+use crate::baseline::{self, SCORER_VERSION};
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
 use crate::splits::{Part, SPLIT_RULE, TestSplit};
 
-/// The sizes of the two parts of the test split, and the rule that made
-/// them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SplitInfo {
-    /// [`SPLIT_RULE`].
-    pub rule: String,
-    /// Examples in the public part.
-    pub public_size: usize,
-    /// Examples in the private part.
-    pub private_size: usize,
-}
-
-/// A student's figures on one part of the test split.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartScore {
-    /// Test accuracy, from predictions the scorer computed.
-    pub student_acc: f64,
-    /// Performance gap recovered against this part's baselines.
-    pub pgr: f64,
-}
-
-/// One student's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StudentScore {
-    /// The student's architecture.
-    pub arch: String,
-    /// On the public part.
-    pub public: PartScore,
-    /// On the private part.
-    pub private: PartScore,
-}
-
-impl StudentScore {
-    /// The figures of one part.
-    pub fn part(&self, part: Part) -> PartScore {
-        match part {
-            Part::Public => self.public,
-            Part::Private => self.private,
-        }
-    }
-}
-
-/// The scorer's verdict on a list of students of one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScoreSet {
-    /// sha256 of the bundle's `task.toml`.
-    pub task_hash: String,
-    /// The scorer's version.
-    pub scorer_version: String,
-    /// The two parts of the test split.
-    pub split: SplitInfo,
-    /// Weak and ceiling accuracies on each part.
-    pub baselines: Baselines,
-    /// How the baselines were obtained.
-    pub baseline_cache: CacheStatus,
-    /// One verdict per checkpoint, in the order given.
-    pub students: Vec<StudentScore>,
-}
+pub use w2s_verdict::{PartScore, ScoreSet, SplitInfo, StudentScore};
 
 /// Scores every checkpoint in `checkpoints` on the bundle at `dir`.
 pub fn score_checkpoints(

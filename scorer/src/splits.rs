@@ -14,21 +14,12 @@
 //! examples in the same order still split differently, and on nothing
 //! else: the same bundle always splits the same way.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Identifies the rule above (written into reports and cache keys).
 pub const SPLIT_RULE: &str = "split-v1: public iff sha256(\"w2s-test-split/v1\\n\" || task_hash || \"\\n\" || index)[0] is even";
 
-/// Which part of the test split an example belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Part {
-    /// Development figures: shown to submitters, rounded.
-    Public,
-    /// Ranking figures: never shown to submitters.
-    Private,
-}
+pub use w2s_verdict::Part;
 
 /// The part of test example `index` of the task with hash `task_hash`.
 pub fn part_of(task_hash: &str, index: u32) -> Part {

@@ -2,7 +2,12 @@
 //!
 //! - `host`, `train` and `guest-sdk` never depend, even transitively, on
 //!   `scorer`; `scorer` never depends on `host`.
-//! - `service` depends on none of `host`, `scorer`, `train`.
+//! - The evaluation library (`eval`) never links `scorer`: it starts the
+//!   scorer process and reads its verdict, whose types are the plain-serde
+//!   crate `verdict` (which depends on no w2s crate). Nor does `bench`,
+//!   which evaluates through the library.
+//! - `service` depends on none of `host`, `scorer`, `train`, `eval`: it
+//!   runs each evaluation in a child process (`w2s eval`).
 //! - Guests (the `plugins/` workspace, `guest-sdk` included) depend on
 //!   nothing host-side.
 
@@ -80,6 +85,19 @@ fn host_train_and_scorer_keep_apart() {
             "{krate} depends on w2s-scorer"
         );
     }
+    // The evaluation library starts the scorer process; it never links it.
+    for krate in ["w2s-eval", "w2s-bench", "w2s-verdict"] {
+        assert!(g.contains_key(krate), "{krate} missing from the graph");
+        assert!(
+            !reachable(&g, krate).contains("w2s-scorer"),
+            "{krate} depends on w2s-scorer"
+        );
+    }
+    let verdict: Vec<String> = reachable(&g, "w2s-verdict")
+        .into_iter()
+        .filter(|d| d.starts_with("w2s-"))
+        .collect();
+    assert!(verdict.is_empty(), "w2s-verdict depends on {verdict:?}");
     let scorer = reachable(&g, "w2s-scorer");
     for forbidden in ["w2s-host", "wasmtime", "wasmtime-wasi"] {
         assert!(
@@ -98,12 +116,20 @@ fn host_train_and_scorer_keep_apart() {
         "w2s-service missing from the graph"
     );
     let service = reachable(&g, "w2s-service");
-    for forbidden in ["w2s-host", "w2s-scorer", "w2s-train", "wasmtime"] {
+    for forbidden in ["w2s-host", "w2s-scorer", "w2s-train", "w2s-eval", "wasmtime"] {
         assert!(
             !service.contains(forbidden),
             "w2s-service depends on {forbidden}"
         );
     }
+}
+
+#[test]
+fn the_verdict_format_is_versioned_with_the_scorer() {
+    assert_eq!(
+        w2s_verdict::SCORER_VERSION,
+        w2s_scorer::baseline::SCORER_VERSION
+    );
 }
 
 #[test]

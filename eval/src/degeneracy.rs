@@ -1,4 +1,5 @@
-//! Degeneracy checks on a student's predictions over the pool.
+//! Part of the fifth stage: degeneracy checks on a student's predictions
+//! over the pool.
 //!
 //! They run in this process, on the public pool (features and weak labels),
 //! so they need nothing held out and reveal nothing about test labels. For
@@ -18,33 +19,33 @@
 //!   total variation against the truth on the default task), far below the
 //!   threshold.
 
-use anyhow::Result;
+use crate::error::Result;
 use serde::Serialize;
 use w2s_train::bundle::PublicTask;
 use w2s_train::{Head, recipe};
 
 /// Largest class fraction that counts as near-constant.
-pub(crate) const NEAR_CONSTANT: f64 = 0.9;
+pub const NEAR_CONSTANT: f64 = 0.9;
 /// Largest total variation distance to the teacher's class distribution
 /// that is not flagged.
-pub(crate) const MAX_TV_TO_WEAK: f64 = 0.25;
+pub const MAX_TV_TO_WEAK: f64 = 0.25;
 
 /// Rows per prediction batch.
 const CHUNK: usize = 4096;
 
 /// A student's class distribution on the pool.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct PoolPredictions {
+pub struct PoolPredictions {
     /// Fraction of the pool predicted as each class.
-    pub(crate) class_fractions: Vec<f64>,
+    pub class_fractions: Vec<f64>,
     /// The largest of them.
-    pub(crate) largest_class_fraction: f64,
+    pub largest_class_fraction: f64,
     /// Total variation distance to the teacher's hard-label distribution.
-    pub(crate) tv_to_weak: f64,
+    pub tv_to_weak: f64,
 }
 
 /// Fraction of `labels` in each of `k` classes.
-pub(crate) fn class_fractions(labels: &[u32], k: usize) -> Vec<f64> {
+pub fn class_fractions(labels: &[u32], k: usize) -> Vec<f64> {
     let mut counts = vec![0usize; k];
     for &l in labels {
         counts[l as usize] += 1;
@@ -56,18 +57,18 @@ pub(crate) fn class_fractions(labels: &[u32], k: usize) -> Vec<f64> {
 }
 
 /// Total variation distance between two distributions.
-pub(crate) fn total_variation(p: &[f64], q: &[f64]) -> f64 {
+pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
     0.5 * p.iter().zip(q).map(|(a, b)| (a - b).abs()).sum::<f64>()
 }
 
 /// The teacher's hard-label class distribution on the pool.
-pub(crate) fn weak_class_fractions(task: &PublicTask) -> Vec<f64> {
+pub fn weak_class_fractions(task: &PublicTask) -> Vec<f64> {
     let k = task.classes();
     class_fractions(&recipe::argmax_rows(&task.weak_probs, k), k)
 }
 
 /// The class distribution of `head`'s predictions on the pool.
-pub(crate) fn pool_predictions(
+pub fn pool_predictions(
     head: &Head,
     task: &PublicTask,
     weak: &[f64],
@@ -85,19 +86,22 @@ pub(crate) fn pool_predictions(
 /// The `degeneracy` section of a report: the thresholds, the teacher's
 /// distribution, and which seeds crossed a threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Degeneracy {
-    pub(crate) near_constant_threshold: f64,
-    pub(crate) max_tv_to_weak: f64,
-    pub(crate) weak_class_fractions: Vec<f64>,
+pub struct Degeneracy {
+    /// [`NEAR_CONSTANT`].
+    pub near_constant_threshold: f64,
+    /// [`MAX_TV_TO_WEAK`].
+    pub max_tv_to_weak: f64,
+    /// The teacher's hard-label class distribution on the pool.
+    pub weak_class_fractions: Vec<f64>,
     /// Seeds whose student is near-constant on the pool.
-    pub(crate) near_constant_seeds: Vec<u64>,
+    pub near_constant_seeds: Vec<u64>,
     /// Seeds whose student's class distribution is far from the teacher's.
-    pub(crate) shifted_seeds: Vec<u64>,
+    pub shifted_seeds: Vec<u64>,
 }
 
 impl Degeneracy {
     /// Checks the pool predictions of each seed's student.
-    pub(crate) fn check<'a>(
+    pub fn check<'a>(
         weak: Vec<f64>,
         runs: impl IntoIterator<Item = (u64, &'a PoolPredictions)>,
     ) -> Self {

@@ -1,4 +1,5 @@
-//! Flags (what a reviewer must look at) and rankability.
+//! Part of the fifth stage: flags (what a reviewer must look at) and
+//! rankability.
 //!
 //! A flag is a short code and a sentence; the codes are the stable part:
 //!
@@ -21,21 +22,26 @@ use w2s_host::Outcome;
 
 use crate::controls::{self, Controls};
 use crate::degeneracy::Degeneracy;
-use crate::report::RunEntry;
+use crate::runs::RunEntry;
 use crate::seeds::SeedPlan;
 
 /// Something a reviewer must look at.
-#[derive(Serialize)]
-pub(crate) struct Flag {
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
+#[derive(Debug, Serialize)]
+pub struct Flag {
+    /// The flag's stable code (see the table above).
+    pub code: &'static str,
+    /// What was seen, in words: thresholds and seeds, never a held-out
+    /// figure.
+    pub message: String,
 }
 
 /// Whether a ranking may use this report, and if not, why.
-#[derive(Serialize)]
-pub(crate) struct Rankable {
-    pub(crate) value: bool,
-    pub(crate) reasons: Vec<String>,
+#[derive(Debug, Serialize)]
+pub struct Rankable {
+    /// Whether it is.
+    pub value: bool,
+    /// Why not, when it is not.
+    pub reasons: Vec<String>,
 }
 
 fn seed_list(seeds: &[u64]) -> String {
@@ -46,7 +52,8 @@ fn seed_list(seeds: &[u64]) -> String {
         .join(", ")
 }
 
-pub(crate) fn flags(
+/// The flags of an evaluation, in the order of the table above.
+pub fn flags(
     seeds: &SeedPlan,
     runs: &[RunEntry],
     d: &Degeneracy,
@@ -125,7 +132,9 @@ pub(crate) fn flags(
     flags
 }
 
-pub(crate) fn rankable(seeds: &SeedPlan, runs: &[RunEntry], scored: bool) -> Rankable {
+/// Whether a ranking may use the evaluation: host-chosen seeds, every run
+/// completed, and scored.
+pub fn rankable(seeds: &SeedPlan, runs: &[RunEntry], scored: bool) -> Rankable {
     let mut reasons = Vec::new();
     if !seeds.rankable() {
         reasons.push("seeds given with --seed".to_owned());

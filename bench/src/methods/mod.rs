@@ -5,9 +5,9 @@
 //! ([`methods_file`]); the tasks are one per family of
 //! [`w2s_train::synth::Family`], generator seed 0, generated once into
 //! `.w2s/tasks/` (in a child process, like every task: see
-//! [`crate::task_cmd::generate_in_child`]) and reused after that when their
+//! [`w2s_eval::task::ensure_task`]) and reused after that when their
 //! recorded config matches. Each method runs on each task through the
-//! normal evaluation path ([`crate::eval::evaluate`]): host-chosen seeds
+//! normal evaluation path ([`w2s_eval::Evaluation`]): host-chosen seeds
 //! from the evaluator's secret, the sandbox under the policy, one scorer
 //! child per evaluation. A method whose evaluation fails is recorded with
 //! its error and the bench goes on; a missing component stops it before
@@ -20,67 +20,51 @@ mod methods_file;
 mod results;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use w2s_eval::report::Versions;
+use w2s_eval::seeds::SeedSource;
+use w2s_eval::{
+    Evaluation, Executable, PolicyInfo, ProgressSink, Report, SeedRequest, Submission, Task,
+};
 use w2s_train::synth::{Family, SynthConfig};
 
-use crate::eval::{SandboxArgs, evaluate, load_with, open_task};
-use crate::evaluation::Options;
-use crate::report::{Report, Versions};
-use crate::seeds::{SeedArgs, SeedSource};
 use results::{Bench, Cell, FamilyResult, MethodInfo, Parts, Scored};
 
-/// Benchmarks.
-#[derive(Subcommand)]
-pub(crate) enum BenchCommand {
-    /// Run every method of plugins/methods.toml on every task family and
-    /// write docs/RESULTS.md.
-    Methods(MethodsArgs),
-}
-
-/// Arguments of `w2s bench methods`.
-#[derive(Args)]
-pub(crate) struct MethodsArgs {
-    /// Only these methods (plugin names, comma-separated) [default: all].
-    #[arg(long, value_delimiter = ',')]
-    methods: Vec<String>,
-    /// Only these families (comma-separated) [default: all four].
-    #[arg(long, value_delimiter = ',')]
-    families: Vec<Family>,
+/// What `w2s bench methods` runs, and where it writes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only these methods (plugin names) [empty: all].
+    pub methods: Vec<String>,
+    /// Only these families [empty: all four].
+    pub families: Vec<Family>,
     /// Small tasks and each method's `smoke_config` (a check that every
     /// method runs, not a measurement).
-    #[arg(long)]
-    smoke: bool,
+    pub smoke: bool,
     /// Where to write the results.
-    #[arg(long, default_value = "docs/RESULTS.md")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// The list of methods.
-    #[arg(long, default_value = "plugins/methods.toml")]
-    methods_file: PathBuf,
+    pub methods_file: PathBuf,
     /// Where the components are.
-    #[arg(long, default_value = "plugins/target/wasm32-wasip2/release")]
-    wasm_dir: PathBuf,
+    pub wasm_dir: PathBuf,
     /// Where the family tasks are generated and cached.
-    #[arg(long, default_value = ".w2s/tasks")]
-    tasks_dir: PathBuf,
-    #[command(flatten)]
-    seeds: SeedArgs,
-    #[command(flatten)]
-    sandbox: SandboxArgs,
+    pub tasks_dir: PathBuf,
+    /// How each evaluation's seeds are chosen.
+    pub seeds: SeedRequest,
+    /// The sandbox policy.
+    pub policy: PolicyInfo,
+    /// Directory of compiled components.
+    pub cache_dir: PathBuf,
+    /// Where audit logs go, if anywhere.
+    pub audit: Option<PathBuf>,
+    /// The command line, as the results file records it.
+    pub command: String,
 }
 
 /// Pool and test sizes of the smoke tasks.
 const SMOKE_POOL: u32 = 800;
 const SMOKE_TEST: u32 = 400;
-
-pub(crate) fn run(cmd: BenchCommand) -> Result<ExitCode> {
-    match cmd {
-        BenchCommand::Methods(args) => methods(&args),
-    }
-}
 
 /// The task of `family` and its directory under `tasks_dir` (the latent
 /// family's full task is the default task, `.w2s/tasks/default`).
@@ -101,33 +85,17 @@ fn family_task(family: Family, smoke: bool, tasks_dir: &Path) -> (SynthConfig, P
 
 /// Generates the task unless it is there; refuses one generated from
 /// another config.
-fn ensure_family_task(cfg: &SynthConfig, dir: &Path) -> Result<()> {
-    if dir.join(w2s_train::bundle::MANIFEST).exists() {
-        let (manifest, _) = w2s_train::bundle::Manifest::read(dir)?;
-        let expected = serde_json::to_string(cfg).expect("config serializes");
-        if manifest.provenance.get("config") != Some(&expected) {
-            bail!(
-                "{} holds a task generated from another config than family {}'s; delete it to regenerate",
-                dir.display(),
-                cfg.family
-            );
-        }
-        return Ok(());
+fn ensure_family_task(
+    exe: &Executable,
+    cfg: &SynthConfig,
+    dir: &Path,
+    progress: &dyn ProgressSink,
+) -> Result<()> {
+    let whose = format!("family {}'s", cfg.family);
+    if !w2s_eval::task::holds_task_of(dir, cfg, &whose)? {
+        w2s_eval::task::ensure_task(exe, dir, cfg, progress)?;
     }
-    crate::task_cmd::ensure_task(dir, cfg)
-}
-
-/// The command line as a person would type it.
-fn command_line() -> String {
-    let mut words = vec!["w2s".to_owned()];
-    for a in std::env::args().skip(1) {
-        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
-            words.push(format!("'{}'", a.replace('\'', "'\\''")));
-        } else {
-            words.push(a);
-        }
-    }
-    words.join(" ")
+    Ok(())
 }
 
 /// The figures of one evaluation's report, or why there are none.
@@ -135,14 +103,14 @@ fn scored(report: &Report) -> Result<Scored, String> {
     let failures: Vec<String> = report
         .runs
         .iter()
-        .filter(|r| r.outcome.code != "completed")
+        .filter(|r| !r.outcome.completed())
         .map(|r| r.outcome.code.to_owned())
         .collect();
     let Some(score) = &report.score else {
         let first = report
             .runs
             .iter()
-            .find(|r| r.outcome.code != "completed")
+            .find(|r| !r.outcome.completed())
             .map_or(String::new(), |r| format!(": {}", r.outcome.message));
         return Err(format!("no run completed ({}){first}", failures.join(", ")));
     };
@@ -165,16 +133,19 @@ fn scored(report: &Report) -> Result<Scored, String> {
     })
 }
 
-/// One method on one task: the report, or the error that stopped it.
+/// One method on one task: the report and where its seeds came from, or
+/// the error that stopped it.
 fn evaluate_one(
-    args: &MethodsArgs,
-    wasm: &Path,
-    config: &str,
+    exe: &Executable,
+    opts: &Options,
+    (wasm, config): (&Path, &str),
     task_dir: &Path,
+    progress: &dyn ProgressSink,
 ) -> Result<(Report, String)> {
-    let sub = load_with(wasm, &args.sandbox)?;
-    let view = open_task(task_dir)?;
-    let seeds = args.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?;
+    let sub = Submission::load(exe, wasm, opts.policy.clone(), &opts.cache_dir)?
+        .with_audit(opts.audit.clone());
+    let task = Task::open(task_dir)?;
+    let seeds = opts.seeds.plan(sub.wasm_sha256(), task.hash())?;
     let seed_source = match seeds.source {
         SeedSource::Secret => format!(
             "host-chosen from the evaluator's secret (commitment sha256:{})",
@@ -182,19 +153,31 @@ fn evaluate_one(
         ),
         SeedSource::Flag => "given with --seed (not rankable)".to_owned(),
     };
-    let opts = Options {
-        config: config.to_owned(),
-        seeds,
-        controls: false,
-    };
-    Ok((evaluate(&sub, &view, &opts, None)?, seed_source))
+    let report = Evaluation::new(&task, &sub, seeds)
+        .config(config)
+        .run(progress)?;
+    Ok((report, seed_source))
 }
 
-fn methods(args: &MethodsArgs) -> Result<ExitCode> {
+/// What a benchmark run wrote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Written {
+    /// Methods benchmarked.
+    pub methods: usize,
+    /// Task families.
+    pub families: usize,
+    /// Wall time of the whole benchmark, in seconds.
+    pub total_wall_s: f64,
+    /// Whether every run of every method completed and was scored.
+    pub all_ok: bool,
+}
+
+/// Runs the benchmark and writes the results file to `opts.out`.
+pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Result<Written> {
     let start = Instant::now();
-    let methods = methods_file::select(methods_file::read(&args.methods_file)?, &args.methods)?;
+    let methods = methods_file::select(methods_file::read(&opts.methods_file)?, &opts.methods)?;
     for m in &methods {
-        let wasm = m.wasm(&args.wasm_dir);
+        let wasm = m.wasm(&opts.wasm_dir);
         if !wasm.exists() {
             bail!(
                 "{} (method {}) is missing: build the plugins with scripts/build-plugins.sh",
@@ -203,16 +186,15 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
             );
         }
     }
-    let families = if args.families.is_empty() {
+    let families = if opts.families.is_empty() {
         Family::ALL.to_vec()
     } else {
-        args.families.clone()
+        opts.families.clone()
     };
-    let policy = crate::policy_cmd::effective(args.sandbox.policy.as_deref())?;
     let mut infos: Vec<MethodInfo> = methods
         .iter()
         .map(|m| MethodInfo {
-            config: if args.smoke {
+            config: if opts.smoke {
                 m.smoke_config.clone()
             } else {
                 m.config.clone()
@@ -224,8 +206,8 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
     let (mut seed_source, mut seeds_per_eval) = (String::new(), 0);
     let mut results = Vec::new();
     for &family in &families {
-        let (cfg, dir) = family_task(family, args.smoke, &args.tasks_dir);
-        ensure_family_task(&cfg, &dir)
+        let (cfg, dir) = family_task(family, opts.smoke, &opts.tasks_dir);
+        ensure_family_task(exe, &cfg, &dir, progress)
             .with_context(|| format!("cannot prepare the {family} task"))?;
         let task_hash = w2s_train::bundle::Manifest::read(&dir)?.1;
         let mut fr = FamilyResult {
@@ -237,10 +219,11 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
             cells: Vec::new(),
         };
         for info in &mut infos {
-            eprintln!("bench: {} on {family}...", info.method.plugin);
+            progress.note(&format!("bench: {} on {family}...", info.method.plugin));
             let t = Instant::now();
-            let wasm = info.method.wasm(&args.wasm_dir);
-            let outcome = match evaluate_one(args, &wasm, &info.config, &dir) {
+            let wasm = info.method.wasm(&opts.wasm_dir);
+            let method = (wasm.as_path(), info.config.as_str());
+            let outcome = match evaluate_one(exe, opts, method, &dir, progress) {
                 Ok((report, source)) => {
                     seed_source = source;
                     seeds_per_eval = report.seeds.values.len();
@@ -260,7 +243,10 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
                 Err(e) => Err(format!("{e:#}")),
             };
             if let Err(e) = &outcome {
-                eprintln!("bench: {} on {family} failed: {e}", info.method.plugin);
+                progress.note(&format!(
+                    "bench: {} on {family} failed: {e}",
+                    info.method.plugin
+                ));
             }
             fr.cells.push(Cell {
                 outcome,
@@ -275,32 +261,26 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
             .all(|c| matches!(&c.outcome, Ok(s) if s.failures.is_empty()))
     });
     let bench = Bench {
-        command: command_line(),
-        smoke: args.smoke,
+        command: opts.command.clone(),
+        smoke: opts.smoke,
         seeds: seeds_per_eval,
         seed_source,
-        policy: format!("{} (sha256:{})", policy.source, policy.sha256),
+        policy: format!("{} (sha256:{})", opts.policy.source, opts.policy.sha256),
         versions: Versions::current(),
         methods: infos,
         families: results,
         total_wall_s: start.elapsed().as_secs_f64(),
     };
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    std::fs::write(&args.out, results::render(&bench))
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!(
-        "wrote {} ({} methods × {} families, {:.1} s)",
-        args.out.display(),
-        bench.methods.len(),
-        bench.families.len(),
-        bench.total_wall_s
-    );
-    Ok(if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
+    std::fs::write(&opts.out, results::render(&bench))
+        .with_context(|| format!("cannot write {}", opts.out.display()))?;
+    Ok(Written {
+        methods: bench.methods.len(),
+        families: bench.families.len(),
+        total_wall_s: bench.total_wall_s,
+        all_ok,
     })
 }

@@ -1,4 +1,5 @@
-//! Controls against a strategy that ignores its teacher (`--controls`).
+//! Part of the fifth stage: controls against a strategy that ignores its
+//! teacher (`--controls`).
 //!
 //! The strategy runs again, under the same seeds, with the weak labels
 //! replaced by
@@ -25,18 +26,18 @@
 //! makes its verdict inconclusive, itself a flag: a strategy must not
 //! escape the control by failing when it suspects one.
 
-use anyhow::{Context, Result};
 use serde::Serialize;
-use w2s_scorer::PartScore;
-use w2s_scorer::stats::Summary;
 use w2s_train::bundle::PublicTask;
 use w2s_train::rng::{Rng, derive_seed};
+use w2s_verdict::PartScore;
 
-use crate::report::OutcomeInfo;
+use crate::error::{EvalError, Result};
+use crate::runs::OutcomeInfo;
+use crate::stats::Summary;
 
 /// Smallest drop of mean private PGR, real minus control, for a control to
 /// count as having hurt the strategy.
-pub(crate) const DROP_MARGIN: f64 = 0.25;
+pub const DROP_MARGIN: f64 = 0.25;
 
 /// The rule, as the report states it.
 const RULE: &str = "a control drops when mean private PGR (real) - mean private PGR (control) >= drop_margin; \
@@ -44,7 +45,7 @@ a control that does not drop flags does-not-use-teacher; a control run that does
 
 /// A replacement for the teacher's labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ControlKind {
+pub enum ControlKind {
     /// The teacher's rows, permuted across the pool.
     PermutedLabels,
     /// Every row the mean of the teacher's rows.
@@ -53,10 +54,10 @@ pub(crate) enum ControlKind {
 
 impl ControlKind {
     /// Every control, in report order.
-    pub(crate) const ALL: [ControlKind; 2] = [ControlKind::PermutedLabels, ControlKind::ClassPrior];
+    pub const ALL: [ControlKind; 2] = [ControlKind::PermutedLabels, ControlKind::ClassPrior];
 
     /// Short name (file names, table).
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Self::PermutedLabels => "permuted-labels",
             Self::ClassPrior => "class-prior",
@@ -74,7 +75,7 @@ impl ControlKind {
 }
 
 /// The seed of the permuted-labels control's permutation.
-pub(crate) fn permutation_seed(seeds: &[u64]) -> u64 {
+pub fn permutation_seed(seeds: &[u64]) -> u64 {
     derive_seed(
         seeds.first().copied().unwrap_or(0),
         "control/permuted-labels",
@@ -108,30 +109,38 @@ fn replaced_weak_probs(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> 
 }
 
 /// The control task of `kind`: `task` with its weak labels replaced.
-pub(crate) fn control_task(
+pub fn control_task(
     task: &PublicTask,
     kind: ControlKind,
     perm_seed: u64,
 ) -> Result<PublicTask> {
     task.with_weak_probs(replaced_weak_probs(task, kind, perm_seed))
-        .with_context(|| format!("cannot build the {} control", kind.name()))
+        .map_err(|source| EvalError::Control {
+            control: kind.name(),
+            source,
+        })
 }
 
 /// One control run.
-#[derive(Serialize)]
-pub(crate) struct ControlRun {
-    pub(crate) seed: u64,
-    pub(crate) outcome: OutcomeInfo,
-    pub(crate) usage: w2s_host::Usage,
-    /// The student's figures, when the run completed and was scored.
-    pub(crate) public: Option<PartScore>,
-    pub(crate) private: Option<PartScore>,
+#[derive(Debug, Serialize)]
+pub struct ControlRun {
+    /// The seed it ran under.
+    pub seed: u64,
+    /// How it ended.
+    pub outcome: OutcomeInfo,
+    /// What it used of its limits.
+    pub usage: w2s_host::Usage,
+    /// The student's figures on the public part, when the run completed
+    /// and was scored.
+    pub public: Option<PartScore>,
+    /// Likewise on the private part.
+    pub private: Option<PartScore>,
 }
 
 /// What a control did to the strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Mean private PGR fell by at least the margin.
     Drops,
     /// It did not: the strategy does not need its teacher's labels.
@@ -141,21 +150,26 @@ pub(crate) enum Verdict {
 }
 
 /// One control, in the report.
-#[derive(Serialize)]
-pub(crate) struct ControlReport {
-    pub(crate) what: &'static str,
-    pub(crate) runs: Vec<ControlRun>,
-    pub(crate) public_pgr: Option<Summary>,
-    pub(crate) private_pgr: Option<Summary>,
+#[derive(Debug, Serialize)]
+pub struct ControlReport {
+    /// What replaced the teacher's labels, in words.
+    pub what: &'static str,
+    /// One run per seed, in seed order.
+    pub runs: Vec<ControlRun>,
+    /// PGR on the public part over the scored runs.
+    pub public_pgr: Option<Summary>,
+    /// PGR on the private part over the scored runs.
+    pub private_pgr: Option<Summary>,
     /// Mean private PGR of the real runs minus that of this control.
-    pub(crate) drop: Option<f64>,
-    pub(crate) verdict: Verdict,
+    pub drop: Option<f64>,
+    /// What the control did to the strategy.
+    pub verdict: Verdict,
 }
 
 impl ControlReport {
     /// Judges `runs` against the real runs' mean private PGR (`None` when
     /// the real runs were not all scored).
-    pub(crate) fn judge(
+    pub fn judge(
         kind: ControlKind,
         runs: Vec<ControlRun>,
         real_private: Option<f64>,
@@ -187,21 +201,27 @@ impl ControlReport {
 }
 
 /// The `controls` section of a report.
-#[derive(Serialize)]
-pub(crate) struct Controls {
-    pub(crate) rule: &'static str,
-    pub(crate) drop_margin: f64,
-    pub(crate) permutation_seed: u64,
-    pub(crate) permuted_labels: ControlReport,
-    pub(crate) class_prior: ControlReport,
+#[derive(Debug, Serialize)]
+pub struct Controls {
+    /// The verdict's rule, in words.
+    pub rule: &'static str,
+    /// [`DROP_MARGIN`].
+    pub drop_margin: f64,
+    /// The seed of the permuted-labels control's permutation.
+    pub permutation_seed: u64,
+    /// The permuted-labels control.
+    pub permuted_labels: ControlReport,
+    /// The class-prior control.
+    pub class_prior: ControlReport,
     /// Some control did not drop.
-    pub(crate) does_not_use_teacher: bool,
+    pub does_not_use_teacher: bool,
     /// Some control has no verdict.
-    pub(crate) inconclusive: bool,
+    pub inconclusive: bool,
 }
 
 impl Controls {
-    pub(crate) fn new(
+    /// The section from both controls' reports.
+    pub fn new(
         permutation_seed: u64,
         permuted: ControlReport,
         prior: ControlReport,

@@ -1,7 +1,7 @@
 //! The discussion's comparative sentences, computed from the bench's
 //! figures (private PGR), never written by hand.
 
-use w2s_scorer::stats::Summary;
+use w2s_eval::stats::Summary;
 
 use super::results::{Bench, mean_se};
 
@@ -222,9 +222,10 @@ mod tests {
     use w2s_train::synth::Family;
 
     use super::*;
-    use crate::bench::methods_file::Method;
-    use crate::bench::results::{Cell, FamilyResult, MethodInfo, Scored, render};
-    use crate::report::Versions;
+    use w2s_eval::report::Versions;
+
+    use crate::methods::methods_file::Method;
+    use crate::methods::results::{Cell, FamilyResult, MethodInfo, Scored, render};
 
     fn summary(mean: f64, se: f64) -> Summary {
         Summary {

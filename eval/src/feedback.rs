@@ -1,4 +1,5 @@
-//! Feedback: what a submitter may see of an evaluation.
+//! Part of the sixth stage: feedback, what a submitter may see of an
+//! evaluation.
 //!
 //! Only figures from the public part of the test split, and only PGR,
 //! rounded to 0.01: never a student accuracy, never a count of correct
@@ -18,35 +19,44 @@
 //! figure does not transfer to the private part, which alone ranks.
 
 use serde::Serialize;
-use w2s_scorer::stats::round2;
 
 use crate::flags::Flag;
-use crate::report::{RunEntry, format_rows, runs_line};
+use crate::runs::{RunEntry, failure_line};
 use crate::scores::Scores;
+use crate::stats::round2;
 
 const NOTE: &str = "coarse public figures: PGR on the public test part, mean over seeds and \
 its 95% interval, rounded to 0.01; all a submitter sees";
 
 /// The `feedback` section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Feedback {
-    pub(crate) note: &'static str,
-    pub(crate) resolution: f64,
-    pub(crate) seeds: usize,
-    pub(crate) completed: usize,
+pub struct Feedback {
+    /// What these figures are, in words.
+    pub note: &'static str,
+    /// The figures' resolution: 0.01.
+    pub resolution: f64,
+    /// Runs (one per seed).
+    pub seeds: usize,
+    /// Runs that completed.
+    pub completed: usize,
     /// The outcome code of each run, in seed order.
-    pub(crate) outcomes: Vec<&'static str>,
+    pub outcomes: Vec<&'static str>,
     /// The first failed run's outcome (with the guest's own text, quoted,
     /// for a guest error), so a submitter can fix it.
-    pub(crate) first_failure: Option<String>,
-    pub(crate) public_pgr: Option<f64>,
-    pub(crate) public_pgr_ci95: Option<[f64; 2]>,
-    pub(crate) flags: Vec<&'static str>,
-    pub(crate) rankable: bool,
+    pub first_failure: Option<String>,
+    /// Mean PGR on the public part, rounded.
+    pub public_pgr: Option<f64>,
+    /// Its 95% interval, rounded.
+    pub public_pgr_ci95: Option<[f64; 2]>,
+    /// The flags' codes.
+    pub flags: Vec<&'static str>,
+    /// Whether a ranking may use the evaluation.
+    pub rankable: bool,
 }
 
 impl Feedback {
-    pub(crate) fn new(
+    /// The section for an evaluation's runs, score and flags.
+    pub fn new(
         runs: &[RunEntry],
         score: Option<&Scores>,
         flags: &[Flag],
@@ -63,7 +73,7 @@ impl Feedback {
                 .filter(|r| r.outcome.code == "completed")
                 .count(),
             outcomes: runs.iter().map(|r| r.outcome.code).collect(),
-            first_failure: failed.map(crate::report::failure_line),
+            first_failure: failed.map(failure_line),
             public_pgr: pgr.map(|s| round2(s.mean)),
             public_pgr_ci95: pgr
                 .and_then(|s| s.ci95)
@@ -71,29 +81,5 @@ impl Feedback {
             flags: flags.iter().map(|f| f.code).collect(),
             rankable,
         }
-    }
-
-    /// The table `--feedback-only` prints.
-    pub(crate) fn table(&self, runs: &[RunEntry], flags: &[Flag]) -> String {
-        let pgr = match (self.public_pgr, self.public_pgr_ci95) {
-            (Some(m), Some([lo, hi])) => {
-                format!(
-                    "{m:.2}  95% CI [{lo:.2}, {hi:.2}]  ({} seeds, public test part)",
-                    self.completed
-                )
-            }
-            (Some(m), None) => format!("{m:.2}  (one seed: no interval; public test part)"),
-            _ => "not scored".to_owned(),
-        };
-        let mut rows = vec![("public PGR", pgr), ("runs", runs_line(runs))];
-        rows.push(("flags", crate::report::flags_line(flags)));
-        for f in flags {
-            rows.push((f.code, f.message.clone()));
-        }
-        rows.push((
-            "rankable",
-            if self.rankable { "yes" } else { "no" }.to_owned(),
-        ));
-        format_rows(&rows)
     }
 }

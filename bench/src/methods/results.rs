@@ -3,17 +3,17 @@
 //! [`render`] is a pure function of a [`Bench`]: every figure in the file
 //! comes from the evaluations the bench ran, and the discussion's
 //! comparative sentences are computed from them
-//! ([`crate::bench::discussion`]); only the literature paragraph is static
+//! ([`super::discussion`]); only the literature paragraph is static
 //! text, kept in `docs/results-literature.md`.
 
 use std::fmt::Write;
 
-use w2s_scorer::stats::Summary;
+use w2s_eval::stats::Summary;
 use w2s_train::synth::Family;
 
 use super::discussion;
 use super::methods_file::Method;
-use crate::report::Versions;
+use w2s_eval::report::Versions;
 
 /// The static paragraph on what the literature reports.
 const LITERATURE: &str = include_str!("../../../docs/results-literature.md");

@@ -1,4 +1,5 @@
-//! The `score` section of a report: baselines and the student's figures on
+//! Part of the fourth stage: the `score` section of a report, made from
+//! the scorer's verdict: baselines and the student's figures on
 //! each part of the test split, per seed and summarized over seeds.
 //!
 //! Figures on the **public** part are development figures: a submitter sees
@@ -10,11 +11,9 @@
 //! spread is reported next to it).
 
 use serde::Serialize;
-use w2s_scorer::baseline::CacheStatus;
-use w2s_scorer::score::SplitInfo;
-use w2s_scorer::splits::Part;
-use w2s_scorer::stats::Summary;
-use w2s_scorer::{ScoreSet, StudentScore};
+use w2s_verdict::{CacheStatus, Part, ScoreSet, SplitInfo, StudentScore};
+
+use crate::stats::Summary;
 
 const PUBLIC_ROLE: &str =
     "development figures: shown to submitters only through `feedback`, rounded to 0.01";
@@ -24,76 +23,103 @@ n = 1, no seeds and no interval";
 
 /// One seed's student on one part.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct SeedScore {
-    pub(crate) seed: u64,
-    pub(crate) arch: String,
-    pub(crate) student_acc: f64,
-    pub(crate) pgr: f64,
+pub struct SeedScore {
+    /// The seed.
+    pub seed: u64,
+    /// The student's architecture.
+    pub arch: String,
+    /// Its accuracy on this part.
+    pub student_acc: f64,
+    /// Its PGR on this part.
+    pub pgr: f64,
 }
 
 /// The student's figures on one part of the test split.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct PartReport {
-    pub(crate) role: &'static str,
-    pub(crate) size: usize,
-    pub(crate) weak_acc: f64,
-    pub(crate) ceiling_acc: f64,
+pub struct PartReport {
+    /// What the part's figures are for, in words.
+    pub role: &'static str,
+    /// Examples in the part.
+    pub size: usize,
+    /// The weak teacher's accuracy on it.
+    pub weak_acc: f64,
+    /// The mean ceiling accuracy on it.
+    pub ceiling_acc: f64,
     /// One entry per completed seed, in seed order.
-    pub(crate) per_seed: Vec<SeedScore>,
-    pub(crate) student_acc: Option<Summary>,
-    pub(crate) pgr: Option<Summary>,
+    pub per_seed: Vec<SeedScore>,
+    /// Student accuracy over seeds.
+    pub student_acc: Option<Summary>,
+    /// PGR over seeds.
+    pub pgr: Option<Summary>,
 }
 
 /// The weak baseline: one deterministic figure per part.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct WeakReport {
-    pub(crate) n: usize,
-    pub(crate) note: &'static str,
-    pub(crate) public_acc: f64,
-    pub(crate) private_acc: f64,
+pub struct WeakReport {
+    /// Figures per part: 1 (deterministic).
+    pub n: usize,
+    /// Why there is one figure, in words.
+    pub note: &'static str,
+    /// On the public part.
+    pub public_acc: f64,
+    /// On the private part.
+    pub private_acc: f64,
 }
 
 /// The ceiling on one part: per seed and summarized.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct CeilingPart {
-    pub(crate) accs: Vec<f64>,
-    pub(crate) summary: Option<Summary>,
+pub struct CeilingPart {
+    /// Accuracy per ceiling seed.
+    pub accs: Vec<f64>,
+    /// Over seeds.
+    pub summary: Option<Summary>,
 }
 
 /// The ceiling baseline: the reference recipe on ground truth, under seeds
 /// the scorer derives from the task hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct CeilingReport {
-    pub(crate) recipe: String,
-    pub(crate) seeds: Vec<u64>,
-    pub(crate) public: CeilingPart,
-    pub(crate) private: CeilingPart,
+pub struct CeilingReport {
+    /// The reference recipe's id.
+    pub recipe: String,
+    /// The ceiling seeds.
+    pub seeds: Vec<u64>,
+    /// On the public part.
+    pub public: CeilingPart,
+    /// On the private part.
+    pub private: CeilingPart,
 }
 
 /// Both baselines and where they came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct BaselinesReport {
+pub struct BaselinesReport {
     /// Whether the cache was hit: the one field of `score` that may differ
     /// between two identical evaluations.
-    pub(crate) cache: CacheStatus,
-    pub(crate) weak: WeakReport,
-    pub(crate) ceiling: CeilingReport,
+    pub cache: CacheStatus,
+    /// The weak baseline.
+    pub weak: WeakReport,
+    /// The ceiling baseline.
+    pub ceiling: CeilingReport,
 }
 
 /// The `score` section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Scores {
-    pub(crate) scorer_version: String,
-    pub(crate) split: SplitInfo,
-    pub(crate) baselines: BaselinesReport,
-    pub(crate) public: PartReport,
-    pub(crate) private: PartReport,
+pub struct Scores {
+    /// The version of the scorer that scored.
+    pub scorer_version: String,
+    /// The two parts of the test split.
+    pub split: SplitInfo,
+    /// Both baselines.
+    pub baselines: BaselinesReport,
+    /// The student on the public part.
+    pub public: PartReport,
+    /// The student on the private part.
+    pub private: PartReport,
 }
 
 impl Scores {
     /// The section for the real runs' `students` (seed, verdict) out of the
     /// scorer's `set`.
-    pub(crate) fn new(set: &ScoreSet, students: &[(u64, &StudentScore)]) -> Self {
+    pub fn new(set: &ScoreSet, students: &[(u64, &StudentScore)]) -> Self {
         let b = &set.baselines;
         let ceiling = |part: Part| {
             let accs = b.part(part).ceiling_accs.clone();
@@ -148,7 +174,7 @@ impl Scores {
     }
 
     /// Mean private PGR, when some seed was scored.
-    pub(crate) fn private_pgr(&self) -> Option<f64> {
+    pub fn private_pgr(&self) -> Option<f64> {
         self.private.pgr.as_ref().map(|s| s.mean)
     }
 }

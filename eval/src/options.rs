@@ -1,0 +1,13 @@
+//! [`Options`]: what shapes an evaluation besides the submission, the task
+//! and the seeds.
+
+/// What shapes an evaluation besides the submission, the task and the
+/// seeds. Every field is recorded in the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The config string passed to the strategy's `run` [default: empty].
+    pub config: String,
+    /// Whether to also run the teacher-ablation controls (permuted labels,
+    /// class prior) under the same seeds [default: no].
+    pub controls: bool,
+}

@@ -1,0 +1,158 @@
+//! Data flows one way through the evaluation library: no cycle of
+//! `crate::` paths among the modules of `eval/src/`.
+//!
+//! Each top-level module (`foo.rs` or `foo/mod.rs`, with its submodules)
+//! is a node; a `crate::bar` path anywhere in its code (a `use`, a
+//! qualified path, a `use crate::{bar, baz}` group; not comments) is an
+//! edge to `bar`. The test fails on the first cycle, naming it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::helpers::repo;
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The top-level module names of the crate rooted at `src`.
+fn modules(src: &Path) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() || (path.extension().is_some_and(|e| e == "rs") && name != "lib") {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The `crate::` targets named in `code` (comment lines skipped).
+fn crate_paths(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") {
+            continue;
+        }
+        for (i, _) in line.match_indices("crate::") {
+            // `w2s_crate::x` or `foo_crate::x` are not this crate.
+            let before = line[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let rest = &line[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let inner = group.split('}').next().unwrap_or("");
+                for item in inner.split(',') {
+                    let name = item.trim().split("::").next().unwrap_or("").trim();
+                    if !name.is_empty() {
+                        out.insert(name.to_owned());
+                    }
+                }
+            } else {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Every `.rs` file under `path` (a file, or a module directory).
+fn sources(path: &Path) -> Vec<String> {
+    if path.is_dir() {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(path).unwrap() {
+            all.extend(sources(&entry.unwrap().path()));
+        }
+        all
+    } else {
+        vec![std::fs::read_to_string(path).unwrap()]
+    }
+}
+
+/// Module -> the modules of the same crate it names.
+fn graph(src: &Path) -> Graph {
+    let names = modules(src);
+    let mut g = Graph::new();
+    for name in &names {
+        let file = src.join(format!("{name}.rs"));
+        let path = if file.exists() { file } else { src.join(name) };
+        let deps: BTreeSet<String> = sources(&path)
+            .iter()
+            .flat_map(|code| crate_paths(code))
+            .filter(|d| d != name && names.contains(d))
+            .collect();
+        g.insert(name.clone(), deps);
+    }
+    g
+}
+
+/// A cycle of `g`, as the list of its modules (first repeated at the end).
+fn find_cycle(g: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        g: &Graph,
+        node: &str,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.to_owned());
+        for dep in g.get(node).into_iter().flatten() {
+            if let Some(c) = visit(g, dep, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    g.keys()
+        .find_map(|n| visit(g, n, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_parser_and_the_cycle_finder_see_what_they_must() {
+    let code = "use crate::a::X;\nuse crate::{b, c::Y};\n// crate::commented\nlet x = crate::d::f();\nuse w2s_crate::e;\n";
+    let paths: Vec<String> = crate_paths(code).into_iter().collect();
+    assert_eq!(paths, ["a", "b", "c", "d"]);
+    let g: Graph = [("a", "b"), ("b", "c"), ("c", "a")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), BTreeSet::from([v.to_owned()])))
+        .collect();
+    assert_eq!(find_cycle(&g).unwrap(), ["a", "b", "c", "a"]);
+    let mut dag = g.clone();
+    dag.get_mut("c").unwrap().clear();
+    assert_eq!(find_cycle(&dag), None);
+}
+
+#[test]
+fn the_evaluation_library_has_no_cycle_among_its_modules() {
+    let g = graph(&repo().join("eval/src"));
+    // The stages are all there, and the pipeline's edges were seen.
+    for (from, to) in [
+        ("evaluation", "sandboxed"),
+        ("evaluation", "scoring"),
+        ("sandboxed", "submission"),
+        ("report", "scores"),
+    ] {
+        assert!(
+            g.get(from).is_some_and(|d| d.contains(to)),
+            "{from} -> {to} missing from {g:?}"
+        );
+    }
+    if let Some(cycle) = find_cycle(&g) {
+        panic!("a cycle of imports: {}", cycle.join(" -> "));
+    }
+}
