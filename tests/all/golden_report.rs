@@ -5,10 +5,12 @@
 //!
 //! The inputs: `plugins/vanilla` and `plugins/prior-only` (which ignores
 //! its teacher, so the controls flag it) on the default task (generator
-//! seed 0) with `--seed 1 --seed 2 --controls --config epochs=10`, and
+//! seed 0) with `--seed 1 --seed 2 --controls --config epochs=10`; `w2s
+//! run` of vanilla there with `--seed 3 --controls --config epochs=10`
+//! (`vanilla-run.json`, unscored); and
 //! vanilla on a two-task suite (`tests/golden/suite.toml`, given as
-//! `golden-suite.toml` in the working directory) with `--seed 1 --config
-//! epochs=5`. The seeds are given, so nothing depends on the
+//! `golden-suite.toml` in the working directory) with `--seed 1` and its
+//! default config. The seeds are given, so nothing depends on the
 //! evaluator's secret.
 //!
 //! Every field is compared, numbers by their JSON text (the shortest
@@ -19,7 +21,10 @@
 //!   the repository is checked out (cargo hashes path dependencies'
 //!   locations into them, see the README), so CI's clone builds other
 //!   bytes from the same source; the guest's behaviour, hence every figure
-//!   and every counter, does not change;
+//!   and every counter, does not change (checked when these files were
+//!   written: builds of vanilla and prior-only from two checkouts at
+//!   different paths, with different bytes, gave reports equal in every
+//!   other field, fuel included);
 //! - `timing` and `score.baselines.cache`: wall-clock times and cache use
 //!   (`VOLATILE_PATHS`).
 //!
@@ -29,11 +34,11 @@
 //! plugins/target/wasm32-wasip2/release/vanilla.wasm --task T --seed 1
 //! --seed 2 --controls --config epochs=10 --json
 //! tests/golden/vanilla-controls.json > tests/golden/vanilla-controls.txt`,
-//! likewise for `prior_only.wasm`, and, in a directory holding a copy of
+//! likewise for `prior_only.wasm` and `w2s run … --out O` (`O/run.json`),
+//! and, in a directory holding a copy of
 //! `tests/golden/suite.toml` named `golden-suite.toml`, `w2s eval
 //! …/vanilla.wasm --suite --suite-file golden-suite.toml --suite-dir D
-//! --seed 1 --config epochs=5 --json tests/golden/suite.json >
-//! tests/golden/suite.txt`.
+//! --seed 1 --json tests/golden/suite.json > tests/golden/suite.txt`.
 
 use std::path::Path;
 
@@ -116,6 +121,26 @@ fn reports_on_the_default_task_are_those_from_before_the_move() {
 }
 
 #[test]
+fn a_run_report_is_the_one_from_before_the_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (status, stdout, stderr) = run(w2s()
+        .arg("run")
+        .arg(plugin("vanilla"))
+        .arg("--task")
+        .arg(default_task())
+        .arg("--out")
+        .arg(&out)
+        .args(["--seed", "3", "--controls", "--config", "epochs=10"]));
+    assert!(status.status.success(), "run failed:\n{stdout}\n{stderr}");
+    let expected = comparable(read_json(&repo().join("tests/golden/vanilla-run.json")));
+    let actual = comparable(read_json(&out.join("run.json")));
+    if let Some(d) = first_difference(&expected, &actual) {
+        panic!("the run report differs from tests/golden/vanilla-run.json at {d}");
+    }
+}
+
+#[test]
 fn a_suite_report_is_the_one_from_before_the_move() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("suite.json");
@@ -135,8 +160,6 @@ fn a_suite_report_is_the_one_from_before_the_move() {
         suite_dir.to_str().unwrap(),
         "--seed",
         "1",
-        "--config",
-        "epochs=5",
     ];
     let table = eval(&args, &plugin("vanilla"), &json);
     assert_golden("suite", &json, &table);

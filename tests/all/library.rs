@@ -9,7 +9,7 @@ use w2s_eval::replay::first_difference;
 use crate::helpers::{default_task, eval_report, plugin, strip_volatile};
 
 #[path = "../../eval/examples/evaluate.rs"]
-#[allow(dead_code)] // the example's `main`
+#[allow(dead_code, unreachable_pub)] // the example's `main`, its `pub fn`
 mod evaluate_example;
 
 #[test]
