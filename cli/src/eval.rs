@@ -154,14 +154,23 @@ fn prepare(
     };
     let sub = common.sandbox.load(exe, &common.wasm)?;
     let task = Task::open(&dir)?;
-    let seeds = common.seeds.request().plan(sub.wasm_sha256(), task.hash())?;
+    let seeds = common
+        .seeds
+        .request()
+        .plan(sub.wasm_sha256(), task.hash())?;
     Ok((sub, task, seeds))
 }
 
 pub(crate) fn eval(args: EvalArgs) -> Result<ExitCode> {
     let exe = Executable::current()?;
     if args.suite.enabled() {
-        return crate::suite::run(&exe, &args.suite, &args.common, args.json.as_deref(), args.feedback_only);
+        return crate::suite::run(
+            &exe,
+            &args.suite,
+            &args.common,
+            args.json.as_deref(),
+            args.feedback_only,
+        );
     }
     let (sub, task, seeds) = prepare(&exe, &args.common, true)?;
     let report = Evaluation::new(&task, &sub, seeds)

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use w2s_eval::seeds::{DEFAULT_SECRET_FILE, DEFAULT_SEEDS, MAX_SEEDS};
 use w2s_eval::SeedRequest;
+use w2s_eval::seeds::{DEFAULT_SECRET_FILE, DEFAULT_SEEDS, MAX_SEEDS};
 
 /// How the seeds are chosen.
 #[derive(Args, Clone, Debug, Default)]

@@ -97,7 +97,11 @@ impl WorkerArgs {
         let exe = Executable::current()?;
         if self.workers > 0 {
             Secret::load_or_create(Path::new(DEFAULT_SECRET_FILE))?;
-            w2s_eval::task::ensure_default_task(&exe, &self.tasks.join("default"), &Bars::default())?;
+            w2s_eval::task::ensure_default_task(
+                &exe,
+                &self.tasks.join("default"),
+                &Bars::default(),
+            )?;
         }
         Ok(WorkerConfig {
             workers: self.workers,

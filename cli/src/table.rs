@@ -38,119 +38,120 @@ pub(crate) fn coarse_summary(s: &Summary) -> String {
 /// The evaluator's table of a report. Every accuracy and PGR is rounded to
 /// 0.01; exact figures are only in the JSON report.
 pub(crate) fn report_table(report: &Report) -> String {
-        let mut rows: Vec<(&str, String)> = Vec::new();
-        let n = report.seeds.values.len();
-        let source = match report.seeds.source {
-            SeedSource::Secret => format!(
-                "{n}, host-chosen (secret sha256:{})",
-                report.seeds
-                    .secret_commitment
-                    .as_deref()
-                    .map_or("?", |c| &c[..c.len().min(16)])
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let n = report.seeds.values.len();
+    let source = match report.seeds.source {
+        SeedSource::Secret => format!(
+            "{n}, host-chosen (secret sha256:{})",
+            report
+                .seeds
+                .secret_commitment
+                .as_deref()
+                .map_or("?", |c| &c[..c.len().min(16)])
+        ),
+        SeedSource::Flag => format!("{n}, given with --seed"),
+    };
+    rows.push(("seeds", source));
+    if let Some(s) = &report.score {
+        let b = &s.baselines;
+        rows.push((
+            "weak_acc",
+            format!(
+                "public {}, private {}  (deterministic: n = 1)",
+                coarse(b.weak.public_acc),
+                coarse(b.weak.private_acc)
             ),
-            SeedSource::Flag => format!("{n}, given with --seed"),
-        };
-        rows.push(("seeds", source));
-        if let Some(s) = &report.score {
-            let b = &s.baselines;
+        ));
+        rows.push((
+            "ceiling_acc",
+            format!(
+                "public {}, private {}  (mean of {} seeds, cache: {})",
+                coarse(s.public.ceiling_acc),
+                coarse(s.private.ceiling_acc),
+                b.ceiling.seeds.len(),
+                cache_word(&b.cache)
+            ),
+        ));
+        if let (Some(pa), Some(pr)) = (&s.public.student_acc, &s.private.student_acc) {
+            let arch = s.public.per_seed.first().map_or("", |x| x.arch.as_str());
             rows.push((
-                "weak_acc",
+                "student_acc",
                 format!(
-                    "public {}, private {}  (deterministic: n = 1)",
-                    coarse(b.weak.public_acc),
-                    coarse(b.weak.private_acc)
+                    "public {}, private {}  (mean of {} seeds, {arch})",
+                    coarse(pa.mean),
+                    coarse(pr.mean),
+                    pa.n
                 ),
             ));
+        }
+        if let Some(p) = &s.public.pgr {
             rows.push((
-                "ceiling_acc",
-                format!(
-                    "public {}, private {}  (mean of {} seeds, cache: {})",
-                    coarse(s.public.ceiling_acc),
-                    coarse(s.private.ceiling_acc),
-                    b.ceiling.seeds.len(),
-                    cache_word(&b.cache)
-                ),
+                "public PGR",
+                format!("{}  (development)", coarse_summary(p)),
             ));
-            if let (Some(pa), Some(pr)) = (&s.public.student_acc, &s.private.student_acc) {
-                let arch = s.public.per_seed.first().map_or("", |x| x.arch.as_str());
+        }
+        if let Some(p) = &s.private.pgr {
+            rows.push(("private PGR", format!("{}  (ranking)", coarse_summary(p))));
+        }
+    } else {
+        rows.push(("PGR", "not scored (no run completed)".to_owned()));
+    }
+    if let Some(c) = &report.controls {
+        rows.push(("controls", controls_line(c)));
+    }
+    rows.push(("flags", flags_line(&report.flags)));
+    rows.push((
+        "rankable",
+        if report.rankable.value {
+            "yes".to_owned()
+        } else {
+            format!("no: {}", report.rankable.reasons.join("; "))
+        },
+    ));
+    rows.push(("runs", runs_line(&report.runs)));
+    let fuel: u64 = report.runs.iter().map(|r| r.usage.fuel_consumed).sum();
+    let flops: u64 = report.runs.iter().map(|r| r.usage.flops).sum();
+    let steps: u64 = report.runs.iter().map(|r| r.usage.train_steps).sum();
+    rows.push(("fuel used", format!("{fuel} instructions (all seeds)")));
+    rows.push((
+        "compute used",
+        format!("{} in {steps} train steps (all seeds)", gflop(flops)),
+    ));
+    let runs_ms: u64 = report.timing.runs_ms.iter().sum();
+    rows.push((
+        "wall time",
+        format!(
+            "runs {:.2} s, controls {:.2} s, score {:.2} s",
+            runs_ms as f64 / 1e3,
+            report.timing.controls_ms as f64 / 1e3,
+            report.timing.score_ms as f64 / 1e3
+        ),
+    ));
+    rows.push((
+        "wasm",
+        format!("{} sha256:{}", report.wasm.file, report.wasm.sha256),
+    ));
+    rows.push((
+        "task",
+        format!("{} sha256:{}", report.task.name, report.task.hash),
+    ));
+    rows.push(("policy", format!("sha256:{}", report.policy.sha256)));
+    for run in &report.runs {
+        for (name, out) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            if out.dropped_bytes > 0 {
                 rows.push((
-                    "student_acc",
+                    name,
                     format!(
-                        "public {}, private {}  (mean of {} seeds, {arch})",
-                        coarse(pa.mean),
-                        coarse(pr.mean),
-                        pa.n
+                        "seed {}: kept {} bytes, dropped {} (over the limit)",
+                        run.seed,
+                        out.kept.len(),
+                        out.dropped_bytes
                     ),
                 ));
             }
-            if let Some(p) = &s.public.pgr {
-                rows.push((
-                    "public PGR",
-                    format!("{}  (development)", coarse_summary(p)),
-                ));
-            }
-            if let Some(p) = &s.private.pgr {
-                rows.push(("private PGR", format!("{}  (ranking)", coarse_summary(p))));
-            }
-        } else {
-            rows.push(("PGR", "not scored (no run completed)".to_owned()));
         }
-        if let Some(c) = &report.controls {
-            rows.push(("controls", controls_line(c)));
-        }
-        rows.push(("flags", flags_line(&report.flags)));
-        rows.push((
-            "rankable",
-            if report.rankable.value {
-                "yes".to_owned()
-            } else {
-                format!("no: {}", report.rankable.reasons.join("; "))
-            },
-        ));
-        rows.push(("runs", runs_line(&report.runs)));
-        let fuel: u64 = report.runs.iter().map(|r| r.usage.fuel_consumed).sum();
-        let flops: u64 = report.runs.iter().map(|r| r.usage.flops).sum();
-        let steps: u64 = report.runs.iter().map(|r| r.usage.train_steps).sum();
-        rows.push(("fuel used", format!("{fuel} instructions (all seeds)")));
-        rows.push((
-            "compute used",
-            format!("{} in {steps} train steps (all seeds)", gflop(flops)),
-        ));
-        let runs_ms: u64 = report.timing.runs_ms.iter().sum();
-        rows.push((
-            "wall time",
-            format!(
-                "runs {:.2} s, controls {:.2} s, score {:.2} s",
-                runs_ms as f64 / 1e3,
-                report.timing.controls_ms as f64 / 1e3,
-                report.timing.score_ms as f64 / 1e3
-            ),
-        ));
-        rows.push((
-            "wasm",
-            format!("{} sha256:{}", report.wasm.file, report.wasm.sha256),
-        ));
-        rows.push((
-            "task",
-            format!("{} sha256:{}", report.task.name, report.task.hash),
-        ));
-        rows.push(("policy", format!("sha256:{}", report.policy.sha256)));
-        for run in &report.runs {
-            for (name, out) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-                if out.dropped_bytes > 0 {
-                    rows.push((
-                        name,
-                        format!(
-                            "seed {}: kept {} bytes, dropped {} (over the limit)",
-                            run.seed,
-                            out.kept.len(),
-                            out.dropped_bytes
-                        ),
-                    ));
-                }
-            }
-        }
-        format_rows(&rows)
+    }
+    format_rows(&rows)
 }
 
 /// Right-aligned keys, two spaces, values.
@@ -218,29 +219,28 @@ fn cache_word(s: &CacheStatus) -> &'static str {
     }
 }
 
-
 /// The table `--feedback-only` prints.
 pub(crate) fn feedback_table(feedback: &Feedback, runs: &[RunEntry], flags: &[Flag]) -> String {
-        let pgr = match (feedback.public_pgr, feedback.public_pgr_ci95) {
-            (Some(m), Some([lo, hi])) => {
-                format!(
-                    "{m:.2}  95% CI [{lo:.2}, {hi:.2}]  ({} seeds, public test part)",
-                    feedback.completed
-                )
-            }
-            (Some(m), None) => format!("{m:.2}  (one seed: no interval; public test part)"),
-            _ => "not scored".to_owned(),
-        };
-        let mut rows = vec![("public PGR", pgr), ("runs", runs_line(runs))];
-        rows.push(("flags", flags_line(flags)));
-        for f in flags {
-            rows.push((f.code, f.message.clone()));
+    let pgr = match (feedback.public_pgr, feedback.public_pgr_ci95) {
+        (Some(m), Some([lo, hi])) => {
+            format!(
+                "{m:.2}  95% CI [{lo:.2}, {hi:.2}]  ({} seeds, public test part)",
+                feedback.completed
+            )
         }
-        rows.push((
-            "rankable",
-            if feedback.rankable { "yes" } else { "no" }.to_owned(),
-        ));
-        format_rows(&rows)
+        (Some(m), None) => format!("{m:.2}  (one seed: no interval; public test part)"),
+        _ => "not scored".to_owned(),
+    };
+    let mut rows = vec![("public PGR", pgr), ("runs", runs_line(runs))];
+    rows.push(("flags", flags_line(flags)));
+    for f in flags {
+        rows.push((f.code, f.message.clone()));
+    }
+    rows.push((
+        "rankable",
+        if feedback.rankable { "yes" } else { "no" }.to_owned(),
+    ));
+    format_rows(&rows)
 }
 
 /// Per-task PGR and the worst case; public figures only with

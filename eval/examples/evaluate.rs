@@ -17,8 +17,7 @@
 use std::path::Path;
 
 use w2s_eval::{
-    EvalError, Evaluation, Executable, PolicyInfo, ProgressSink, Report, SeedPlan, Submission,
-    Task,
+    EvalError, Evaluation, Executable, PolicyInfo, ProgressSink, Report, SeedPlan, Submission, Task,
 };
 
 /// Prints a line per finished run on stderr.

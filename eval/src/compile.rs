@@ -60,11 +60,7 @@ fn mapped_bytes() -> u64 {
 ///
 /// `Ok(Err(reason))` is a component that does not compile: the child
 /// prints `reason` on stderr and exits with [`EXIT_COMPILE_ERROR`].
-pub fn compile_child(
-    input: &Path,
-    output: &Path,
-    memory_bytes: u64,
-) -> Result<Result<(), String>> {
+pub fn compile_child(input: &Path, output: &Path, memory_bytes: u64) -> Result<Result<(), String>> {
     let total = mapped_bytes().saturating_add(memory_bytes);
     let limit = Rlimit {
         current: Some(total),

@@ -109,11 +109,7 @@ fn replaced_weak_probs(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> 
 }
 
 /// The control task of `kind`: `task` with its weak labels replaced.
-pub fn control_task(
-    task: &PublicTask,
-    kind: ControlKind,
-    perm_seed: u64,
-) -> Result<PublicTask> {
+pub fn control_task(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> Result<PublicTask> {
     task.with_weak_probs(replaced_weak_probs(task, kind, perm_seed))
         .map_err(|source| EvalError::Control {
             control: kind.name(),
@@ -169,11 +165,7 @@ pub struct ControlReport {
 impl ControlReport {
     /// Judges `runs` against the real runs' mean private PGR (`None` when
     /// the real runs were not all scored).
-    pub fn judge(
-        kind: ControlKind,
-        runs: Vec<ControlRun>,
-        real_private: Option<f64>,
-    ) -> Self {
+    pub fn judge(kind: ControlKind, runs: Vec<ControlRun>, real_private: Option<f64>) -> Self {
         let pgrs = |f: fn(&ControlRun) -> Option<PartScore>| -> Vec<f64> {
             runs.iter().filter_map(|r| f(r).map(|p| p.pgr)).collect()
         };
@@ -221,11 +213,7 @@ pub struct Controls {
 
 impl Controls {
     /// The section from both controls' reports.
-    pub fn new(
-        permutation_seed: u64,
-        permuted: ControlReport,
-        prior: ControlReport,
-    ) -> Self {
+    pub fn new(permutation_seed: u64, permuted: ControlReport, prior: ControlReport) -> Self {
         let verdicts = [permuted.verdict, prior.verdict];
         Self {
             rule: RULE,

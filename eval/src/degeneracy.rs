@@ -68,11 +68,7 @@ pub fn weak_class_fractions(task: &PublicTask) -> Vec<f64> {
 }
 
 /// The class distribution of `head`'s predictions on the pool.
-pub fn pool_predictions(
-    head: &Head,
-    task: &PublicTask,
-    weak: &[f64],
-) -> Result<PoolPredictions> {
+pub fn pool_predictions(head: &Head, task: &PublicTask, weak: &[f64]) -> Result<PoolPredictions> {
     let k = task.classes();
     let probs = recipe::predict_all(head, &task.features, CHUNK)?;
     let class_fractions = class_fractions(&recipe::argmax_rows(&probs, k), k);

@@ -358,7 +358,9 @@ pub enum EvalError {
         actual: String,
     },
     /// The policy of a replay is not the report's.
-    #[error("policy hash differs: the report ran under policy {recorded}, the replay's ({policy_source}) is {actual}; pass the same file with --policy")]
+    #[error(
+        "policy hash differs: the report ran under policy {recorded}, the replay's ({policy_source}) is {actual}; pass the same file with --policy"
+    )]
     PolicyDiffers {
         /// The report's policy sha256.
         recorded: String,

@@ -56,12 +56,7 @@ pub struct Feedback {
 
 impl Feedback {
     /// The section for an evaluation's runs, score and flags.
-    pub fn new(
-        runs: &[RunEntry],
-        score: Option<&Scores>,
-        flags: &[Flag],
-        rankable: bool,
-    ) -> Self {
+    pub fn new(runs: &[RunEntry], score: Option<&Scores>, flags: &[Flag], rankable: bool) -> Self {
         let pgr = score.and_then(|s| s.public.pgr.as_ref());
         let failed = runs.iter().find(|r| r.outcome.code != "completed");
         Self {

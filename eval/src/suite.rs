@@ -296,10 +296,9 @@ impl SuiteReport {
         let summary: Vec<TaskSummary> = reports
             .iter()
             .map(|r| {
-                let part =
-                    |p: fn(&crate::scores::Scores) -> Option<&crate::stats::Summary>| {
-                        r.score.as_ref().and_then(p).map(|s| s.mean)
-                    };
+                let part = |p: fn(&crate::scores::Scores) -> Option<&crate::stats::Summary>| {
+                    r.score.as_ref().and_then(p).map(|s| s.mean)
+                };
                 TaskSummary {
                     task: r.task.name.clone(),
                     hash: r.task.hash.clone(),

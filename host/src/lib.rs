@@ -105,6 +105,7 @@ mod run;
 mod sandbox;
 pub mod scratch;
 mod state;
+mod store;
 
 pub use audit::AuditSummary;
 pub use cache::{ArtifactCache, CacheStatus, Lookup};

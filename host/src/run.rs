@@ -1,35 +1,23 @@
-//! One run: a fresh store and instance, the call to `run`, and the
-//! classification of how it ended.
+//! One run: a thread with a fresh store ([`crate::store`]) and instance,
+//! the call to `run`, and the classification of how it ended.
 
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use w2s_train::Head;
 use w2s_train::bundle::PublicTask;
-use wasmtime::Store;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::audit::{AuditLog, AuditSummary};
-use crate::determinism::{FixedWallClock, SeededRandom, VirtualClock, insecure_seed};
+use crate::audit::AuditSummary;
 use crate::error::truncate;
-use crate::limits::{
-    MAX_GUEST_MESSAGE_BYTES, MAX_RANDOM_BYTES_PER_CALL, RUN_THREAD_STACK, WASI_RESOURCE_HEADROOM,
-    allows, epoch_ticks,
-};
+use crate::limits::{MAX_GUEST_MESSAGE_BYTES, RUN_THREAD_STACK, allows};
 use crate::outcome::{Note, Outcome, classify_call, classify_typed};
 use crate::output::{BoundedOutput, CapturedOutput};
-use crate::progress::ProgressSender;
 use crate::report::{MetricPoint, Progress, RunReport, Usage};
 use crate::sandbox::{Sandbox, Strategy, reason};
-use crate::scratch::ScratchQuota;
-use crate::state::{HostState, Meters, StoreLimiter};
+use crate::store::RunInput;
 
 /// What the run thread hands back.
 struct Finished {
@@ -83,15 +71,6 @@ fn notes(stdout: &CapturedOutput, stderr: &CapturedOutput) -> Vec<Note> {
             dropped_bytes: out.dropped_bytes,
         })
         .collect()
-}
-
-/// What one run needs besides the sandbox and the strategy.
-struct RunInput<'a> {
-    task: Arc<PublicTask>,
-    config: &'a str,
-    seed: u64,
-    start: Instant,
-    audit: Option<Box<dyn Write + Send>>,
 }
 
 impl Sandbox {
@@ -189,81 +168,6 @@ impl Sandbox {
             wasm_sha256: strategy.wasm_sha256().to_owned(),
             seed,
         }
-    }
-
-    /// The store for one run: WASI with nothing granted but the two output
-    /// pipes (and the scratch directory, when the policy has one),
-    /// deterministic clocks and randomness, and every limit set.
-    fn store(
-        &self,
-        input: &mut RunInput<'_>,
-        scratch: Option<&tempfile::TempDir>,
-        progress: Sender<Progress>,
-        stdout: BoundedOutput,
-        stderr: BoundedOutput,
-    ) -> wasmtime::Result<Store<HostState>> {
-        let policy = &self.policy;
-        let deadline = input
-            .start
-            .checked_add(policy.guest().wall_clock())
-            .unwrap_or(input.start + Duration::from_secs(86_400));
-        let clock = VirtualClock::default();
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdin(MemoryInputPipe::new(Bytes::new()))
-            .stdout(stdout)
-            .stderr(stderr)
-            .wall_clock(FixedWallClock)
-            .monotonic_clock(clock.clone())
-            .secure_random(SeededRandom::new(input.seed, "wasi-random"))
-            .insecure_random(SeededRandom::new(input.seed, "wasi-insecure-random"))
-            .insecure_random_seed(insecure_seed(input.seed))
-            .max_random_size(MAX_RANDOM_BYTES_PER_CALL)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }));
-        let quota = match (scratch, &policy.filesystem().scratch) {
-            (Some(dir), Some(s)) => {
-                // File operations run on this thread: no tokio blocking pool.
-                wasi.allow_blocking_current_thread(true).preopened_dir(
-                    dir.path(),
-                    &s.guest_path,
-                    FsPerms::ReadWrite,
-                )?;
-                Some(Arc::new(ScratchQuota::new(s.quota_bytes)))
-            }
-            _ => None,
-        };
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(policy.host().max_handles as usize + WASI_RESOURCE_HEADROOM);
-        let audit = input
-            .audit
-            .take()
-            .map(|out| AuditLog::new(out, policy.io().audit_bytes, input.start));
-        let state = HostState {
-            wasi: wasi.build(),
-            table,
-            clock,
-            limiter: StoreLimiter::new(policy),
-            meters: Meters::new(policy, deadline),
-            policy: Arc::clone(policy),
-            calls: BTreeMap::new(),
-            audit,
-            live: self.live.clone(),
-            scratch: quota,
-            task: Arc::clone(&input.task),
-            seed: input.seed,
-            metrics: Vec::new(),
-            metrics_dropped: 0,
-            next_student_id: 0,
-            progress: ProgressSender::new(progress),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_fuel(policy.guest().fuel)?;
-        store.set_epoch_deadline(epoch_ticks(policy));
-        store.epoch_deadline_trap();
-        Ok(store)
     }
 
     fn execute(

@@ -116,7 +116,13 @@ fn host_train_and_scorer_keep_apart() {
         "w2s-service missing from the graph"
     );
     let service = reachable(&g, "w2s-service");
-    for forbidden in ["w2s-host", "w2s-scorer", "w2s-train", "w2s-eval", "wasmtime"] {
+    for forbidden in [
+        "w2s-host",
+        "w2s-scorer",
+        "w2s-train",
+        "w2s-eval",
+        "wasmtime",
+    ] {
         assert!(
             !service.contains(forbidden),
             "w2s-service depends on {forbidden}"

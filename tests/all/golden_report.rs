@@ -94,7 +94,12 @@ fn assert_golden(name: &str, report: &Path, table: &str) {
 }
 
 fn eval(args: &[&str], wasm: &Path, json: &Path) -> String {
-    let (out, stdout, stderr) = run(w2s().arg("eval").arg(wasm).args(args).arg("--json").arg(json));
+    let (out, stdout, stderr) = run(w2s()
+        .arg("eval")
+        .arg(wasm)
+        .args(args)
+        .arg("--json")
+        .arg(json));
     assert!(
         out.status.code() == Some(0),
         "eval failed:\n{stdout}\n{stderr}"
@@ -108,7 +113,15 @@ fn reports_on_the_default_task_are_those_from_before_the_move() {
     let task = default_task();
     let task = task.to_str().unwrap();
     let args = [
-        "--task", task, "--seed", "1", "--seed", "2", "--controls", "--config", "epochs=10",
+        "--task",
+        task,
+        "--seed",
+        "1",
+        "--seed",
+        "2",
+        "--controls",
+        "--config",
+        "epochs=10",
     ];
     for (plugin_name, golden) in [
         ("vanilla", "vanilla-controls"),

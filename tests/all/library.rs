@@ -33,7 +33,15 @@ fn the_library_example_gives_the_report_w2s_eval_gives() {
         &default_task(),
         dir.path(),
         "r.json",
-        &["--seed", "1", "--seed", "2", "--controls", "--config", "epochs=10"],
+        &[
+            "--seed",
+            "1",
+            "--seed",
+            "2",
+            "--controls",
+            "--config",
+            "epochs=10",
+        ],
     );
     strip_volatile(&mut from_library);
     strip_volatile(&mut from_binary);

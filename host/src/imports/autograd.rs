@@ -18,7 +18,8 @@ use w2s_train::{Head, Optimizer, autograd};
 use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
-use crate::imports::student::{OptimizerEntry, StudentEntry};
+use crate::imports::optimizer::OptimizerEntry;
+use crate::imports::student::StudentEntry;
 use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, refusal, train_refusal, wit};
 use crate::state::HostState;

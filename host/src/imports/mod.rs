@@ -9,6 +9,7 @@
 
 mod autograd;
 pub(crate) mod metrics;
+pub(crate) mod optimizer;
 pub(crate) mod student;
 pub(crate) mod task;
 pub(crate) mod tensor;
@@ -30,7 +31,7 @@ pub(crate) mod bindings {
         imports: { default: trappable },
         with: {
             "w2s:strategy/student.student": crate::imports::student::StudentEntry,
-            "w2s:strategy/student.optimizer": crate::imports::student::OptimizerEntry,
+            "w2s:strategy/student.optimizer": crate::imports::optimizer::OptimizerEntry,
             "w2s:strategy/tensor.tensor": crate::imports::tensor::TensorEntry,
         },
     });

@@ -1,17 +1,13 @@
-//! `w2s:strategy/student`: students and optimizers.
+//! `w2s:strategy/student`: students (optimizers are in
+//! [`crate::imports::optimizer`]).
 //!
 //! Each student gets a run-unique id; an optimizer binds to the id of the
 //! first student it updates. Student parameters are charged to tensor
-//! memory when the student is created, optimizer state when it first
-//! steps; both are released when the guest drops the handle.
-//!
-//! An optimizer whose configuration is out of range is still created (WIT
-//! constructors cannot fail): it holds the refusal, and every use of it
-//! (`train-step`, `set-learning-rate`) returns that `invalid-argument`
-//! error, naming the field. It counts as a live handle until dropped.
+//! memory when the student is created and released when the guest drops
+//! the handle.
 
 use candle_core::Tensor;
-use w2s_train::{Arch, Head, Optimizer, OptimizerConfig, OptimizerKind};
+use w2s_train::{Arch, Head};
 use wasmtime::component::Resource;
 
 use serde_json::json;
@@ -19,8 +15,9 @@ use serde_json::json;
 use crate::audit::{Args, Deadline, list, matrix};
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student;
+use crate::imports::optimizer::OptimizerEntry;
 use crate::imports::tensor::TensorEntry;
-use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, train_refusal, wit};
+use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, wit};
 use crate::limits::allows;
 use crate::state::{HostState, Live};
 
@@ -42,64 +39,6 @@ impl StudentEntry {
     /// The head, once the entry has left the table.
     pub(crate) fn into_head(self) -> Head {
         self.head
-    }
-}
-
-/// An optimizer in the resource table. `pub` for the same reason.
-#[allow(unreachable_pub)]
-pub struct OptimizerEntry {
-    /// `None` when the configuration was refused (see `refused`).
-    pub(crate) optimizer: Option<Optimizer>,
-    /// The error every use returns when the configuration was refused.
-    pub(crate) refused: Option<wit::Error>,
-    /// The student this optimizer's state belongs to, once it has stepped.
-    pub(crate) bound_to: Option<u64>,
-    /// Tensor memory charged for the state.
-    pub(crate) state_bytes: u64,
-    _live: Live,
-}
-
-impl OptimizerEntry {
-    /// Whether this optimizer may update the student with run-unique id
-    /// `student`: its refusal (a configuration out of range, or the state
-    /// of another student) as the guest's error, else whether this is its
-    /// first step and its kind (which sizes the state to charge).
-    pub(crate) fn check_for(
-        &self,
-        student: u64,
-        what: &'static str,
-    ) -> Result<Result<(bool, OptimizerKind), wit::Error>, HostTrap> {
-        if let Some(refused) = &self.refused {
-            return Ok(Err(refused.clone()));
-        }
-        if self.bound_to.is_some_and(|bound| bound != student) {
-            return Ok(Err(refusal(
-                wit::ErrorCode::WrongHandle,
-                "this optimizer belongs to another student",
-            )));
-        }
-        let kind = self
-            .optimizer
-            .as_ref()
-            .ok_or(HostTrap::Internal { what })?
-            .config()
-            .kind;
-        Ok(Ok((self.bound_to.is_none(), kind)))
-    }
-}
-
-fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
-    OptimizerConfig {
-        kind: match c.kind {
-            wit::OptimizerKind::Adamw => OptimizerKind::AdamW,
-            wit::OptimizerKind::Sgd => OptimizerKind::Sgd,
-        },
-        learning_rate: c.learning_rate,
-        weight_decay: c.weight_decay,
-        beta1: c.beta1,
-        beta2: c.beta2,
-        eps: c.eps,
-        momentum: c.momentum,
     }
 }
 
@@ -210,9 +149,6 @@ const PARAMETERS: &str = "w2s:strategy/student.[method]student.parameters";
 const SET_PARAMETERS: &str = "w2s:strategy/student.[method]student.set-parameters";
 const ADD_NOISE: &str = "w2s:strategy/student.[method]student.add-noise";
 const DROP_STUDENT: &str = "w2s:strategy/student.[resource-drop]student";
-const NEW_OPTIMIZER: &str = "w2s:strategy/student.[constructor]optimizer";
-const SET_LR: &str = "w2s:strategy/student.[method]optimizer.set-learning-rate";
-const DROP_OPTIMIZER: &str = "w2s:strategy/student.[resource-drop]optimizer";
 
 fn arch_arg(arch: &wit::Arch) -> serde_json::Value {
     json!(arch_from_wit(*arch).describe())
@@ -400,84 +336,14 @@ impl student::HostStudent for HostState {
     }
 }
 
-impl student::HostOptimizer for HostState {
-    fn new(&mut self, config: wit::OptimizerConfig) -> wasmtime::Result<Resource<OptimizerEntry>> {
-        let kind = match config.kind {
-            wit::OptimizerKind::Adamw => "adamw",
-            wit::OptimizerKind::Sgd => "sgd",
-        };
-        self.audited(
-            NEW_OPTIMIZER,
-            Deadline::Check,
-            || vec![("kind", json!(kind))],
-            |s| {
-                s.meters.open_handle()?;
-                let (optimizer, refused) = match Optimizer::new(native_config(&config)) {
-                    Ok(o) => (Some(o), None),
-                    Err(e) => (None, Some(train_refusal(e, "optimizer")?)),
-                };
-                let _live = s.live.guard();
-                Ok(s.table.push(OptimizerEntry {
-                    optimizer,
-                    refused,
-                    bound_to: None,
-                    state_bytes: 0,
-                    _live,
-                })?)
-            },
-        )
-    }
-
-    fn set_learning_rate(
-        &mut self,
-        this: Resource<OptimizerEntry>,
-        learning_rate: f32,
-    ) -> WitResult<()> {
-        let args = || vec![("learning_rate", json!(learning_rate))];
-        self.audited(SET_LR, Deadline::Check, args, |s| {
-            let entry = s.table.get_mut(&this)?;
-            if let Some(refused) = &entry.refused {
-                return Ok(Err(refused.clone()));
-            }
-            let optimizer = entry.optimizer.as_mut().ok_or(HostTrap::Internal {
-                what: "set-learning-rate",
-            })?;
-            match optimizer.set_learning_rate(learning_rate) {
-                Ok(()) => Ok(Ok(())),
-                Err(e) => Ok(Err(train_refusal(e, "set-learning-rate")?)),
-            }
-        })
-    }
-
-    fn drop(&mut self, rep: Resource<OptimizerEntry>) -> wasmtime::Result<()> {
-        self.audited(DROP_OPTIMIZER, Deadline::Skip, Vec::new, |s| {
-            let entry = s.table.delete(rep)?;
-            s.meters.free_tensor(entry.state_bytes);
-            s.meters.close_handle();
-            Ok(())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use student::{HostOptimizer, HostStudent};
 
     use super::*;
+    use crate::imports::optimizer::adamw;
     use crate::state::test_support::{borrow, host_state, tiny_task};
     use w2s_policy::Policy;
-
-    fn adamw(learning_rate: f32) -> wit::OptimizerConfig {
-        wit::OptimizerConfig {
-            kind: wit::OptimizerKind::Adamw,
-            learning_rate,
-            weight_decay: 0.0,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            momentum: 0.0,
-        }
-    }
 
     #[test]
     fn predict_returns_probability_rows() {
@@ -530,27 +396,6 @@ mod tests {
         s.meters
             .alloc_tensor(Policy::default().host().tensor_bytes)
             .unwrap();
-    }
-
-    #[test]
-    fn refused_optimizer_config_is_returned_on_every_use() {
-        let (mut s, _) = host_state(Policy::default(), tiny_task(8));
-        let a = s.create(wit::Arch::Linear, 3).unwrap().unwrap();
-        let opt = HostOptimizer::new(&mut s, adamw(-1.0)).unwrap();
-        let e = s.set_learning_rate(borrow(&opt), 0.1).unwrap().unwrap_err();
-        assert!(e.message.contains("learning_rate"), "{}", e.message);
-        let e = s
-            .train_step(
-                borrow(&a),
-                borrow(&opt),
-                vec![0],
-                vec![1.0, 0.0, 0.0],
-                vec![1.0],
-            )
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(e.code, wit::ErrorCode::InvalidArgument);
-        assert_eq!(s.meters.train_steps, 0);
     }
 
     #[test]
@@ -649,26 +494,5 @@ mod tests {
                 .len(),
             12
         );
-    }
-
-    #[test]
-    fn optimizer_kinds_map_one_to_one() {
-        let c = wit::OptimizerConfig {
-            kind: wit::OptimizerKind::Sgd,
-            learning_rate: 0.1,
-            weight_decay: 0.0,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            momentum: 0.5,
-        };
-        let n = native_config(&c);
-        assert_eq!(n.kind, OptimizerKind::Sgd);
-        assert_eq!(n.momentum, 0.5);
-        let a = native_config(&wit::OptimizerConfig {
-            kind: wit::OptimizerKind::Adamw,
-            ..c
-        });
-        assert_eq!(a.kind, OptimizerKind::AdamW);
     }
 }

@@ -7,7 +7,8 @@ use w2s_train::head::validate_batch;
 use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
-use crate::imports::student::{OptimizerEntry, StudentEntry};
+use crate::imports::optimizer::OptimizerEntry;
+use crate::imports::student::StudentEntry;
 use crate::imports::{WitResult, train_refusal};
 use crate::state::HostState;
 

@@ -9,6 +9,7 @@ use super::TensorEntry;
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student::{HostOptimizer, HostStudent};
 use crate::imports::bindings::w2s::strategy::tensor as wt;
+use crate::imports::optimizer::adamw;
 use crate::imports::wit;
 use crate::state::HostState;
 use crate::state::test_support::{borrow, host_state, tiny_task};
@@ -129,19 +130,7 @@ fn forward_and_backward_step_train_the_student() {
         .create(wit::Arch::Mlp(wit::Mlp { hidden: 5 }), 3)
         .unwrap()
         .unwrap();
-    let opt = HostOptimizer::new(
-        &mut s,
-        wit::OptimizerConfig {
-            kind: wit::OptimizerKind::Adamw,
-            learning_rate: 0.1,
-            weight_decay: 0.0,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            momentum: 0.0,
-        },
-    )
-    .unwrap();
+    let opt = HostOptimizer::new(&mut s, adamw(0.1)).unwrap();
     let targets = s
         .from_list(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], vec![2, 3])
         .unwrap()
