@@ -266,9 +266,11 @@ pub enum EvalError {
         /// The parser's message.
         message: String,
     },
-    /// A suite's name is not a safe directory name.
-    #[error("suite name {name:?} must be 1 to 64 ASCII letters, digits, - or _")]
-    SuiteName {
+    /// A suite's or a suite task's name is not a safe directory name.
+    #[error("{what} {name:?} must be 1 to 64 ASCII letters, digits, - or _")]
+    UnsafeName {
+        /// `suite name` or `task name`.
+        what: &'static str,
         /// The name.
         name: String,
     },
@@ -279,12 +281,6 @@ pub enum EvalError {
         max: usize,
         /// Its tasks.
         count: usize,
-    },
-    /// A suite task's name is not a safe directory name.
-    #[error("task name {name:?} must be 1 to 64 ASCII letters, digits, - or _")]
-    SuiteTaskName {
-        /// The name.
-        name: String,
     },
     /// Two suite tasks have the same name.
     #[error("task name {name:?} appears twice")]

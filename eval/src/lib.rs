@@ -34,7 +34,8 @@
 //! # }
 //! ```
 //!
-//! `eval/examples/evaluate.rs` is a complete program; a test runs it.
+//! `eval/examples/evaluate.rs` is a complete program; `tests/all/library.rs`
+//! runs its `evaluate` and checks that the report is `w2s eval`'s.
 //!
 //! # Design decisions
 //!

@@ -140,7 +140,10 @@ impl Suite {
             message: e.message().to_owned(),
         })?;
         if !safe_name(&file.name) {
-            return Err(EvalError::SuiteName { name: file.name });
+            return Err(EvalError::UnsafeName {
+                what: "suite name",
+                name: file.name,
+            });
         }
         if file.tasks.is_empty() || file.tasks.len() > MAX_TASKS {
             return Err(EvalError::SuiteSize {
@@ -151,7 +154,8 @@ impl Suite {
         let mut names = BTreeSet::new();
         for t in &file.tasks {
             if !safe_name(&t.name) {
-                return Err(EvalError::SuiteTaskName {
+                return Err(EvalError::UnsafeName {
+                    what: "task name",
                     name: t.name.clone(),
                 });
             }

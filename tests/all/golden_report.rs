@@ -29,7 +29,7 @@
 //!   (`VOLATILE_PATHS`).
 //!
 //! The printed table is compared too, but for its `wall time` and `wasm`
-//! lines. To regenerate after a change that is meant to change results:
+//! lines and the baseline cache's status. To regenerate after a change that is meant to change results:
 //! `w2s task synth --seed 0 --out T`, then `w2s eval
 //! plugins/target/wasm32-wasip2/release/vanilla.wasm --task T --seed 1
 //! --seed 2 --controls --config epochs=10 --json
@@ -66,14 +66,22 @@ fn comparable(mut report: Value) -> Value {
     report
 }
 
-/// The table without its `wall time` and `wasm` lines.
+/// The table without its `wall time` and `wasm` lines, and with the
+/// baseline cache's status (`cache: hit`, `cache: computed`) blanked.
 fn comparable_table(text: &str) -> String {
     text.lines()
         .filter(|l| {
             let key = l.trim_start();
             !key.starts_with("wall time") && !key.starts_with("wasm ")
         })
-        .map(|l| format!("{l}\n"))
+        .map(|l| match l.find("cache: ") {
+            Some(at) => {
+                let rest = &l[at + "cache: ".len()..];
+                let word = rest.find(')').unwrap_or(rest.len());
+                format!("{}cache: -{}\n", &l[..at], &rest[word..])
+            }
+            None => format!("{l}\n"),
+        })
         .collect()
 }
 
