@@ -32,25 +32,9 @@ use crate::seeds::SeedPlan;
 use crate::submission::Submission;
 use crate::task::Task;
 
-/// One evaluation of a submission on a task, under given seeds.
-///
-/// ```no_run
-/// # fn main() -> Result<(), w2s_eval::EvalError> {
-/// use std::path::Path;
-/// use w2s_eval::{Evaluation, Executable, PolicyInfo, Quiet, SeedPlan, Submission, Task};
-///
-/// let exe = Executable::at("target/debug/w2s");
-/// let policy = PolicyInfo::effective(None)?;
-/// let wasm = Path::new("plugins/target/wasm32-wasip2/release/vanilla.wasm");
-/// let submission = Submission::load(&exe, wasm, policy, Path::new(".w2s/cache/compiled"))?;
-/// let task = Task::open(Path::new(".w2s/tasks/default"))?;
-/// let report = Evaluation::new(&task, &submission, SeedPlan::given(vec![1, 2])?)
-///     .controls(true)
-///     .run(&Quiet)?;
-/// println!("{:?}", report.score.map(|s| s.private.pgr));
-/// # Ok(())
-/// # }
-/// ```
+/// One evaluation of a submission on a task, under given seeds: build it
+/// with [`Evaluation::new`], set its options, [`Evaluation::run`] it (the
+/// crate docs have an example).
 pub struct Evaluation<'a> {
     task: &'a Task,
     submission: &'a Submission,
