@@ -197,7 +197,8 @@ fn methods(args: &MethodsArgs) -> Result<ExitCode> {
         let wasm = m.wasm(&args.wasm_dir);
         if !wasm.exists() {
             bail!(
-                "{} (method {}) is missing: build the plugins with scripts/build-plugins.sh",
+                "{} (method {}) is missing: build the plugins with scripts/build-plugins.sh \
+                 (the Python ones, python-*, with scripts/build-python-plugins.sh)",
                 wasm.display(),
                 m.plugin
             );
