@@ -23,6 +23,8 @@ pub(crate) struct Figures {
     pub(crate) throughput: Vec<(usize, Vec<Throughput>, Torch)>,
     pub(crate) shapes: Shapes,
     pub(crate) calls: Calls,
+    /// The Python guests' compile and run figures.
+    pub(crate) python: crate::python::Figures,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -82,6 +84,7 @@ impl Figures {
         for c in &self.calls.costs {
             let _ = writeln!(s, "call        {:12} {:.0} ns", c.call, c.ns);
         }
+        s.push_str(&self.python.summary());
         s
     }
 
@@ -123,6 +126,7 @@ impl Figures {
         self.tax_section(&mut s);
         self.throughput_section(&mut s);
         self.calls_section(&mut s);
+        s.push_str(&self.python.markdown());
         s
     }
 

@@ -218,7 +218,8 @@ pub(crate) fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
 /// `w2s guest build` into `plugins/target/wasm32-wasip2/release/
 /// python_<name>.wasm` once per test process (about 15 s each: the
 /// component embeds CPython; `scripts/build-python-plugins.sh` builds the
-/// strategies ahead).
+/// strategies ahead), and compiled into the artifact cache of [`workdir`]
+/// (see [`load_cached`]).
 pub(crate) fn python_plugin(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -242,6 +243,11 @@ pub(crate) fn python_plugin(name: &str) -> PathBuf {
             .arg("-o")
             .arg(&out));
         assert!(o.status.success(), "w2s guest build {name}:\n{stdout}\n{stderr}");
+        // Compile it now, without a deadline, into the cache `w2s eval`
+        // reads: on two busy cores a cold compile can take longer than the
+        // default `compile.timeout_ms` (a minute), which is not what the
+        // tests that evaluate it are about.
+        load_cached(&w2s_host::Sandbox::new(w2s_host::Policy::default()).unwrap(), &out);
         built.push(name.to_owned());
     }
     out
