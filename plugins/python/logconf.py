@@ -124,14 +124,23 @@ def harden(probs: list, weak: list, k: int) -> list:
 
 def mixed_targets(weak: list, hard: list, k: int, alpha: float) -> list:
     """Row-major ``(1 - alpha) * onehot(weak) + alpha * onehot(hard)`` in
-    f32, rounding after each operation."""
+    f32, rounding after each operation as Rust does. Each entry is one of
+    four values (its one-hot factors are 0 or 1), computed once per call."""
     keep = f32math.sub(1.0, alpha)
+
+    def entry(from_weak: float, from_self: float) -> float:
+        return f32math.add(f32math.mul(keep, from_weak), f32math.mul(alpha, from_self))
+
+    neither, weak_only, self_only, both = entry(0.0, 0.0), entry(1.0, 0.0), entry(0.0, 1.0), entry(1.0, 1.0)
     out = []
     for w, h in zip(weak, hard):
-        for c in range(k):
-            from_weak = 1.0 if c == w else 0.0
-            from_self = 1.0 if c == h else 0.0
-            out.append(f32math.add(f32math.mul(keep, from_weak), f32math.mul(alpha, from_self)))
+        row = [neither] * k
+        if w == h:
+            row[w] = both
+        else:
+            row[w] = weak_only
+            row[h] = self_only
+        out.extend(row)
     return out
 
 

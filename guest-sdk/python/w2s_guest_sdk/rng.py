@@ -92,11 +92,24 @@ class Rng:
         return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TAU * u2)
 
     def shuffle(self, items: list) -> None:
-        """Shuffles ``items`` in place (Fisher-Yates, from the back)."""
-        below = self.below
+        """Shuffles ``items`` in place (Fisher-Yates, from the back). The
+        generator is inlined (``next_u64`` and ``below`` on local state, the
+        same stream): shuffles are most of a simple strategy's own work."""
+        s0, s1, s2, s3 = self._s
+        m = _MASK
         for i in range(len(items) - 1, 0, -1):
-            j = below(i + 1)
+            x = (s1 * 5) & m
+            result = ((((x << 7) | (x >> 57)) & m) * 9) & m
+            t = (s1 << 17) & m
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = ((s3 << 45) | (s3 >> 19)) & m
+            j = (result * (i + 1)) >> 64
             items[i], items[j] = items[j], items[i]
+        self._s = [s0, s1, s2, s3]
 
     def permutation(self, n: int) -> "list[int]":
         """``0..n`` in a random order: a fresh shuffle of ``n`` pool indices."""
