@@ -138,11 +138,20 @@ pub(crate) fn measure(task: &DefaultTask, repeats: usize) -> Result<Figures> {
         let mut identical = same_bits(&r, &p)?;
         let (mut rust_s, mut python_s) = (Vec::new(), Vec::new());
         for i in 0..repeats {
-            let order = if i % 2 == 0 { [false, true] } else { [true, false] };
+            let order = if i % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
             let mut heads = Vec::new();
             for is_python in order {
                 let (head, _, s) = run(&sandbox, if is_python { &python } else { &rust }, task)?;
-                if is_python { &mut python_s } else { &mut rust_s }.push(s);
+                if is_python {
+                    &mut python_s
+                } else {
+                    &mut rust_s
+                }
+                .push(s);
                 heads.push(head);
             }
             identical &= same_bits(&heads[0], &heads[1])?;

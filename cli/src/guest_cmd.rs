@@ -101,7 +101,10 @@ fn module_name(app: &Path) -> Result<String> {
         app.display()
     );
     let stem = app.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let identifier = stem.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let identifier = stem
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     ensure!(
         identifier,
@@ -119,13 +122,17 @@ fn module_name(app: &Path) -> Result<String> {
 /// Checks that `exe` is the pinned componentize-py.
 fn check_componentize_py(exe: &Path) -> Result<()> {
     let want = pinned("componentize-py")?;
-    let install = format!("install it with `pip install componentize-py=={want}` (scripts/setup-python.sh)");
+    let install =
+        format!("install it with `pip install componentize-py=={want}` (scripts/setup-python.sh)");
     let out = Command::new(exe)
         .arg("--version")
         .output()
         .with_context(|| format!("cannot run {}: {install}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let found = text.trim().strip_prefix("componentize-py ").unwrap_or(text.trim());
+    let found = text
+        .trim()
+        .strip_prefix("componentize-py ")
+        .unwrap_or(text.trim());
     ensure!(
         out.status.success() && found == want,
         "componentize-py {want} is required, found {found:?}: {install}"
@@ -136,7 +143,11 @@ fn check_componentize_py(exe: &Path) -> Result<()> {
 /// The sockets stub: the one given, or the default, built if missing.
 fn sockets_stub(args: &BuildArgs) -> Result<PathBuf> {
     if let Some(path) = &args.sockets_stub {
-        ensure!(path.is_file(), "the sockets stub {} does not exist", path.display());
+        ensure!(
+            path.is_file(),
+            "the sockets stub {} does not exist",
+            path.display()
+        );
         return Ok(path.clone());
     }
     let crate_dir = args.sdk_dir.join("sockets-deny");
@@ -239,7 +250,9 @@ pub(crate) fn plug_sockets_stub(python: &[u8], stub: &[u8]) -> Result<Vec<u8>> {
             _ => policy.imports().check(name) == ImportCheck::Allowed,
         };
         if !allowed {
-            bail!("the built component still imports {name}, which the default policy does not allow");
+            bail!(
+                "the built component still imports {name}, which the default policy does not allow"
+            );
         }
     }
     Ok(bytes)

@@ -147,11 +147,21 @@ mod tests {
         for &seed in seeds {
             let mut r = Rng::new(seed);
             out += &format!("seed {seed}\n");
-            out += &format!("u64 {}\n", join((0..5).map(|_| r.next_u64().to_string()).collect()));
-            let uniform = (0..3).map(|_| format!("{:016x}", r.uniform().to_bits())).collect();
+            out += &format!(
+                "u64 {}\n",
+                join((0..5).map(|_| r.next_u64().to_string()).collect())
+            );
+            let uniform = (0..3)
+                .map(|_| format!("{:016x}", r.uniform().to_bits()))
+                .collect();
             out += &format!("uniform {}\n", join(uniform));
-            out += &format!("below {}\n", join(BELOW.iter().map(|&n| r.below(n).to_string()).collect()));
-            let normal = (0..3).map(|_| format!("{:016x}", r.normal().to_bits())).collect();
+            out += &format!(
+                "below {}\n",
+                join(BELOW.iter().map(|&n| r.below(n).to_string()).collect())
+            );
+            let normal = (0..3)
+                .map(|_| format!("{:016x}", r.normal().to_bits()))
+                .collect();
             out += &format!("normal {}\n", join(normal));
             for n in [17, 1] {
                 let perm = r.permutation(n).iter().map(u32::to_string).collect();
@@ -162,7 +172,10 @@ mod tests {
                 out += &format!("derive '{stream}' {}\n", derive_seed(seed, stream));
             }
             let perm = Rng::for_stream(seed, "shuffle").permutation(9);
-            out += &format!("stream {}\n", join(perm.iter().map(u32::to_string).collect()));
+            out += &format!(
+                "stream {}\n",
+                join(perm.iter().map(u32::to_string).collect())
+            );
         }
         out
     }
@@ -180,7 +193,11 @@ mod tests {
             .args(seeds.iter().map(u64::to_string))
             .output()
             .expect("python3 runs (the Python SDK's tests need it)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let python = String::from_utf8(out.stdout).unwrap();
         let rust = stream_text(&seeds);
         for (i, (p, r)) in python.lines().zip(rust.lines()).enumerate() {

@@ -242,12 +242,18 @@ pub(crate) fn python_plugin(name: &str) -> PathBuf {
             .arg(&app)
             .arg("-o")
             .arg(&out));
-        assert!(o.status.success(), "w2s guest build {name}:\n{stdout}\n{stderr}");
+        assert!(
+            o.status.success(),
+            "w2s guest build {name}:\n{stdout}\n{stderr}"
+        );
         // Compile it now, without a deadline, into the cache `w2s eval`
         // reads: on two busy cores a cold compile can take longer than the
         // default `compile.timeout_ms` (a minute), which is not what the
         // tests that evaluate it are about.
-        load_cached(&w2s_host::Sandbox::new(w2s_host::Policy::default()).unwrap(), &out);
+        load_cached(
+            &w2s_host::Sandbox::new(w2s_host::Policy::default()).unwrap(),
+            &out,
+        );
         built.push(name.to_owned());
     }
     out

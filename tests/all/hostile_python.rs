@@ -1,8 +1,9 @@
-//! Hostile Python guests: `tests/fixtures/python/hostile.py`, built with
-//! `w2s guest build`, one attempt per `mode=`, each ending in its exact
-//! typed outcome under the default policy (the loop under a smaller fuel
-//! budget, so that it ends in about a second). The component is built and
-//! compiled once per test process; the cases run one after the other.
+//! Hostile Python guests, and the Python SDK against the real host:
+//! `tests/fixtures/python/fixture.py`, built with `w2s guest build`, one
+//! behaviour per `mode=`, each ending in its exact typed outcome under the
+//! default policy (the loop under a smaller fuel budget, so that it ends in
+//! about a second). The component is built and compiled once per test
+//! process; the cases run one after the other.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ const LOOP_FUEL: u64 = 2_000_000_000;
 fn hostile(policy: Policy, mode: &str) -> RunReport {
     let task = Arc::new(PublicTask::open(&default_task(), &Device::Cpu).unwrap());
     let sandbox = Sandbox::new(policy).unwrap();
-    let strategy = load_cached(&sandbox, &python_plugin("hostile"));
+    let strategy = load_cached(&sandbox, &python_plugin("fixture"));
     let report = sandbox.run(&strategy, task, &format!("mode={mode}"), 3, &mut |_| {});
     assert_eq!(sandbox.live_handles(), 0, "{mode}: handles left alive");
     report
@@ -60,7 +61,11 @@ fn python_hostile_cases_end_in_their_typed_outcomes() {
         ),
         // The host grants no environment variable, and none of the
         // builder's is baked into the component.
-        ("environ", default(), guest_error("RuntimeError: environ={}")),
+        (
+            "environ",
+            default(),
+            guest_error("RuntimeError: environ={}"),
+        ),
         ("raise", default(), guest_error("ValueError: boom")),
     ];
     for (mode, policy, expected) in cases {
@@ -73,10 +78,25 @@ fn python_hostile_cases_end_in_their_typed_outcomes() {
         if mode == "raise" {
             // The SDK prints the traceback to stderr, which the report keeps.
             let stderr = &report.stderr.kept;
-            assert!(stderr.contains("Traceback (most recent call last)"), "{stderr}");
+            assert!(
+                stderr.contains("Traceback (most recent call last)"),
+                "{stderr}"
+            );
             assert!(stderr.contains("ValueError: boom"), "{stderr}");
         }
     }
+}
+
+#[test]
+fn python_sdk_tour_completes_against_the_real_host() {
+    let report = hostile(Policy::default(), "tour");
+    assert_eq!(report.outcome, Outcome::Completed, "{}", report.stderr.kept);
+    assert!(report.student.is_some());
+    // One backward step and one train step on the held-out fold.
+    assert_eq!(report.usage.train_steps, 2);
+    assert_eq!(report.metrics.len(), 1);
+    assert_eq!(report.metrics[0].name, "tour_loss");
+    assert!(report.metrics[0].value.is_finite());
 }
 
 /// `w2s guest build APP -o OUT` in the repository root.
