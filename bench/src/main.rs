@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! scripts/build-plugins.sh                                  # the guests it runs
+//! scripts/build-python-plugins.sh                           # and the Python ones
 //! cargo run -p w2s-bench                                    # print the figures
 //! cargo run -p w2s-bench -- --write docs/PERFORMANCE.md     # and write the doc
 //! ```
