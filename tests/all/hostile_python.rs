@@ -126,6 +126,22 @@ fn guest_build_refuses_bad_strategy_files_with_one_error() {
     assert_clean_error(&o, &e, "is reserved");
     let (o, _, e) = guest_build(&dir.path().join("absent.py"), &out);
     assert_clean_error(&o, &e, "does not exist");
+    // Another componentize-py than the pinned one, and a missing stub.
+    let ok = write("ok.py", "def run(c): pass\n");
+    let (o, _, e) = run(w2s()
+        .current_dir(crate::helpers::repo())
+        .args(["guest", "build", "--componentize-py", "echo"])
+        .arg(&ok)
+        .arg("-o")
+        .arg(&out));
+    assert_clean_error(&o, &e, "componentize-py 0.25.1 is required");
+    let (o, _, e) = run(w2s()
+        .current_dir(crate::helpers::repo())
+        .args(["guest", "build", "--sockets-stub", "/nonexistent.wasm"])
+        .arg(&ok)
+        .arg("-o")
+        .arg(&out));
+    assert_clean_error(&o, &e, "the sockets stub /nonexistent.wasm does not exist");
     // Python that does not import: componentize-py's error, on one line.
     let (o, _, e) = guest_build(&write("broken.py", "def run(config:\n"), &out);
     assert_clean_error(&o, &e, "componentize-py failed on");
