@@ -4,17 +4,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
+scripts/setup-python.sh   # componentize-py, pinned, for the Python guests
 
 echo "== format"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)
+(cd guest-sdk/python/sockets-deny && cargo fmt --check)
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 (cd plugins && cargo clippy --release --locked -- -D warnings)
+(cd guest-sdk/python/sockets-deny && unset CARGO_TARGET_DIR && cargo clippy --release --locked -- -D warnings)
 
 echo "== build plugins (wasm32-wasip2)"
 scripts/build-plugins.sh
+
+echo "== tests: the Python SDK's pure modules, natively (CPython)"
+python3 -m unittest discover -s guest-sdk/python/tests
 
 echo "== tests: the guests' own unit tests (settings parsing, pure helpers), natively"
 (cd plugins && unset CARGO_TARGET_DIR && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')" --quiet)

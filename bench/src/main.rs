@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! scripts/build-plugins.sh                                  # the guests it runs
+//! scripts/build-python-plugins.sh                           # and the Python ones
 //! cargo run -p w2s-bench                                    # print the figures
 //! cargo run -p w2s-bench -- --write docs/PERFORMANCE.md     # and write the doc
 //! ```
@@ -19,7 +20,10 @@
 //!   (`bench/torch_throughput.py`, same shapes and thread count) when
 //!   `python3 -c 'import torch'` works;
 //! - **call overhead** ([`calls`]): the cost of one trivial host call and
-//!   of one small tensor op, from `plugins/bench-guest` loops.
+//!   of one small tensor op, from `plugins/bench-guest` loops;
+//! - **Python guests** ([`python`]): compile time (cold and cached) of the
+//!   Python ports (`scripts/build-python-plugins.sh`) and their Rust twins,
+//!   and their fuel and wall time.
 //!
 //! The binary uses mimalloc, as `w2s` does. It is a workspace member so
 //! that CI builds it, but nothing runs it in `cargo test`.
@@ -30,6 +34,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod calls;
 mod guest;
 mod machine;
+mod python;
 mod report;
 mod tax;
 mod throughput;
@@ -50,6 +55,8 @@ struct Args {
     throughput_only: bool,
     /// Only the sandbox tax (no report).
     tax_only: bool,
+    /// Only the Python guests' figures (prints their section).
+    python_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
 }
@@ -62,6 +69,7 @@ impl Args {
             throughput_only: false,
             throughput_child: false,
             tax_only: false,
+            python_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -77,9 +85,10 @@ impl Args {
                 "--throughput-only" => args.throughput_only = true,
                 "--throughput-child" => args.throughput_child = true,
                 "--tax-only" => args.tax_only = true,
+                "--python-only" => args.python_only = true,
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only]"
                     );
                     std::process::exit(0);
                 }
@@ -112,6 +121,14 @@ fn main() -> Result<()> {
         tax::measure(&task, args.repeats)?;
         return Ok(());
     }
+    if args.python_only {
+        let task = guest::DefaultTask::generate()?;
+        let python = python::measure(&task, args.repeats.min(5))?;
+        print!("{}", python.summary());
+        eprintln!("load after: {:?}", machine::load());
+        print!("{}", python.markdown());
+        return Ok(());
+    }
     if args.throughput_only {
         throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
         return Ok(());
@@ -120,6 +137,7 @@ fn main() -> Result<()> {
     let tax = tax::measure(&task, args.repeats)?;
     let throughput = throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
     let calls = calls::measure(&task, 3)?;
+    let python = python::measure(&task, args.repeats.min(5))?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,
@@ -129,6 +147,7 @@ fn main() -> Result<()> {
         throughput,
         shapes: throughput::Shapes::STANDARD,
         calls,
+        python,
     };
     print!("{}", figures.summary());
     if let Some(path) = args.write {

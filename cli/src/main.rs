@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod compile_cmd;
 mod eval;
+mod guest_cmd;
 mod policy_cmd;
 mod progress;
 mod replay;
@@ -55,6 +56,9 @@ enum Command {
     /// Benchmark the method plugins on the task families (docs/RESULTS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Build strategies written in Python into components.
+    #[command(subcommand)]
+    Guest(guest_cmd::GuestCommand),
     /// Compile a component under an address-space limit (started by `eval`
     /// and `run`; not for direct use).
     #[command(hide = true)]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Task(cmd) => task_cmd::run(cmd),
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Guest(cmd) => guest_cmd::run(cmd),
         Command::Compile(args) => compile_cmd::compile(args),
         Command::Serve(args) => service_cmd::serve(args),
         Command::Worker(args) => service_cmd::worker(args),

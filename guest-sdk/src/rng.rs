@@ -137,6 +137,75 @@ mod tests {
         assert_eq!(derive_seed(1, "shuffle"), 5447329990252042105);
     }
 
+    /// The stream `guest-sdk/python/tests/rng_stream.py` prints for `seeds`,
+    /// in its format (floats as IEEE bits).
+    fn stream_text(seeds: &[u64]) -> String {
+        const STREAMS: [&str; 5] = ["", "shuffle", "weights", "fold-3", "\u{fc}n\u{ef}code"];
+        const BELOW: [u64; 7] = [1, 2, 3, 10, 1000, (1 << 32) + 1, u64::MAX];
+        let join = |v: Vec<String>| v.join(" ");
+        let mut out = String::new();
+        for &seed in seeds {
+            let mut r = Rng::new(seed);
+            out += &format!("seed {seed}\n");
+            out += &format!(
+                "u64 {}\n",
+                join((0..5).map(|_| r.next_u64().to_string()).collect())
+            );
+            let uniform = (0..3)
+                .map(|_| format!("{:016x}", r.uniform().to_bits()))
+                .collect();
+            out += &format!("uniform {}\n", join(uniform));
+            out += &format!(
+                "below {}\n",
+                join(BELOW.iter().map(|&n| r.below(n).to_string()).collect())
+            );
+            let normal = (0..3)
+                .map(|_| format!("{:016x}", r.normal().to_bits()))
+                .collect();
+            out += &format!("normal {}\n", join(normal));
+            for n in [17, 1] {
+                let perm = r.permutation(n).iter().map(u32::to_string).collect();
+                out += &format!("perm {}\n", join(perm));
+            }
+            for stream in STREAMS {
+                // Python's repr of these strings: single quotes, no escapes.
+                out += &format!("derive '{stream}' {}\n", derive_seed(seed, stream));
+            }
+            let perm = Rng::for_stream(seed, "shuffle").permutation(9);
+            out += &format!(
+                "stream {}\n",
+                join(perm.iter().map(u32::to_string).collect())
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn python_sdk_draws_the_same_stream() {
+        // The Python SDK's Rng (guest-sdk/python/w2s_guest_sdk/rng.py) under
+        // CPython against this one: every draw equal, floats bit for bit.
+        // (Box-Muller's log and cos come from the platform's libm on both
+        // sides here; in the sandbox both use wasi-libc's.)
+        let seeds = [0, 1, 7, 42, 77, u64::MAX, 0x9E37_79B9_7F4A_7C15];
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/tests/rng_stream.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .args(seeds.iter().map(u64::to_string))
+            .output()
+            .expect("python3 runs (the Python SDK's tests need it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let python = String::from_utf8(out.stdout).unwrap();
+        let rust = stream_text(&seeds);
+        for (i, (p, r)) in python.lines().zip(rust.lines()).enumerate() {
+            assert_eq!(p, r, "line {i} differs");
+        }
+        assert_eq!(python.lines().count(), rust.lines().count());
+    }
+
     #[test]
     fn permutation_is_a_permutation() {
         let mut p = Rng::new(3).permutation(1000);

@@ -81,7 +81,8 @@ pub struct GuestLimits {
     pub memory_bytes: u64,
     /// Elements of any one table. Default 100_000.
     pub table_elements: u64,
-    /// Core wasm instances. Default 16 (a Rust wasip2 guest needs 3).
+    /// Core wasm instances. Default 32 (a Rust wasip2 guest needs 3, a
+    /// Python one built by `w2s guest build` 17).
     pub instances: u32,
 }
 
@@ -92,7 +93,7 @@ impl Default for GuestLimits {
             wall_clock_ms: 120_000,
             memory_bytes: 256 << 20,
             table_elements: 100_000,
-            instances: 16,
+            instances: 32,
         }
     }
 }

@@ -212,3 +212,73 @@ pub(crate) fn assert_clean_error(out: &Output, stderr: &str, needle: &str) {
         errors[0]
     );
 }
+
+/// Path of the component of the Python strategy `plugins/python/<name>.py`,
+/// or of the Python fixture `tests/fixtures/python/<name>.py`, built with
+/// `w2s guest build` into `plugins/target/wasm32-wasip2/release/
+/// python_<name>.wasm` once per test process (about 15 s each: the
+/// component embeds CPython; `scripts/build-python-plugins.sh` builds the
+/// strategies ahead), and compiled into the artifact cache of [`workdir`]
+/// (see [`load_cached`]).
+pub(crate) fn python_plugin(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let out = repo().join(format!(
+        "plugins/target/wasm32-wasip2/release/python_{name}.wasm"
+    ));
+    if !built.iter().any(|b| b == name) {
+        let app = [
+            format!("plugins/python/{name}.py"),
+            format!("tests/fixtures/python/{name}.py"),
+        ]
+        .into_iter()
+        .map(|p| repo().join(p))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no Python strategy or fixture named {name}"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let (o, stdout, stderr) = run(Command::new(env!("CARGO_BIN_EXE_w2s"))
+            .current_dir(repo())
+            .args(["guest", "build"])
+            .arg(&app)
+            .arg("-o")
+            .arg(&out));
+        assert!(
+            o.status.success(),
+            "w2s guest build {name}:\n{stdout}\n{stderr}"
+        );
+        // Compile it now, without a deadline, into the cache `w2s eval`
+        // reads: on two busy cores a cold compile can take longer than the
+        // default `compile.timeout_ms` (a minute), which is not what the
+        // tests that evaluate it are about.
+        load_cached(
+            &w2s_host::Sandbox::new(w2s_host::Policy::default()).unwrap(),
+            &out,
+        );
+        built.push(name.to_owned());
+    }
+    out
+}
+
+/// Loads `wasm` into `sandbox` through the artifact cache that `w2s eval`
+/// uses in [`workdir`], compiling it in this process on a miss: a Python
+/// component (about 19 MB) is then compiled once per test process, however
+/// many tests and evaluations load it.
+pub(crate) fn load_cached(sandbox: &w2s_host::Sandbox, wasm: &Path) -> w2s_host::Strategy {
+    static COMPILING: Mutex<()> = Mutex::new(());
+    let bytes = std::fs::read(wasm).unwrap();
+    let cache = w2s_host::ArtifactCache::new(workdir().join(".w2s/cache/compiled"));
+    let key = w2s_host::ArtifactCache::key(sandbox, &bytes);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let _one_at_a_time = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    if let w2s_host::Lookup::Hit(component) = cache.get(sandbox, &key) {
+        return sandbox.load_compiled(component, sha).unwrap();
+    }
+    sandbox.preflight(&bytes).unwrap();
+    cache
+        .put(&key, &w2s_host::Sandbox::precompile(&bytes).unwrap())
+        .unwrap();
+    match cache.get(sandbox, &key) {
+        w2s_host::Lookup::Hit(component) => sandbox.load_compiled(component, sha).unwrap(),
+        _ => panic!("{}: the artifact just stored does not load", wasm.display()),
+    }
+}

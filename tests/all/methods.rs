@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TEST_SECRET, assert_clean_error, plugin, read_json, repo, run, w2s};
+use crate::helpers::{
+    TEST_SECRET, assert_clean_error, plugin, python_plugin, read_json, repo, run, w2s,
+};
 
 /// Crates in `plugins/` that are not strategies: sandbox fixtures, the
 /// fuzz driver, the benchmark guest, and `prior-only`, the fixture that
@@ -58,7 +60,7 @@ fn every_listed_method_completes_its_smoke_run_with_a_finite_pgr() {
     let task = small_task();
     let dir = tempfile::tempdir().unwrap();
     for (name, smoke) in methods() {
-        let wasm = plugin(&name.replace('-', "_"));
+        let wasm = method_component(&name);
         let json = dir.path().join(format!("{name}.json"));
         let (out, stdout, stderr) = run(w2s()
             .arg("eval")
@@ -77,9 +79,26 @@ fn every_listed_method_completes_its_smoke_run_with_a_finite_pgr() {
     }
 }
 
-/// The package name of every crate directly under `plugins/`.
+/// The component of the method `name`: a Rust plugin, or for `python-X`
+/// the Python strategy `plugins/python/X.py`.
+fn method_component(name: &str) -> PathBuf {
+    match name.strip_prefix("python-") {
+        Some(python) => python_plugin(python),
+        None => plugin(&name.replace('-', "_")),
+    }
+}
+
+/// The package name of every crate directly under `plugins/`, and
+/// `python-X` for every Python strategy `plugins/python/X.py`.
 fn plugin_crates() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir(repo().join("plugins/python")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "py") {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            out.insert(format!("python-{stem}"));
+        }
+    }
     for entry in std::fs::read_dir(repo().join("plugins")).unwrap() {
         let manifest = entry.unwrap().path().join("Cargo.toml");
         if let Ok(text) = std::fs::read_to_string(&manifest) {

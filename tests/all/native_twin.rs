@@ -35,7 +35,7 @@ fn sandboxed(name: &str, config: &str, task: &Arc<PublicTask>) -> Head {
     report.student.unwrap()
 }
 
-fn assert_same_bits(a: &Head, b: &Head) {
+pub(crate) fn assert_same_bits(a: &Head, b: &Head) {
     assert_eq!(a.arch(), b.arch());
     assert_eq!(a.params().len(), b.params().len());
     for (i, (p, q)) in a.params().iter().zip(b.params()).enumerate() {

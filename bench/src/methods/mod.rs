@@ -180,7 +180,8 @@ pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Res
         let wasm = m.wasm(&opts.wasm_dir);
         if !wasm.exists() {
             bail!(
-                "{} (method {}) is missing: build the plugins with scripts/build-plugins.sh",
+                "{} (method {}) is missing: build the plugins with scripts/build-plugins.sh \
+                 (the Python ones, python-*, with scripts/build-python-plugins.sh)",
                 wasm.display(),
                 m.plugin
             );
