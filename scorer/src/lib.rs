@@ -20,7 +20,9 @@
 //! (coarsely), and the private part, which decides rankings. One call scores
 //! every student of an evaluation ([`score_checkpoints`]), so the held-out
 //! data is verified and the baselines are loaded once. [`stats`] turns
-//! per-seed figures into means, standard errors and 95% intervals.
+//! per-seed figures into means, standard errors and 95% intervals. A
+//! bundle whose test split has named subsets gets every figure per subset
+//! too ([`subsets`]), next to the overall one.
 //!
 //! This crate depends on `train` and never on `host`; CI checks both ways.
 
@@ -31,6 +33,7 @@ pub mod heldout;
 pub mod score;
 pub mod splits;
 pub mod stats;
+pub mod subsets;
 
 pub use error::ScorerError;
 pub use score::{PartScore, ScoreSet, StudentScore, score_checkpoints};

@@ -12,6 +12,7 @@ use crate::baseline::{self, Baselines, CacheStatus, SCORER_VERSION};
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
 use crate::splits::{Part, SPLIT_RULE, TestSplit};
+use crate::subsets::{self, SubsetScore};
 
 /// The sizes of the two parts of the test split, and the rule that made
 /// them.
@@ -46,6 +47,10 @@ pub struct StudentScore {
     pub public: PartScore,
     /// On the private part.
     pub private: PartScore,
+    /// Per named subset of the test split (empty, and absent from the JSON,
+    /// when the bundle has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<SubsetScore>,
 }
 
 impl StudentScore {
@@ -130,6 +135,12 @@ pub fn score_checkpoints(
             arch: head.arch().describe(),
             public: figures(Part::Public),
             private: figures(Part::Private),
+            subsets: match &h.test_subsets {
+                Some(s) => {
+                    subsets::scores(&split, s, &baselines.subsets, &predicted, &h.test_labels)
+                }
+                None => Vec::new(),
+            },
         });
     }
     Ok(ScoreSet {
