@@ -167,7 +167,11 @@ pub fn build(
     );
 
     let eval_texts: Vec<&Example> = data.pool.iter().chain(&data.test).collect();
-    let weak_texts: Vec<&Example> = data.labeled.iter().chain(&eval_texts).collect();
+    let weak_texts: Vec<&Example> = data
+        .labeled
+        .iter()
+        .chain(eval_texts.iter().copied())
+        .collect();
     let extraction = Extraction {
         cfg,
         data: &data,
