@@ -21,6 +21,7 @@ mod methods;
 mod native_twin;
 mod policy;
 mod policy_run;
+mod real_task;
 mod replay;
 mod seeds;
 mod service;
