@@ -19,7 +19,10 @@
 //!   (`bench/torch_throughput.py`, same shapes and thread count) when
 //!   `python3 -c 'import torch'` works;
 //! - **call overhead** ([`calls`]): the cost of one trivial host call and
-//!   of one small tensor op, from `plugins/bench-guest` loops.
+//!   of one small tensor op, from `plugins/bench-guest` loops;
+//! - **feature extraction** ([`extraction`]): tokens per second of
+//!   `w2s-lm`'s forward pass against PyTorch `transformers` on random-weight
+//!   Qwen2-shaped models (`bench/torch_extraction.py`).
 //!
 //! The binary uses mimalloc, as `w2s` does. It is a workspace member so
 //! that CI builds it, but nothing runs it in `cargo test`.
@@ -28,6 +31,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod calls;
+mod extraction;
 mod guest;
 mod machine;
 mod report;
@@ -50,6 +54,8 @@ struct Args {
     throughput_only: bool,
     /// Only the sandbox tax (no report).
     tax_only: bool,
+    /// Only the feature-extraction benchmark (prints its section).
+    extraction_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
 }
@@ -62,6 +68,7 @@ impl Args {
             throughput_only: false,
             throughput_child: false,
             tax_only: false,
+            extraction_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -77,9 +84,10 @@ impl Args {
                 "--throughput-only" => args.throughput_only = true,
                 "--throughput-child" => args.throughput_child = true,
                 "--tax-only" => args.tax_only = true,
+                "--extraction-only" => args.extraction_only = true,
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --extraction-only]"
                     );
                     std::process::exit(0);
                 }
@@ -112,6 +120,14 @@ fn main() -> Result<()> {
         tax::measure(&task, args.repeats)?;
         return Ok(());
     }
+    if args.extraction_only {
+        let figures = extraction::measure(machine.threads)?;
+        print!(
+            "{}",
+            extraction::markdown(&figures, machine.threads, load_before)?
+        );
+        return Ok(());
+    }
     if args.throughput_only {
         throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
         return Ok(());
@@ -120,6 +136,8 @@ fn main() -> Result<()> {
     let tax = tax::measure(&task, args.repeats)?;
     let throughput = throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
     let calls = calls::measure(&task, 3)?;
+    let extraction_load = machine::load();
+    let extraction = extraction::measure(machine.threads)?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,
@@ -131,8 +149,10 @@ fn main() -> Result<()> {
         calls,
     };
     print!("{}", figures.summary());
+    let extraction = extraction::markdown(&extraction, figures.machine.threads, extraction_load)?;
+    print!("{extraction}");
     if let Some(path) = args.write {
-        std::fs::write(&path, figures.markdown())?;
+        std::fs::write(&path, format!("{}\n{extraction}", figures.markdown()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

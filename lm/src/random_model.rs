@@ -266,9 +266,9 @@ impl RandomModel {
                     .map_err(|e| LmError::invalid("weights", e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let data = safetensors::serialize(views, None)
-            .map_err(|e| LmError::invalid("weights", e.to_string()))?;
-        write("model.safetensors", &data)
+        let path = dir.join("model.safetensors");
+        safetensors::serialize_to_file(views, None, &path)
+            .map_err(|e| LmError::invalid("weights", e.to_string()))
     }
 }
 
