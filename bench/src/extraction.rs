@@ -105,7 +105,7 @@ fn texts(n: usize, tokens: usize) -> Vec<String> {
             let mut w = i;
             while t.len() < tokens {
                 t.push_str(WORDS[w % WORDS.len()]);
-                w = w * 31 + 7;
+                w = (w * 31 + 7) % 1_000_003;
             }
             t.truncate(tokens);
             t

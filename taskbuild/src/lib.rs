@@ -12,6 +12,7 @@
 //! - [`dataset`]: the AAR's chat, math and code JSONL directories (fixed
 //!   split files; the test split's subset names go to `heldout/` only)
 //!   and a generic `{"text", "label"}` JSONL with a seeded split rule.
+//! - [`split`]: the generic format's seeded split rule.
 //! - [`cache`]: pooled features keyed by model and dataset hashes, layer,
 //!   pooling and extraction settings, verified by hash before use, so a
 //!   second build that changes only the probe runs no model.
@@ -27,6 +28,8 @@ pub mod cache;
 pub mod dataset;
 pub mod error;
 pub mod probe;
+mod provenance;
+pub mod split;
 
 pub use build::{BuildConfig, BuildSummary, FeatureScaling, build};
 pub use error::{BuildError, Result};
