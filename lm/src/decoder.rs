@@ -128,15 +128,15 @@ impl Decoder {
                 ),
             ));
         }
-        if let Some(w) = self.config.sliding_window {
-            if seq > w {
-                return Err(LmError::invalid(
-                    "sequence",
-                    format!(
-                        "{seq} tokens exceed the model's attention window ({w}); only full attention is implemented"
-                    ),
-                ));
-            }
+        if let Some(w) = self.config.sliding_window
+            && seq > w
+        {
+            return Err(LmError::invalid(
+                "sequence",
+                format!(
+                    "{seq} tokens exceed the model's attention window ({w}); only full attention is implemented"
+                ),
+            ));
         }
         let ids_t = Tensor::from_slice(ids, batch * seq, &self.device)?;
         let mut x =

@@ -41,7 +41,9 @@ impl Rope {
                         let scaled = if wavelen > low_wavelen { f / factor } else { f };
                         let smooth = (old_len / wavelen - low_freq_factor)
                             / (high_freq_factor - low_freq_factor);
-                        let medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+                        // transformers' `~(wavelen < high) * ~(wavelen > low)`
+                        // (frequencies are finite, so no NaN to mind).
+                        let medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
                         if medium {
                             (1.0 - smooth) * scaled / factor + smooth * scaled
                         } else {

@@ -168,7 +168,13 @@ mod tests {
         // Weak right on "rare" only; ceiling right everywhere.
         let weak: Vec<u32> = (0..n).map(|i| u32::from(i % 4 == 0)).collect();
         let ceiling = vec![1u32; n];
-        let b = baselines(&split, &subsets, &weak, &[ceiling.clone()], &labels);
+        let b = baselines(
+            &split,
+            &subsets,
+            &weak,
+            std::slice::from_ref(&ceiling),
+            &labels,
+        );
         assert_eq!(b[0].name, "rare");
         assert_eq!(b[0].public_size + b[0].private_size, 100);
         assert_eq!((b[0].public.weak_acc, b[1].public.weak_acc), (1.0, 0.0));

@@ -219,7 +219,7 @@ pub fn build(
             .take(128)
             .collect()
     });
-    let mut provenance = provenance(
+    let mut provenance = crate::provenance::record(
         cfg,
         &data,
         &probe,

@@ -118,7 +118,11 @@ impl WeakProbe {
         settings: &ProbeSettings,
         seed: u64,
     ) -> Result<Self> {
-        if settings.epochs == 0 || settings.batch_size == 0 || !(settings.learning_rate > 0.0) {
+        if settings.epochs == 0
+            || settings.batch_size == 0
+            || settings.learning_rate.is_nan()
+            || settings.learning_rate <= 0.0
+        {
             return Err(BuildError::invalid(
                 "weak probe",
                 "epochs, batch size and learning rate must be positive",

@@ -29,7 +29,7 @@ impl Fixture {
         let chat = root.path().join("chat");
         std::fs::create_dir_all(&chat).unwrap();
         let row = |i: usize, subset: Option<&str>| {
-            let label = if i % 3 == 0 { "A" } else { "B" };
+            let label = if i.is_multiple_of(3) { "A" } else { "B" };
             let end = if label == "A" { "worse" } else { "better" };
             let subset = subset
                 .map(|s| format!(r#","subset":"{s}""#))
@@ -44,7 +44,7 @@ impl Fixture {
                 .map(|i| {
                     row(
                         i,
-                        subsets.then_some(if i % 2 == 0 {
+                        subsets.then_some(if i.is_multiple_of(2) {
                             "helpsteer2_val"
                         } else {
                             "reward_bench_2"

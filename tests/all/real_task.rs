@@ -15,7 +15,7 @@ use crate::helpers::{eval_report, plugin, run, w2s};
 fn write_chat(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let row = |i: usize| {
-        let (label, word) = if (i * 7 + i / 5) % 2 == 0 {
+        let (label, word) = if (i * 7 + i / 5).is_multiple_of(2) {
             ("A", "worse")
         } else {
             ("B", "better")
