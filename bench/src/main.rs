@@ -24,6 +24,9 @@
 //! - **Python guests** ([`python`]): compile time (cold and cached) of the
 //!   Python ports (`scripts/build-python-plugins.sh`) and their Rust twins,
 //!   and their fuel and wall time.
+//! - **feature extraction** ([`extraction`]): tokens per second of
+//!   `w2s-lm`'s forward pass against PyTorch `transformers` on random-weight
+//!   Qwen2-shaped models (`bench/torch_extraction.py`).
 //!
 //! The binary uses mimalloc, as `w2s` does. It is a workspace member so
 //! that CI builds it, but nothing runs it in `cargo test`.
@@ -32,6 +35,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod calls;
+mod extraction;
 mod guest;
 mod machine;
 mod python;
@@ -57,6 +61,8 @@ struct Args {
     tax_only: bool,
     /// Only the Python guests' figures (prints their section).
     python_only: bool,
+    /// Only the feature-extraction benchmark (prints its section).
+    extraction_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
 }
@@ -70,6 +76,7 @@ impl Args {
             throughput_child: false,
             tax_only: false,
             python_only: false,
+            extraction_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -86,9 +93,10 @@ impl Args {
                 "--throughput-child" => args.throughput_child = true,
                 "--tax-only" => args.tax_only = true,
                 "--python-only" => args.python_only = true,
+                "--extraction-only" => args.extraction_only = true,
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only | --extraction-only]"
                     );
                     std::process::exit(0);
                 }
@@ -129,6 +137,14 @@ fn main() -> Result<()> {
         print!("{}", python.markdown());
         return Ok(());
     }
+    if args.extraction_only {
+        let figures = extraction::measure(machine.threads)?;
+        print!(
+            "{}",
+            extraction::markdown(&figures, machine.threads, load_before)?
+        );
+        return Ok(());
+    }
     if args.throughput_only {
         throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
         return Ok(());
@@ -138,6 +154,8 @@ fn main() -> Result<()> {
     let throughput = throughput::measure(throughput::Shapes::STANDARD, &thread_counts)?;
     let calls = calls::measure(&task, 3)?;
     let python = python::measure(&task, args.repeats.min(5))?;
+    let extraction_load = machine::load();
+    let extraction = extraction::measure(machine.threads)?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,
@@ -150,8 +168,10 @@ fn main() -> Result<()> {
         python,
     };
     print!("{}", figures.summary());
+    let extraction = extraction::markdown(&extraction, figures.machine.threads, extraction_load)?;
+    print!("{extraction}");
     if let Some(path) = args.write {
-        std::fs::write(&path, figures.markdown())?;
+        std::fs::write(&path, format!("{}\n{extraction}", figures.markdown()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -64,3 +64,17 @@ impl ProgressSink for Bars {
         eprintln!("{text}");
     }
 }
+
+/// A bar over the tokens of a feature extraction, with its ETA.
+pub(crate) fn tokens_bar(label: &str, tokens: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(tokens), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {pos}/{len} tokens, {msg} ({elapsed}, {eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_owned());
+    bar
+}

@@ -93,6 +93,7 @@ pub(crate) fn report_table(report: &Report) -> String {
         if let Some(p) = &s.private.pgr {
             rows.push(("private PGR", format!("{}  (ranking)", coarse_summary(p))));
         }
+        rows.extend(s.private.subsets.iter().map(subset_row));
     } else {
         rows.push(("PGR", "not scored (no run completed)".to_owned()));
     }
@@ -209,6 +210,23 @@ fn controls_line(c: &Controls) -> String {
         one("permuted labels", &c.permuted_labels),
         one("class prior", &c.class_prior)
     )
+}
+
+/// One named test subset's private figures, for the table.
+fn subset_row(s: &w2s_eval::scores::SubsetReport) -> (&'static str, String) {
+    let acc = s
+        .student_acc
+        .as_ref()
+        .map_or("-".to_owned(), |a| coarse(a.mean));
+    let pgr = s.pgr.as_ref().map_or("no gap".to_owned(), coarse_summary);
+    let text = format!(
+        "{}: private PGR {pgr}, student {acc}, weak {}, ceiling {} (n = {})",
+        s.name,
+        coarse(s.weak_acc),
+        coarse(s.ceiling_acc),
+        s.size
+    );
+    ("  subset", text)
 }
 
 fn cache_word(s: &CacheStatus) -> &'static str {

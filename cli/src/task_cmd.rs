@@ -1,4 +1,4 @@
-//! `w2s task synth` and `w2s task check`.
+//! `w2s task synth`, `w2s task build` and `w2s task check`.
 //!
 //! Generating a task writes its `heldout/` part and holds its ground truth
 //! in memory, so the process that runs guest code never generates one
@@ -41,6 +41,9 @@ pub(crate) enum TaskCommand {
         #[arg(long, value_name = "JSON", conflicts_with_all = ["seed", "scale", "name", "family"])]
         config_json: Option<String>,
     },
+    /// Build a task bundle from real language models and a real dataset
+    /// (see docs/TASK_FORMAT.md, "Real tasks").
+    Build(Box<BuildArgs>),
     /// Validate a bundle: hashes, shapes, label ranges, NaN and Inf.
     Check {
         /// The bundle directory.
@@ -48,8 +51,171 @@ pub(crate) enum TaskCommand {
     },
 }
 
+/// `w2s task build`: the flags of [`w2s_taskbuild::BuildConfig`].
+#[derive(clap::Args)]
+pub(crate) struct BuildArgs {
+    /// The dataset: a directory with train_label.jsonl, train_unlabel.jsonl
+    /// and test.jsonl (aar-* formats), or one JSONL file (jsonl).
+    #[arg(long)]
+    data: PathBuf,
+    /// aar-chat, aar-math, aar-code, or jsonl ({"text", "label"} rows).
+    #[arg(long)]
+    format: w2s_taskbuild::dataset::Format,
+    /// The strong model: a Hugging Face directory (config.json,
+    /// tokenizer.json, *.safetensors).
+    #[arg(long)]
+    strong: PathBuf,
+    /// The weak model's directory.
+    #[arg(long)]
+    weak: PathBuf,
+    /// Output bundle directory (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// The strong model's feature layer, 0..=num_layers [default: the middle].
+    #[arg(long)]
+    layer: Option<usize>,
+    /// The weak model's feature layer [default: its middle].
+    #[arg(long)]
+    weak_layer: Option<usize>,
+    /// last-token or mean.
+    #[arg(long, default_value = "last-token")]
+    pooling: w2s_lm::Pooling,
+    /// Seed of the jsonl split rule and of the weak probe.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// jsonl only: fractions for the labeled and test splits (the pool gets
+    /// the rest).
+    #[arg(long, default_value = "labeled=0.25,test=0.25")]
+    split: w2s_taskbuild::dataset::SplitRule,
+    /// jsonl only: number of classes [default: 2].
+    #[arg(long)]
+    classes: Option<u32>,
+    /// Most tokens per text; longer texts keep their last tokens.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: usize,
+    /// Texts per forward batch.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Activation cache directory.
+    #[arg(long, default_value = ".w2s/activations")]
+    cache_dir: PathBuf,
+    /// Run the models even if the cache holds their features.
+    #[arg(long)]
+    no_cache: bool,
+    /// Weak probe: epochs over the labeled split.
+    #[arg(long, default_value_t = 30)]
+    probe_epochs: u32,
+    /// Weak probe: AdamW learning rate.
+    #[arg(long, default_value_t = 1e-2)]
+    probe_lr: f32,
+    /// Weak probe: batch size.
+    #[arg(long, default_value_t = 64)]
+    probe_batch_size: u32,
+    /// Write the strong features raw instead of standardized by the pool.
+    #[arg(long)]
+    raw_features: bool,
+    /// Task name [default: FORMAT-STRONGNAME].
+    #[arg(long)]
+    name: Option<String>,
+    /// Names recorded for the models [default: their directory names].
+    #[arg(long)]
+    strong_name: Option<String>,
+    /// See --strong-name.
+    #[arg(long)]
+    weak_name: Option<String>,
+    /// The dataset's revision (a commit or version), recorded in provenance.
+    #[arg(long)]
+    dataset_revision: Option<String>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+fn build(args: BuildArgs) -> Result<ExitCode> {
+    let device = w2s_train::device::parse(&args.device)?;
+    let cfg = w2s_taskbuild::BuildConfig {
+        data: args.data,
+        format: args.format,
+        split_rule: args.split,
+        classes: args.classes,
+        dataset_revision: args.dataset_revision,
+        strong: args.strong,
+        weak: args.weak,
+        strong_name: args.strong_name,
+        weak_name: args.weak_name,
+        layer: args.layer,
+        weak_layer: args.weak_layer,
+        pooling: args.pooling,
+        max_tokens: args.max_tokens,
+        batch_size: args.batch_size,
+        cache_dir: (!args.no_cache).then_some(args.cache_dir),
+        probe: w2s_taskbuild::probe::ProbeSettings {
+            epochs: args.probe_epochs,
+            learning_rate: args.probe_lr,
+            batch_size: args.probe_batch_size,
+        },
+        scaling: if args.raw_features {
+            w2s_taskbuild::FeatureScaling::None
+        } else {
+            w2s_taskbuild::FeatureScaling::Standardize
+        },
+        seed: args.seed,
+        name: args.name,
+        out: args.out,
+    };
+    let mut bars: Vec<(String, indicatif::ProgressBar)> = Vec::new();
+    let s = w2s_taskbuild::build(&cfg, &device, &mut |model, p| {
+        if bars.last().is_none_or(|(m, _)| m != model) {
+            bars.push((
+                model.to_owned(),
+                crate::progress::tokens_bar(model, p.tokens_total as u64),
+            ));
+        }
+        let bar = &bars.last().expect("pushed").1;
+        bar.set_position(p.tokens_done as u64);
+        bar.set_message(format!("{}/{} texts", p.texts_done, p.texts_total));
+    })
+    .with_context(|| format!("cannot build a task in {}", cfg.out.display()))?;
+    for (_, bar) in &bars {
+        bar.finish();
+    }
+    println!(
+        "wrote {} ({}, task hash {}): labeled {}, pool {}, test {}, {} classes, {} features{}",
+        cfg.out.display(),
+        s.name,
+        s.task_hash,
+        s.sizes[0],
+        s.sizes[1],
+        s.sizes[2],
+        s.classes,
+        s.feature_dim,
+        if s.test_subsets > 0 {
+            format!(", {} test subsets", s.test_subsets)
+        } else {
+            String::new()
+        }
+    );
+    for (role, run) in [("strong", &s.strong), ("weak", &s.weak)] {
+        println!(
+            "  {role} {} layer {}: activations {} ({} tokens run)",
+            run.name,
+            run.layer,
+            serde_json::to_value(&run.cache).expect("status serializes")["status"]
+                .as_str()
+                .unwrap_or("?"),
+            run.tokens_run
+        );
+    }
+    println!(
+        "  weak probe accuracy: labeled split {:.4}, test split {:.4}",
+        s.weak_train_acc, s.weak_test_acc
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
     match cmd {
+        TaskCommand::Build(args) => build(*args),
         TaskCommand::Synth {
             seed,
             out,
@@ -91,8 +257,18 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
         TaskCommand::Check { dir } => {
             let s = w2s_scorer::check::check_bundle(&dir)?;
             println!(
-                "ok: {} (task hash {}): {} classes, {} features, pool {}, test {}, weak_acc {:.4}",
-                s.name, s.task_hash, s.classes, s.feature_dim, s.pool, s.test, s.weak_acc
+                "ok: {} (task hash {}): {} classes, {} features, pool {}, test {}, weak_acc {:.4}{}",
+                s.name,
+                s.task_hash,
+                s.classes,
+                s.feature_dim,
+                s.pool,
+                s.test,
+                s.weak_acc,
+                match s.test_subsets {
+                    0 => String::new(),
+                    n => format!(", {n} test subsets"),
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

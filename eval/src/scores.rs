@@ -51,6 +51,9 @@ pub struct PartReport {
     pub student_acc: Option<Summary>,
     /// PGR over seeds.
     pub pgr: Option<Summary>,
+    /// Per named subset of the test split (absent when the task has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<SubsetReport>,
 }
 
 /// The weak baseline: one deterministic figure per part.
@@ -148,6 +151,7 @@ impl Scores {
                 student_acc: Summary::of(&accs),
                 pgr: Summary::of(&pgrs),
                 per_seed,
+                subsets: subset_reports(set, students, part),
             }
         };
         Self {
@@ -177,4 +181,54 @@ impl Scores {
     pub fn private_pgr(&self) -> Option<f64> {
         self.private.pgr.as_ref().map(|s| s.mean)
     }
+}
+
+/// One named subset of the test split on one part: its baselines and the
+/// student's figures over seeds (see `w2s_scorer::subsets`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubsetReport {
+    /// The subset's name.
+    pub name: String,
+    /// Its examples in this part.
+    pub size: usize,
+    /// The weak teacher's accuracy on it.
+    pub weak_acc: f64,
+    /// The mean ceiling accuracy on it.
+    pub ceiling_acc: f64,
+    /// Student accuracy over seeds.
+    pub student_acc: Option<Summary>,
+    /// PGR over seeds; `None` when the subset's baselines leave no gap.
+    pub pgr: Option<Summary>,
+}
+
+fn subset_reports(
+    set: &ScoreSet,
+    students: &[(u64, &StudentScore)],
+    part: Part,
+) -> Vec<SubsetReport> {
+    set.baselines
+        .subsets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let figures: Vec<_> = students
+                .iter()
+                .filter_map(|(_, s)| s.subsets.get(i))
+                .map(|s| s.part(part))
+                .collect();
+            let accs: Vec<f64> = figures.iter().map(|f| f.student_acc).collect();
+            let pgrs: Option<Vec<f64>> = figures.iter().map(|f| f.pgr).collect();
+            SubsetReport {
+                name: b.name.clone(),
+                size: match part {
+                    Part::Public => b.public_size,
+                    Part::Private => b.private_size,
+                },
+                weak_acc: b.part(part).weak_acc,
+                ceiling_acc: b.part(part).ceiling_acc(),
+                student_acc: Summary::of(&accs),
+                pgr: pgrs.and_then(|p| Summary::of(&p)),
+            }
+        })
+        .collect()
 }

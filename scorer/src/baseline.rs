@@ -29,6 +29,7 @@ use w2s_train::rng::derive_seed;
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
 use crate::splits::{Part, SPLIT_RULE, TestSplit};
+use crate::subsets;
 
 /// Number of ceiling seeds.
 pub const CEILING_SEEDS: usize = 5;
@@ -118,11 +119,16 @@ pub fn compute(
             .map(|predicted| split.accuracy(part, predicted, &h.test_labels))
             .collect(),
     };
+    let subsets = match &h.test_subsets {
+        Some(s) => subsets::baselines(split, s, &weak, &ceiling, &h.test_labels),
+        None => Vec::new(),
+    };
     Ok(Baselines {
         ceiling_seeds: seeds.to_vec(),
         recipe: recipe.id(),
         public: part(Part::Public),
         private: part(Part::Private),
+        subsets,
     })
 }
 
@@ -195,6 +201,7 @@ mod tests {
                 weak_acc: 0.1 + 0.2,
                 ceiling_accs: vec![0.9179666666666664],
             },
+            subsets: Vec::new(),
         };
         let entry = CacheEntry {
             key: "k".into(),
@@ -220,6 +227,7 @@ mod tests {
                 weak_acc: 0.5,
                 ceiling_accs: vec![0.8],
             },
+            subsets: Vec::new(),
         };
         let entry = CacheEntry {
             key: "k".into(),

@@ -25,11 +25,14 @@ pub struct BundleSummary {
     pub test: u32,
     /// The weak teacher's test accuracy.
     pub weak_acc: f64,
+    /// Named subsets of the test split (0 when it has none).
+    pub test_subsets: usize,
 }
 
 /// Checks a bundle: manifest schema, every file's sha256, tensor names,
 /// dtypes and shapes, label ranges, NaN and Inf, probability rows. The
-/// error names the first problem found.
+/// error names the first problem found. Test subsets, when
+/// listed, are checked too (one valid index per test example).
 pub fn check_bundle(dir: &Path) -> Result<BundleSummary, ScorerError> {
     let h = Heldout::open(dir, &Device::Cpu)?;
     Ok(BundleSummary {
@@ -40,5 +43,6 @@ pub fn check_bundle(dir: &Path) -> Result<BundleSummary, ScorerError> {
         pool: h.manifest.splits.pool,
         test: h.manifest.splits.test,
         weak_acc: w2s_train::recipe::accuracy(&h.test_weak_probs, h.classes(), &h.test_labels),
+        test_subsets: h.test_subsets.as_ref().map_or(0, |s| s.names.len()),
     })
 }

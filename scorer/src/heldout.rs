@@ -4,6 +4,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use w2s_train::bundle::{self, Manifest, MappedFile};
+use w2s_train::test_subsets::TestSubsets;
 
 use crate::error::ScorerError;
 
@@ -24,6 +25,8 @@ pub struct Heldout {
     pub test_weak_probs: Vec<f32>,
     /// Test ground truth.
     pub test_labels: Vec<u32>,
+    /// Named subsets of the test split, when the bundle has them.
+    pub test_subsets: Option<TestSubsets>,
 }
 
 impl Heldout {
@@ -43,6 +46,7 @@ impl Heldout {
         let test_weak_probs = test_file.f32s("weak_probs", &[test, k])?;
         bundle::check_probability_rows(dir, "test weak_probs", &test_weak_probs, k)?;
         let test_labels = test_file.u32s("labels", &[test], manifest.classes)?;
+        let test_subsets = TestSubsets::read(dir, &manifest)?;
         Ok(Self {
             pool_features: Tensor::from_vec(pool_features, (pool, dim), device)
                 .map_err(w2s_train::TrainError::from)?,
@@ -53,6 +57,7 @@ impl Heldout {
             pool_labels,
             test_weak_probs,
             test_labels,
+            test_subsets,
         })
     }
 

@@ -23,6 +23,8 @@
 //! ([`ScoreSet`] and the rest) are those of the plain-serde crate
 //! `w2s-verdict`, which the evaluation library reads without linking this
 //! crate; summaries over seeds are the library's (`w2s_eval::stats`).
+//! A bundle whose test split has named subsets gets every figure per subset
+//! too ([`subsets`]), next to the overall one.
 //!
 //! This crate depends on `train` and never on `host`; CI checks both ways.
 
@@ -32,6 +34,7 @@ pub mod error;
 pub mod heldout;
 pub mod score;
 pub mod splits;
+pub mod subsets;
 
 pub use error::ScorerError;
 pub use score::{PartScore, ScoreSet, StudentScore, score_checkpoints};

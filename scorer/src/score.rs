@@ -11,6 +11,7 @@ use crate::baseline::{self, SCORER_VERSION};
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
 use crate::splits::{Part, SPLIT_RULE, TestSplit};
+use crate::subsets;
 
 pub use w2s_verdict::{PartScore, ScoreSet, SplitInfo, StudentScore};
 
@@ -68,6 +69,12 @@ pub fn score_checkpoints(
             arch: head.arch().describe(),
             public: figures(Part::Public),
             private: figures(Part::Private),
+            subsets: match &h.test_subsets {
+                Some(s) => {
+                    subsets::scores(&split, s, &baselines.subsets, &predicted, &h.test_labels)
+                }
+                None => Vec::new(),
+            },
         });
     }
     Ok(ScoreSet {

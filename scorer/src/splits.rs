@@ -60,6 +60,11 @@ impl TestSplit {
         }
     }
 
+    /// The part of test example `index`.
+    pub fn part(&self, index: usize) -> Part {
+        self.parts[index]
+    }
+
     /// Accuracy on `part` of `predicted` against `labels` (both one value
     /// per test example). 0 for an empty part.
     pub fn accuracy(&self, part: Part, predicted: &[u32], labels: &[u32]) -> f64 {

@@ -109,6 +109,17 @@ fn host_train_and_scorer_keep_apart() {
         !reachable(&g, "w2s-train").contains("w2s-host"),
         "w2s-train depends on w2s-host"
     );
+    // Language models and task building read no held-out part and run no
+    // guest: neither needs the sandbox or the scorer.
+    for (krate, forbidden) in [
+        ("w2s-lm", &["w2s-host", "w2s-scorer", "w2s-train"][..]),
+        ("w2s-taskbuild", &["w2s-host", "w2s-scorer"][..]),
+    ] {
+        let deps = reachable(&g, krate);
+        for f in forbidden {
+            assert!(!deps.contains(*f), "{krate} depends on {f}");
+        }
+    }
     // The service runs evaluations as child processes (`w2s eval`): it never
     // runs guest code nor reads held-out data in its own process.
     assert!(

@@ -26,6 +26,7 @@ mod native_twin;
 mod policy;
 mod policy_run;
 mod python_twin;
+mod real_task;
 mod replay;
 mod seeds;
 mod service;

@@ -213,6 +213,11 @@ impl MappedFile {
         })
     }
 
+    /// The file's bytes (their hash was checked).
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
     fn tensors(&self) -> Result<safetensors::SafeTensors<'_>> {
         safetensors::SafeTensors::deserialize(&self.map).map_err(|e| {
             bundle_err(

@@ -23,3 +23,32 @@ pub fn describe(device: &Device) -> String {
         Device::Metal(_) => "metal".to_owned(),
     }
 }
+
+/// The device a `--device` string names: `cpu`, `cuda` (device 0) or
+/// `cuda:N`. CUDA needs a build with the `cuda` feature; without it the
+/// error says so.
+pub fn parse(spec: &str) -> Result<Device> {
+    let ordinal = match spec {
+        "cpu" => return Ok(Device::Cpu),
+        "cuda" => 0,
+        other => match other
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => n,
+            None => {
+                return Err(crate::TrainError::invalid(
+                    "device",
+                    format!("{other:?} is not cpu, cuda or cuda:N"),
+                ));
+            }
+        },
+    };
+    #[cfg(feature = "cuda")]
+    return Ok(Device::new_cuda(ordinal)?);
+    #[cfg(not(feature = "cuda"))]
+    Err(crate::TrainError::invalid(
+        "device",
+        format!("cuda:{ordinal} needs a build with the `cuda` feature"),
+    ))
+}

@@ -16,7 +16,9 @@
 //! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
 //!   seeded, so initial weights and shuffles never come from it.
 //! - [`bundle`]: task bundles, format v1, read through verified memory maps.
-//!   [`bundle::PublicTask`] opens only the public part.
+//!   [`bundle::PublicTask`] opens only the public part; [`bundle_writer`]
+//!   writes one; [`test_subsets`] names subsets of the test split (held
+//!   out with it).
 //! - [`synth`]: the synthetic task generator with a weak teacher trained
 //!   natively on a degraded view.
 //! - [`logconf`]: the native twin of `plugins/logconf` (the auxiliary
@@ -31,6 +33,7 @@
 pub mod arch;
 pub mod autograd;
 pub mod bundle;
+pub mod bundle_writer;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
@@ -41,6 +44,7 @@ pub mod optim;
 pub mod recipe;
 pub mod rng;
 pub mod synth;
+pub mod test_subsets;
 
 pub use arch::Arch;
 pub use error::{Result, TrainError};

@@ -22,24 +22,21 @@
 //! (label noise, errors on a slice, a spurious cue) and keep the rest.
 
 mod family;
-mod files;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
 
 use family::Role;
 pub use family::{
     CUE_AGREEMENT, CUE_SCALE, Family, GroupAccuracy, LABEL_NOISE_RATE, SLICE_THRESHOLD,
 };
-use files::{f32_bytes, u32_bytes, write_safetensors};
 
 use crate::arch::Arch;
-use crate::bundle::{self, FormatV1, Manifest, Splits};
+use crate::bundle_writer::{BundleContents, write_bundle};
 use crate::error::{Result, TrainError};
 use crate::optim::OptimizerConfig;
 use crate::recipe::{self, Recipe};
@@ -266,10 +263,6 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
             format!("{} exists and is not empty", out.display()),
         ));
     }
-    for sub in ["public", "heldout"] {
-        let p = out.join(sub);
-        fs::create_dir_all(&p).map_err(|e| TrainError::io(&p, e))?;
-    }
     let (k, r, d, cw) = (
         cfg.classes as usize,
         cfg.latent as usize,
@@ -311,49 +304,6 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
     let weak_test_acc = recipe::accuracy(&test_weak, k, &test.labels);
     let groups = family::groups(cfg, &test, &test_in, &recipe::argmax_rows(&test_weak, k));
 
-    let (np, nt) = (pool.labels.len(), test.labels.len());
-    let mut files = BTreeMap::new();
-    files.insert(
-        bundle::PUBLIC_POOL.to_owned(),
-        write_safetensors(
-            out,
-            bundle::PUBLIC_POOL,
-            vec![
-                (
-                    "features",
-                    Dtype::F32,
-                    vec![np, d],
-                    f32_bytes(&pool.features),
-                ),
-                ("weak_probs", Dtype::F32, vec![np, k], f32_bytes(&pool_weak)),
-            ],
-        )?,
-    );
-    files.insert(
-        bundle::HELDOUT_POOL_LABELS.to_owned(),
-        write_safetensors(
-            out,
-            bundle::HELDOUT_POOL_LABELS,
-            vec![("labels", Dtype::U32, vec![np], u32_bytes(&pool.labels))],
-        )?,
-    );
-    files.insert(
-        bundle::HELDOUT_TEST.to_owned(),
-        write_safetensors(
-            out,
-            bundle::HELDOUT_TEST,
-            vec![
-                (
-                    "features",
-                    Dtype::F32,
-                    vec![nt, d],
-                    f32_bytes(&test.features),
-                ),
-                ("weak_probs", Dtype::F32, vec![nt, k], f32_bytes(&test_weak)),
-                ("labels", Dtype::U32, vec![nt], u32_bytes(&test.labels)),
-            ],
-        )?,
-    );
     let mut provenance = BTreeMap::new();
     provenance.insert("generator".to_owned(), "w2s task synth".to_owned());
     provenance.insert(
@@ -368,19 +318,22 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
         "teacher_train_acc".to_owned(),
         format!("{teacher_train_acc:.4}"),
     );
-    let manifest = Manifest {
-        format_version: FormatV1,
-        name: cfg.name.clone(),
-        classes: cfg.classes,
-        feature_dim: cfg.feature_dim,
-        splits: Splits {
-            pool: cfg.pool,
-            test: cfg.test,
+    write_bundle(
+        out,
+        &BundleContents {
+            name: &cfg.name,
+            classes: k,
+            feature_dim: d,
+            pool_features: &pool.features,
+            pool_weak_probs: &pool_weak,
+            pool_labels: &pool.labels,
+            test_features: &test.features,
+            test_weak_probs: &test_weak,
+            test_labels: &test.labels,
+            test_subsets: None,
+            provenance: &provenance,
         },
-        files,
-        provenance,
-    };
-    manifest.write(out)?;
+    )?;
     Ok(SynthSummary {
         teacher_train_acc,
         weak_test_acc,

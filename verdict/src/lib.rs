@@ -62,6 +62,10 @@ pub struct StudentScore {
     pub public: PartScore,
     /// On the private part.
     pub private: PartScore,
+    /// Per named subset of the test split (empty, and absent from the JSON,
+    /// when the bundle has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<SubsetScore>,
 }
 
 impl StudentScore {
@@ -103,6 +107,10 @@ pub struct Baselines {
     pub public: PartBaselines,
     /// On the private part.
     pub private: PartBaselines,
+    /// Per named subset of the test split (empty, and absent from the JSON,
+    /// when the bundle has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<SubsetBaselines>,
 }
 
 impl Baselines {
@@ -146,6 +154,64 @@ pub struct ScoreSet {
     pub baseline_cache: CacheStatus,
     /// One verdict per checkpoint, in the order given.
     pub students: Vec<StudentScore>,
+}
+
+/// One subset's baselines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsetBaselines {
+    /// The subset's name.
+    pub name: String,
+    /// Its examples in the public part.
+    pub public_size: usize,
+    /// Its examples in the private part.
+    pub private_size: usize,
+    /// On the public part.
+    pub public: PartBaselines,
+    /// On the private part.
+    pub private: PartBaselines,
+}
+
+impl SubsetBaselines {
+    /// The figures of one part.
+    pub fn part(&self, part: Part) -> &PartBaselines {
+        match part {
+            Part::Public => &self.public,
+            Part::Private => &self.private,
+        }
+    }
+}
+
+/// A student's figures on one subset and part.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsetPartScore {
+    /// Accuracy on the subset's examples in this part.
+    pub student_acc: f64,
+    /// PGR against the subset's baselines; `None` when they leave no gap.
+    pub pgr: Option<f64>,
+}
+
+/// A student's figures on one subset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsetScore {
+    /// The subset's name.
+    pub name: String,
+    /// On the public part.
+    pub public: SubsetPartScore,
+    /// On the private part.
+    pub private: SubsetPartScore,
+}
+
+impl SubsetScore {
+    /// The figures of one part.
+    pub fn part(&self, part: Part) -> SubsetPartScore {
+        match part {
+            Part::Public => self.public,
+            Part::Private => self.private,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,69 @@
+//! One linear projection of a decoder block (q, k, v, o, gate, up, down).
+//!
+//! Every matrix product of the forward goes through [`Projection`], so a
+//! low-rank adapter can later be attached in one place (a LoRA student adds
+//! `x A^T B^T` to [`Projection::forward`]). The forward uses only tracked
+//! candle ops, so gradients flow through it.
+
+use candle_core::{D, Device, Tensor};
+
+use crate::error::Result;
+use crate::weights::WeightFiles;
+
+/// `y = x W^T (+ b)`, with `W` stored `(out, in)` as in Hugging Face
+/// checkpoints.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Projection {
+    /// Loads `{prefix}.weight` `(out, in)` and, when `bias`, `{prefix}.bias`.
+    pub fn load(
+        weights: &WeightFiles,
+        prefix: &str,
+        in_dim: usize,
+        out_dim: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Result<Self> {
+        let weight = weights.load(&format!("{prefix}.weight"), &[out_dim, in_dim], device)?;
+        let bias = if bias {
+            Some(weights.load(&format!("{prefix}.bias"), &[out_dim], device)?)
+        } else {
+            None
+        };
+        Ok(Self { weight, bias })
+    }
+
+    /// A projection from its parts (`weight` `(out, in)`, `bias` `(out)`).
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// The weight, `(out, in)`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// Applies the projection to the last dimension of `x` `(..., in)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let in_dim = *dims.last().expect("rank >= 1");
+        let rows = x.elem_count() / in_dim.max(1);
+        let flat = x.reshape((rows, in_dim))?;
+        let mut y = flat.matmul(&self.weight.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b)?;
+        }
+        let mut out_dims = dims;
+        *out_dims.last_mut().expect("rank >= 1") = y.dim(D::Minus1)?;
+        Ok(y.reshape(out_dims)?)
+    }
+}
