@@ -1,7 +1,6 @@
 //! `train-step`, the one primitive that changes a student: validation,
 //! charges (step, compute, optimizer state), then the fused step.
 
-use candle_core::Tensor;
 use w2s_train::Optimizer;
 use w2s_train::head::validate_batch;
 use wasmtime::component::Resource;
@@ -51,14 +50,6 @@ impl HostState {
         };
         self.meters.alloc_tensor(state_bytes)?;
 
-        let x = self
-            .task
-            .rows(&indices)
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let t = Tensor::from_vec(targets, (n, classes), x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
-        let w = Tensor::from_vec(weights, n, x.device())
-            .map_err(|_| HostTrap::Internal { what: WHAT })?;
         let entry = self.table.get_mut(&opt)?;
         let mut optimizer = entry
             .optimizer
@@ -72,7 +63,14 @@ impl HostState {
         // The parameters change: tracked forwards made before no longer
         // reach them.
         student.vars = None;
-        let result = student.head.train_step(&mut optimizer, &x, &t, &w);
+        // The batch's rows are read in place on the CPU, gathered on a GPU.
+        let result = student.head.train_step_rows(
+            &mut optimizer,
+            &self.task.features,
+            &indices,
+            &targets,
+            &weights,
+        );
         self.table.get_mut(&opt)?.optimizer = Some(optimizer);
         match result {
             Ok(stats) => {
