@@ -86,5 +86,5 @@ if [ "$MODE" = check ]; then
     cargo check -p w2s-train --features cuda --locked --all-targets
     exit 0
 fi
-cargo build -p w2s -p w2s-bench --features w2s/cuda,w2s-bench/cuda --locked
+cargo build -p w2s-cli -p w2s-bench --features w2s-cli/cuda,w2s-bench/cuda --locked
 echo "built $CARGO_TARGET_DIR/debug/w2s and $CARGO_TARGET_DIR/debug/w2s-bench (cuda, compute capability $CUDA_COMPUTE_CAP)"

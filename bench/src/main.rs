@@ -30,6 +30,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod calls;
 mod guest;
 mod machine;
+mod on_device;
 mod report;
 mod tax;
 mod throughput;
@@ -37,6 +38,7 @@ mod throughput;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use w2s_train::device::DeviceSpec;
 
 /// Command-line options.
 struct Args {
@@ -52,6 +54,11 @@ struct Args {
     tax_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
+    /// Run `--throughput-only` or `--extraction` on this device, in this
+    /// process, and print one JSON object ([`on_device`]).
+    device: Option<DeviceSpec>,
+    /// The feature-extraction benchmark (needs `--device`).
+    extraction: bool,
 }
 
 impl Args {
@@ -62,6 +69,8 @@ impl Args {
             throughput_only: false,
             throughput_child: false,
             tax_only: false,
+            device: None,
+            extraction: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -77,14 +86,25 @@ impl Args {
                 "--throughput-only" => args.throughput_only = true,
                 "--throughput-child" => args.throughput_child = true,
                 "--tax-only" => args.tax_only = true,
+                "--extraction" => args.extraction = true,
+                "--device" => match it.next() {
+                    Some(d) => args.device = Some(w2s_train::device::parse_device(&d)?),
+                    None => bail!("--device needs cpu, cuda or cuda:N"),
+                },
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only]\n       w2s-bench --device cpu|cuda[:N] (--throughput-only | --extraction)   (one JSON object)"
                     );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other:?} (try --help)"),
             }
+        }
+        if args.extraction && args.device.is_none() {
+            bail!("--extraction needs --device");
+        }
+        if args.device.is_some() && !(args.extraction || args.throughput_only) {
+            bail!("--device goes with --throughput-only or --extraction");
         }
         Ok(args)
     }
@@ -95,6 +115,15 @@ fn main() -> Result<()> {
     if args.throughput_child {
         let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
         println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
+        return Ok(());
+    }
+    if let Some(device) = args.device {
+        let value = if args.extraction {
+            on_device::extraction(device)?
+        } else {
+            on_device::throughput(device)?
+        };
+        println!("{value}");
         return Ok(());
     }
     let machine = machine::Machine::describe();

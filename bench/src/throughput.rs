@@ -107,8 +107,15 @@ pub(crate) fn rust(arch: Arch, s: Shapes, dev: &Device) -> Result<f64> {
     Ok(s.n as f64 / fastest)
 }
 
-/// Runs `bench/torch_throughput.py` with the same shapes and `threads`.
+/// Runs `bench/torch_throughput.py` with the same shapes and `threads`, on
+/// the CPU.
 fn torch(s: Shapes, threads: usize) -> Torch {
+    torch_on(s, threads, "cpu")
+}
+
+/// [`torch`] on `device` (`cpu` or `cuda`; on CUDA, `threads` only sizes
+/// PyTorch's host-side pool).
+pub(crate) fn torch_on(s: Shapes, threads: usize, device: &str) -> Torch {
     let probe = Command::new("python3")
         .args(["-c", "import torch"])
         .output();
@@ -117,13 +124,13 @@ fn torch(s: Shapes, threads: usize) -> Torch {
         Ok(_) => return Torch::Missing("`python3 -c 'import torch'` failed".to_owned()),
         Err(e) => return Torch::Missing(format!("python3 did not start: {e}")),
     }
-    match run_torch(s, threads) {
+    match run_torch(s, threads, device) {
         Ok(t) => t,
         Err(e) => Torch::Missing(format!("bench/torch_throughput.py failed: {e:#}")),
     }
 }
 
-fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
+fn run_torch(s: Shapes, threads: usize, device: &str) -> Result<Torch> {
     let script = repo().join("bench/torch_throughput.py");
     let arg = |v: usize| v.to_string();
     let out = Command::new("python3")
@@ -138,6 +145,7 @@ fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
         ])
         .args(["--hidden", &arg(s.hidden), "--batch", &arg(s.batch)])
         .args(["--epochs", &arg(s.epochs), "--threads", &arg(threads)])
+        .args(["--device", device])
         .output()
         .context("starting python3")?;
     if !out.status.success() {

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use w2s_host::Sandbox;
 use w2s_scorer::ScoreSet;
 use w2s_train::bundle::PublicTask;
+use w2s_train::device::DeviceSpec;
 
 use crate::compile_cmd;
 use crate::evaluation::{self, Options, Submission, TaskView};
@@ -53,7 +54,8 @@ pub(crate) struct CommonArgs {
     pub(crate) sandbox: SandboxArgs,
 }
 
-/// How the sandbox is set up: the policy, the audit log, the compile cache.
+/// How the sandbox is set up: the policy, the audit log, the compile cache,
+/// the device.
 #[derive(Args)]
 pub(crate) struct SandboxArgs {
     /// The sandbox policy (TOML, version 1) [default: the built-in policy,
@@ -69,6 +71,11 @@ pub(crate) struct SandboxArgs {
     /// engine configuration.
     #[arg(long, default_value = ".w2s/cache/compiled")]
     pub(crate) cache_dir: PathBuf,
+    /// Where the training primitives run: `cpu`, or `cuda`/`cuda:N` in a
+    /// build with the `cuda` feature (scripts/build-cuda.sh). Scoring always
+    /// runs on the CPU. See docs/DETERMINISM.md for what a GPU reproduces.
+    #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
+    pub(crate) device: DeviceSpec,
 }
 
 /// Arguments of `w2s eval`.
@@ -149,9 +156,10 @@ pub(crate) fn print_refusal(sub: &Submission) {
     }
 }
 
-/// Opens the public part of the task at `dir`.
-pub(crate) fn open_task(dir: &Path) -> Result<TaskView> {
-    let task = PublicTask::open(dir, &candle_core::Device::Cpu).context("cannot open the task")?;
+/// Opens the public part of the task at `dir`, its features on `device`.
+pub(crate) fn open_task(dir: &Path, device: DeviceSpec) -> Result<TaskView> {
+    let device = device.open()?;
+    let task = PublicTask::open(dir, &device).context("cannot open the task")?;
     Ok(TaskView {
         dir: dir.to_path_buf(),
         task: Arc::new(task),
@@ -226,7 +234,7 @@ pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(
 fn prepare(common: &CommonArgs, generate_default: bool) -> Result<(Submission, TaskView, Options)> {
     let dir = task_dir(common, generate_default)?;
     let sub = load_with(&common.wasm, &common.sandbox)?;
-    let view = open_task(&dir)?;
+    let view = open_task(&dir, common.sandbox.device)?;
     let opts = Options {
         config: common.config.clone(),
         seeds: common.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?,

@@ -364,7 +364,8 @@ pub(crate) fn assemble(
         policy: sub.policy.clone(),
         seeds: opts.seeds.clone(),
         config: opts.config.clone(),
-        device: "cpu".to_owned(),
+        device: w2s_train::device::describe(view.task.features.device()),
+        gpu: w2s_train::device::gpu_name(view.task.features.device()),
         feedback: Feedback::new(&runs, scores.as_ref(), &flags, rankable.value),
         timing: Timing {
             compile_ms: sub.loaded.as_ref().map_or(0, |l| l.compile_ms),

@@ -146,6 +146,9 @@ pub(crate) struct Report {
     pub(crate) seeds: SeedPlan,
     pub(crate) config: String,
     pub(crate) device: String,
+    /// The GPU's name, on a GPU (absent on the CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) gpu: Option<String>,
     pub(crate) rankable: Rankable,
     pub(crate) runs: Vec<RunEntry>,
     pub(crate) score: Option<Scores>,

@@ -321,7 +321,7 @@ fn evaluate_suite(
 ) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for task in &suite.tasks {
-        let view = open_task(&ensure_task(dir, task)?)?;
+        let view = open_task(&ensure_task(dir, task)?, common.sandbox.device)?;
         let opts = Options {
             config: common.config.clone(),
             seeds: common.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?,

@@ -173,7 +173,7 @@ fn evaluate_one(
     task_dir: &Path,
 ) -> Result<(Report, String)> {
     let sub = load_with(wasm, &args.sandbox)?;
-    let view = open_task(task_dir)?;
+    let view = open_task(task_dir, args.sandbox.device)?;
     let seeds = args.seeds.plan(&sub.wasm_sha256, &view.task.task_hash)?;
     let seed_source = match seeds.source {
         SeedSource::Secret => format!(
