@@ -410,7 +410,9 @@ impl Head {
         }
         let dev = features.device();
         let ix = Tensor::from_slice(indices, indices.len(), dev)?;
-        let x = features.index_select(&ix, 0)?;
+        // (`contiguous` is free for the task's features; candle's CPU
+        // `index_select` refuses a strided view.)
+        let x = features.contiguous()?.index_select(&ix, 0)?;
         let t = Tensor::from_slice(targets, (indices.len(), self.classes), dev)?;
         let w = Tensor::from_slice(weights, indices.len(), dev)?;
         let (loss, grads) = self.loss_and_grads_on_device(&x, &t, &w)?;
@@ -677,6 +679,29 @@ mod tests {
                 .train_step_rows(&mut ob, &features, &[50], &th[..4], &wh[..1])
                 .unwrap_err();
             assert!(err.to_string().contains("row 50 is past the pool"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_strided_feature_view_takes_the_candle_op_path_and_agrees() {
+        // Not contiguous: the CPU kernels decline it, the candle ops (what a
+        // GPU runs) take it.
+        let dev = Device::Cpu;
+        let (features, _, _) = big_batch(30, 12, 3, &dev);
+        let strided = features.t().unwrap().contiguous().unwrap().t().unwrap();
+        assert!(!strided.is_contiguous());
+        let indices = [4u32, 29, 0, 4];
+        let t = [0.2f32, 0.3, 0.5].repeat(4);
+        let w = [1.0f32, 2.0, 0.5, 1.0];
+        let mut a = Head::init(Arch::Mlp { hidden: 9 }, 12, 3, 6, &dev).unwrap();
+        let mut b = a.clone();
+        let mut oa = Optimizer::new(OptimizerConfig::adamw(0.01)).unwrap();
+        let mut ob = oa.clone();
+        let la = a.train_step_rows(&mut oa, &features, &indices, &t, &w).unwrap();
+        let lb = b.train_step_rows(&mut ob, &strided, &indices, &t, &w).unwrap();
+        assert!((la.loss - lb.loss).abs() < 1e-6);
+        for (p, q) in a.params().iter().zip(b.params()) {
+            assert!(max_abs_diff(p, q) < 1e-5);
         }
     }
 
