@@ -2,8 +2,13 @@
 # Builds `w2s` and `w2s-bench` with the `cuda` feature, with a CUDA toolkit
 # from PyPI (no system CUDA needed, no GPU needed to build).
 #
-#   scripts/build-cuda.sh           # -> target/cuda/debug/{w2s,w2s-bench}
+#   scripts/build-cuda.sh           # -> target/cuda/debug/{w2s,w2s-bench}, and .w2s/gpu/
 #   scripts/build-cuda.sh --check   # CI: `cargo check` of the cuda code only
+#
+# .w2s/gpu/ is what scripts/gpu-check.sh runs on a GPU machine without a
+# Rust toolchain: both binaries stripped, the vanilla plugin (when built:
+# scripts/build-plugins.sh) and the cuRAND stand-in (stub/). Carry that one
+# directory.
 #
 # What candle's `cuda` feature needs at build time, and where it comes from:
 # - nvcc, cicc, ptxas and the CUDA headers (candle-kernels compiles its .cu
@@ -88,3 +93,18 @@ if [ "$MODE" = check ]; then
 fi
 cargo build -p w2s-cli -p w2s-bench --features w2s-cli/cuda,w2s-bench/cuda --locked
 echo "built $CARGO_TARGET_DIR/debug/w2s and $CARGO_TARGET_DIR/debug/w2s-bench (cuda, compute capability $CUDA_COMPUTE_CAP)"
+
+CARRY=$ROOT/.w2s/gpu
+rm -rf "$CARRY"
+mkdir -p "$CARRY/stub"
+for exe in w2s w2s-bench; do
+    strip -o "$CARRY/$exe" "$CARGO_TARGET_DIR/debug/$exe"
+done
+scripts/cuda-stub.sh curand "$CARRY/stub/libcurand.so.10"
+vanilla=plugins/target/wasm32-wasip2/release/vanilla.wasm
+if [ -f "$vanilla" ]; then
+    cp "$vanilla" "$CARRY/"
+else
+    echo "note: no $vanilla (scripts/build-plugins.sh); gpu-check.sh needs it" >&2
+fi
+du -sh "$CARRY"

@@ -88,7 +88,11 @@ pub(crate) fn rust(arch: Arch, s: Shapes, dev: &Device) -> Result<f64> {
         for batch in order.chunks(s.batch) {
             let t: Vec<f32> = batch
                 .iter()
-                .flat_map(|&i| targets[i as usize * s.classes..][..s.classes].iter().copied())
+                .flat_map(|&i| {
+                    targets[i as usize * s.classes..][..s.classes]
+                        .iter()
+                        .copied()
+                })
                 .collect();
             let w = vec![1.0f32; batch.len()];
             head.train_step_rows(&mut opt, &features, batch, &t, &w)?;

@@ -73,7 +73,7 @@ pub(crate) struct SandboxArgs {
     pub(crate) cache_dir: PathBuf,
     /// Where the training primitives run: `cpu`, or `cuda`/`cuda:N` in a
     /// build with the `cuda` feature (scripts/build-cuda.sh). Scoring always
-    /// runs on the CPU. See docs/DETERMINISM.md for what a GPU reproduces.
+    /// runs on the CPU. See docs/DEVICES.md for what a GPU reproduces.
     #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
     pub(crate) device: DeviceSpec,
 }

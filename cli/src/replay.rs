@@ -16,7 +16,7 @@
 //! report is compared bit for bit; a GPU report's floating-point fields are
 //! compared within [`GPU_TOLERANCE`] (integers, strings and everything else
 //! still exactly), because a GPU's products are reproducible only on the
-//! same GPU model and library versions (docs/DETERMINISM.md).
+//! same GPU model and library versions (docs/DEVICES.md).
 //!
 //! When the evaluator's secret is at hand, the report's seeds are also
 //! checked against it: a report whose seeds are not those its secret
@@ -391,7 +391,11 @@ fn numbers_agree(x: &serde_json::Number, y: &serde_json::Number, tolerance: f64)
 /// `original`, with both values; `None` when they agree everywhere but on
 /// volatile fields. Floating-point numbers may differ by `tolerance` (0:
 /// bit for bit).
-pub(crate) fn first_difference(original: &Value, replayed: &Value, tolerance: f64) -> Option<String> {
+pub(crate) fn first_difference(
+    original: &Value,
+    replayed: &Value,
+    tolerance: f64,
+) -> Option<String> {
     fn walk(a: Option<&Value>, b: Option<&Value>, path: &mut Vec<Seg>, tol: f64) -> Option<String> {
         if volatile(path) {
             return None;

@@ -150,7 +150,9 @@ mod tests {
         assert_eq!(parse_device("cpu").unwrap(), DeviceSpec::Cpu);
         assert_eq!(parse_device("cuda").unwrap(), DeviceSpec::Cuda(0));
         assert_eq!(parse_device("cuda:3").unwrap(), DeviceSpec::Cuda(3));
-        for bad in ["", "gpu", "cuda:", "cuda:-1", "cuda:x", "CPU", "cuda:1:2", "cuda:+1"] {
+        for bad in [
+            "", "gpu", "cuda:", "cuda:-1", "cuda:x", "CPU", "cuda:1:2", "cuda:+1",
+        ] {
             let err = parse_device(bad).unwrap_err().to_string();
             assert!(err.contains("`cpu`, `cuda` or `cuda:N`"), "{bad}: {err}");
         }

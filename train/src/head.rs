@@ -322,11 +322,16 @@ impl Head {
         let (w_last, b_last) = self.last_layer();
         let z = Self::dense(&h, w_last, b_last)?;
         let (logp, p) = log_softmax_and_softmax(&z)?;
-        let total_weight = weights.sum_all()?.to_scalar::<f32>()?;
-        let scale = 1.0 / f64::from(total_weight);
+        // The total weight and the weighted sum in f64, as on the CPU: the
+        // host accepts weights whose f32 sum would overflow.
+        let weights64 = weights.to_dtype(DType::F64)?;
+        let total_weight = weights64.sum_all()?.to_scalar::<f64>()?;
+        let scale = 1.0 / total_weight;
         // Per-example CE, weighted.
         let ce = (targets * &logp)?.sum(D::Minus1)?.neg()?;
-        let loss = ((&ce * weights)?.sum_all()? * scale)?.to_scalar::<f32>()?;
+        let weighted = (ce.to_dtype(DType::F64)? * &weights64)?.sum_all()?;
+        let loss = (weighted.to_scalar::<f64>()? * scale) as f32;
+        let scale = f64::from(scale as f32);
         // dL/dz_ic = w_i / W * (p_ic * sum_c t_ic - t_ic).
         let row_mass = targets.sum_keepdim(D::Minus1)?;
         let coeff = (weights * scale)?.unsqueeze(1)?;
@@ -697,8 +702,12 @@ mod tests {
         let mut b = a.clone();
         let mut oa = Optimizer::new(OptimizerConfig::adamw(0.01)).unwrap();
         let mut ob = oa.clone();
-        let la = a.train_step_rows(&mut oa, &features, &indices, &t, &w).unwrap();
-        let lb = b.train_step_rows(&mut ob, &strided, &indices, &t, &w).unwrap();
+        let la = a
+            .train_step_rows(&mut oa, &features, &indices, &t, &w)
+            .unwrap();
+        let lb = b
+            .train_step_rows(&mut ob, &strided, &indices, &t, &w)
+            .unwrap();
         assert!((la.loss - lb.loss).abs() < 1e-6);
         for (p, q) in a.params().iter().zip(b.params()) {
             assert!(max_abs_diff(p, q) < 1e-5);
@@ -727,8 +736,12 @@ mod tests {
         let (l1, g1) = cpu::loss_and_grads(&params, &batch, 1);
         let (l2, g2) = pool.install(|| cpu::loss_and_grads(&params, &batch, 2));
         assert_eq!(l1.to_bits(), l2.to_bits());
-        let bits = |g: &[Vec<f32>]| -> Vec<u32> { g.concat().iter().map(|v| v.to_bits()).collect() };
-        assert!(bits(&g1) == bits(&g2), "gradients differ between 1 and 2 threads");
+        let bits =
+            |g: &[Vec<f32>]| -> Vec<u32> { g.concat().iter().map(|v| v.to_bits()).collect() };
+        assert!(
+            bits(&g1) == bits(&g2),
+            "gradients differ between 1 and 2 threads"
+        );
     }
 
     #[test]

@@ -547,7 +547,10 @@ mod tests {
             o2.update_on_device(&mut device, std::slice::from_ref(&g))
                 .unwrap();
         }
-        let (a, b) = (host[0].to_vec1::<f32>().unwrap(), device[0].to_vec1::<f32>().unwrap());
+        let (a, b) = (
+            host[0].to_vec1::<f32>().unwrap(),
+            device[0].to_vec1::<f32>().unwrap(),
+        );
         assert_eq!(a, b);
         // State on one side cannot serve the other.
         assert!(matches!(

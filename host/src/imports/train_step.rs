@@ -100,7 +100,14 @@ mod tests {
     /// same values: the train step then takes the candle-op path, the one
     /// a GPU runs, instead of the CPU kernels.
     fn strided_copy(task: &PublicTask) -> Arc<PublicTask> {
-        let features = task.features.t().unwrap().contiguous().unwrap().t().unwrap();
+        let features = task
+            .features
+            .t()
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .t()
+            .unwrap();
         assert!(!features.is_contiguous());
         Arc::new(PublicTask {
             dir: task.dir.clone(),

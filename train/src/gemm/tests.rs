@@ -7,7 +7,14 @@ fn draw(rng: &mut Rng, len: usize) -> Vec<f32> {
 
 /// The contract, written out: each value is a chain of `mul_add` over `k`
 /// in ascending order, starting from the value in `c`.
-fn reference(a: impl Fn(usize, usize) -> f32, m: usize, k: usize, b: &[f32], n: usize, c: &mut [f32]) {
+fn reference(
+    a: impl Fn(usize, usize) -> f32,
+    m: usize,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    c: &mut [f32],
+) {
     for i in 0..m {
         for j in 0..n {
             let mut v = c[i * n + j];
@@ -50,20 +57,42 @@ fn every_path_gives_the_same_bits_as_the_contract() {
         let pool = draw(&mut rng, pool_rows * k);
         let plain = Rows::gathered(&pool, k, &index[..m]);
         let mut want = init.clone();
-        reference(|i, kk| pool[index[i] as usize * k + kk], m, k, &b, n, &mut want);
+        reference(
+            |i, kk| pool[index[i] as usize * k + kk],
+            m,
+            k,
+            &b,
+            n,
+            &mut want,
+        );
         // a = the transpose of k gathered rows of width m.
         let pool_t = draw(&mut rng, pool_rows * m);
         let trans = Rows::gathered(&pool_t, m, &index[..k]);
         let mut want_t = init.clone();
-        reference(|i, kk| pool_t[index[kk] as usize * m + i], m, k, &b, n, &mut want_t);
+        reference(
+            |i, kk| pool_t[index[kk] as usize * m + i],
+            m,
+            k,
+            &b,
+            n,
+            &mut want_t,
+        );
         for &path in &paths {
             for threads in [1, 2, 3] {
                 let mut got = init.clone();
                 gemm_on(path, Lhs::Rows(plain), &b, n, &mut got, threads);
-                assert_eq!(bits(&got), bits(&want), "{path:?} rows {m}x{n}x{k} t{threads}");
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{path:?} rows {m}x{n}x{k} t{threads}"
+                );
                 let mut got = init.clone();
                 gemm_on(path, Lhs::Transposed(trans), &b, n, &mut got, threads);
-                assert_eq!(bits(&got), bits(&want_t), "{path:?} t {m}x{n}x{k} t{threads}");
+                assert_eq!(
+                    bits(&got),
+                    bits(&want_t),
+                    "{path:?} t {m}x{n}x{k} t{threads}"
+                );
             }
         }
     }

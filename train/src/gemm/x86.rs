@@ -188,7 +188,10 @@ pub(super) fn avx2(block: Block<'_, '_>) {
 
 /// Runs `block` in tiles of `T` (`MR` is `T::MR`, as a const parameter).
 fn drive<T: Tile, const MR: usize>(block: Block<'_, '_>) {
-    assert!(T::supported(), "this CPU lacks the instructions of the path");
+    assert!(
+        T::supported(),
+        "this CPU lacks the instructions of the path"
+    );
     assert_eq!(MR, T::MR);
     let Block {
         source,
@@ -206,7 +209,9 @@ fn drive<T: Tile, const MR: usize>(block: Block<'_, '_>) {
     if transposed {
         assert!(source.len() == k && source.iter().all(|r| r.len() >= row0 + rows));
     } else {
-        assert!(source.len() >= row0 + rows && source[row0..row0 + rows].iter().all(|r| r.len() == k));
+        assert!(
+            source.len() >= row0 + rows && source[row0..row0 + rows].iter().all(|r| r.len() == k)
+        );
     }
     for k0 in (0..k).step_by(DEPTH_BLOCK) {
         let kc = DEPTH_BLOCK.min(k - k0);

@@ -75,7 +75,13 @@ pub(crate) fn forward(p: &Params<'_>, x: Rows<'_>, threads: usize) -> Forward {
                 *v = v.max(0.0);
             }
             let mut logits = bias_rows(p.values[3], rows);
-            gemm(Lhs::Rows(Rows::dense(&act, h)), p.values[2], c, &mut logits, threads);
+            gemm(
+                Lhs::Rows(Rows::dense(&act, h)),
+                p.values[2],
+                c,
+                &mut logits,
+                threads,
+            );
             Forward {
                 hidden: Some(act),
                 logits,
@@ -155,7 +161,13 @@ pub(crate) fn loss_and_grads(
             let h = act.len() / batch.x.count().max(1);
             let (w1, in_dim) = (p.values[2], batch.x.cols());
             let mut dw1 = vec![0.0f32; h * c];
-            gemm(Lhs::Transposed(Rows::dense(&act, h)), dz, c, &mut dw1, threads);
+            gemm(
+                Lhs::Transposed(Rows::dense(&act, h)),
+                dz,
+                c,
+                &mut dw1,
+                threads,
+            );
             // dh = dz w1^T, then through the ReLU.
             let mut w1t = vec![0.0f32; c * h];
             for (j, row) in w1.chunks_exact(c).enumerate() {
