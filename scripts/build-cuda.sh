@@ -82,6 +82,9 @@ fi
 export PATH=$CUDA/bin:$PATH
 export CUDA_ROOT=$LINK CUDA_PATH=$LINK CUDA_HOME=$LINK
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
+# cudaforge runs nvcc on half the cores by default; the kernels are most of
+# the build's time, and nothing else runs then.
+export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-$(nproc)}
 # nvcc finds its own headers (nvcc.profile); cudaforge also passes
 # -I$CUDA_HOME/include for the libraries' headers.
 ln -sfn "$CUDA/include" "$LINK/include"

@@ -386,10 +386,36 @@ impl AdamWConstants {
 }
 
 /// One AdamW update of `p` with gradient `g` and moments `m`, `v`, in
+/// place (see [`adamw_body`]), vectorised with AVX-512 where the CPU has
+/// it. Every operation is an IEEE-rounded add, multiply, divide or square
+/// root of one value, never fused or reassociated, so the vector width
+/// changes nothing in the result.
+fn adamw_in_place(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamWConstants) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked on the line above), the one
+        // requirement of a `target_feature` function.
+        #[allow(unsafe_code)]
+        unsafe {
+            adamw_avx512(p, g, m, v, k);
+        }
+        return;
+    }
+    adamw_body(p, g, m, v, k);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn adamw_avx512(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamWConstants) {
+    adamw_body(p, g, m, v, k);
+}
+
+/// One AdamW update of `p` with gradient `g` and moments `m`, `v`, in
 /// place, value by value as the candle chain
 /// `m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
 /// p = p*(1-lr*wd) - lr * (m/bias1) / (sqrt(v/bias2) + eps)`.
-fn adamw_in_place(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamWConstants) {
+#[inline(always)]
+fn adamw_body(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: &AdamWConstants) {
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m = affine(*m, k.b1, 0.0) + affine(g, k.one_minus_b1, 0.0);
         *v = affine(*v, k.b2, 0.0) + affine(g * g, k.one_minus_b2, 0.0);
