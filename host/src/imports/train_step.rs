@@ -88,7 +88,6 @@ impl HostState {
 mod tests {
     use std::sync::Arc;
 
-    use candle_core::Tensor;
     use w2s_policy::Policy;
     use w2s_train::bundle::PublicTask;
 
