@@ -12,6 +12,7 @@ by other processes on a shared machine). Prints one JSON object: real
 tokens per second.
 
     python3 bench/torch_extraction.py MODEL_DIR TEXTS.json --batch 8 --repeats 3 --threads 2
+    python3 bench/torch_extraction.py MODEL_DIR TEXTS.json --device cuda   # on the GPU (synchronised)
 """
 
 import argparse
@@ -31,7 +32,10 @@ def main():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = p.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     torch.set_num_threads(a.threads)
     tok = tokenizers.Tokenizer.from_file(f"{a.model}/tokenizer.json")
     texts = json.load(open(a.texts))
@@ -41,17 +45,19 @@ def main():
         chunk = ids[start:start + a.batch]
         seq = max(len(i) for i in chunk)
         batches.append((
-            torch.tensor([i + [0] * (seq - len(i)) for i in chunk]),
-            torch.tensor([[1] * len(i) + [0] * (seq - len(i)) for i in chunk]),
+            torch.tensor([i + [0] * (seq - len(i)) for i in chunk], device=dev),
+            torch.tensor([[1] * len(i) + [0] * (seq - len(i)) for i in chunk], device=dev),
         ))
     tokens = sum(len(i) for i in ids)
     model = AutoModel.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    model.to(dev)
     model.eval()
 
     def one_pass():
         with torch.inference_mode():
             for input_ids, mask in batches:
                 model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        sync()
 
     one_pass()
     fastest = float("inf")
@@ -63,6 +69,7 @@ def main():
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": a.threads,
+        "device": a.device,
         "tokens": tokens,
         "tokens_per_s": tokens / fastest,
     }))

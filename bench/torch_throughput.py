@@ -8,9 +8,11 @@ backward, one AdamW step (lr 1e-3, weight decay 0.01, betas 0.9/0.999,
 eps 1e-8). One untimed epoch, then --epochs timed epochs, each a fresh
 permutation; the fastest timed epoch counts (the least disturbed by other
 processes on a shared machine). Prints one JSON object: training examples
-per second per head.
+per second per head. With --device cuda everything lives on the GPU and
+each epoch ends with a synchronisation (the GPU runs asynchronously).
 
     python3 bench/torch_throughput.py --threads 2
+    python3 bench/torch_throughput.py --threads 2 --device cuda
 """
 
 import argparse
@@ -20,13 +22,13 @@ import time
 import torch
 
 
-def throughput(model, x, targets, batch, epochs):
+def throughput(model, x, targets, batch, epochs, sync):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01,
                             betas=(0.9, 0.999), eps=1e-8)
     n = x.shape[0]
 
     def epoch():
-        order = torch.randperm(n)
+        order = torch.randperm(n, device=x.device)
         for start in range(0, n, batch):
             ix = order[start:start + batch]
             logits = model(x[ix])
@@ -34,6 +36,7 @@ def throughput(model, x, targets, batch, epochs):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        sync()
 
     epoch()
     fastest = float("inf")
@@ -53,20 +56,30 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    x = torch.randn(a.n, a.d)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        sync = torch.cuda.synchronize
+        gpu = torch.cuda.get_device_name(0)
+    else:
+        sync = lambda: None
+        gpu = None
+    x = torch.randn(a.n, a.d).to(dev)
     labels = torch.randint(0, a.classes, (a.n,))
-    targets = torch.nn.functional.one_hot(labels, a.classes).float()
-    linear = torch.nn.Linear(a.d, a.classes)
+    targets = torch.nn.functional.one_hot(labels, a.classes).float().to(dev)
+    linear = torch.nn.Linear(a.d, a.classes).to(dev)
     mlp = torch.nn.Sequential(torch.nn.Linear(a.d, a.hidden), torch.nn.ReLU(),
-                              torch.nn.Linear(a.hidden, a.classes))
+                              torch.nn.Linear(a.hidden, a.classes)).to(dev)
     print(json.dumps({
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
-        "linear_examples_per_s": throughput(linear, x, targets, a.batch, a.epochs),
-        "mlp_examples_per_s": throughput(mlp, x, targets, a.batch, a.epochs),
+        "device": a.device,
+        "gpu": gpu,
+        "linear_examples_per_s": throughput(linear, x, targets, a.batch, a.epochs, sync),
+        "mlp_examples_per_s": throughput(mlp, x, targets, a.batch, a.epochs, sync),
     }))
 
 

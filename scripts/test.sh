@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 (cd plugins && cargo clippy --release --locked -- -D warnings)
 (cd guest-sdk/python/sockets-deny && unset CARGO_TARGET_DIR && cargo clippy --release --locked -- -D warnings)
 
+echo "== the cuda feature compiles (cargo check, own target dir; no GPU needed; docs/DEVICES.md)"
+scripts/build-cuda.sh --check
+
 echo "== build plugins (wasm32-wasip2)"
 scripts/build-plugins.sh
 

@@ -113,7 +113,7 @@ fn texts(n: usize, tokens: usize) -> Vec<String> {
         .collect()
 }
 
-fn measure_one(w: &Workload, threads: usize) -> Result<Figures> {
+fn measure_one(w: &Workload, threads: usize, device: &Device) -> Result<Figures> {
     let dir = tempfile::tempdir()?;
     let model_dir = dir.path().join("model");
     w.model.write(&model_dir, 1)?;
@@ -122,7 +122,7 @@ fn measure_one(w: &Workload, threads: usize) -> Result<Figures> {
     std::fs::write(&texts_file, serde_json::to_vec(&texts)?)?;
 
     let model = ModelDir::open(&model_dir, w.tokens + 8)?;
-    let decoder = model.decoder(model.config.num_layers, &Device::Cpu)?;
+    let decoder = model.decoder(model.config.num_layers, device)?;
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut fastest = f64::INFINITY;
     let mut tokens = 0;
@@ -145,7 +145,14 @@ fn measure_one(w: &Workload, threads: usize) -> Result<Figures> {
     drop(decoder);
     let rust_tps = tokens as f64 / fastest;
     eprintln!("  {}: w2s-lm {rust_tps:.0} tokens/s", w.name);
-    let torch_tps = torch(&model_dir, &texts_file, w, threads, tokens);
+    let torch_tps = torch(
+        &model_dir,
+        &texts_file,
+        w,
+        threads,
+        tokens,
+        device.is_cuda(),
+    );
     match &torch_tps {
         Ok(t) => eprintln!("  {}: PyTorch {t:.0} tokens/s", w.name),
         Err(e) => eprintln!("  {}: PyTorch did not run: {e}", w.name),
@@ -164,6 +171,7 @@ fn torch(
     w: &Workload,
     threads: usize,
     tokens: usize,
+    cuda: bool,
 ) -> Result<f64, String> {
     let out = Command::new("python3")
         .arg(repo().join("bench/torch_extraction.py"))
@@ -176,6 +184,7 @@ fn torch(
             &w.repeats.to_string(),
         ])
         .args(["--threads", &threads.to_string()])
+        .args(["--device", if cuda { "cuda" } else { "cpu" }])
         .output()
         .map_err(|e| format!("python3 did not start: {e}"))?;
     if !out.status.success() {
@@ -199,13 +208,15 @@ fn torch(
         .ok_or_else(|| "no tokens_per_s".to_owned())
 }
 
-/// Runs both workloads with `threads` threads on both sides.
-pub(crate) fn measure(threads: usize) -> Result<Vec<Figures>> {
-    eprintln!("feature extraction ({threads} threads):");
+/// Runs both workloads with `threads` threads on both sides, on `device`
+/// (PyTorch on the same kind of device).
+pub(crate) fn measure(threads: usize, device: &Device) -> Result<Vec<Figures>> {
+    eprintln!("feature extraction ({threads} threads, {device:?}):");
     Workload::standard()
         .iter()
         .map(|w| {
-            measure_one(w, threads).with_context(|| format!("extraction benchmark {}", w.name))
+            measure_one(w, threads, device)
+                .with_context(|| format!("extraction benchmark {}", w.name))
         })
         .collect()
 }

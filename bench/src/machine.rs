@@ -10,7 +10,7 @@ pub(crate) struct Machine {
     /// Threads candle's CPU kernels use (`RAYON_NUM_THREADS`, else the
     /// cores), also given to PyTorch.
     pub(crate) threads: usize,
-    /// Whether the CPU has AVX-512F, which gemm's `x86-v4` kernels use.
+    /// Whether the CPU has AVX-512F (the train step's GEMM path).
     pub(crate) avx512: bool,
 }
 

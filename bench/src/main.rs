@@ -38,6 +38,7 @@ mod calls;
 mod extraction;
 mod guest;
 mod machine;
+mod on_device;
 mod python;
 mod report;
 mod tax;
@@ -46,6 +47,7 @@ mod throughput;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use w2s_train::device::DeviceSpec;
 
 /// Command-line options.
 struct Args {
@@ -65,6 +67,11 @@ struct Args {
     extraction_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
+    /// Run `--throughput-only` or `--extraction` on this device, in this
+    /// process, and print one JSON object ([`on_device`]).
+    device: Option<DeviceSpec>,
+    /// The feature-extraction benchmark (needs `--device`).
+    extraction: bool,
 }
 
 impl Args {
@@ -77,6 +84,8 @@ impl Args {
             tax_only: false,
             python_only: false,
             extraction_only: false,
+            device: None,
+            extraction: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -94,14 +103,26 @@ impl Args {
                 "--tax-only" => args.tax_only = true,
                 "--python-only" => args.python_only = true,
                 "--extraction-only" => args.extraction_only = true,
+                "--extraction" => args.extraction = true,
+                "--device" => match it.next() {
+                    Some(d) => args.device = Some(w2s_train::device::parse_device(&d)?),
+                    None => bail!("--device needs cpu, cuda or cuda:N"),
+                },
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only | --extraction-only]"
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only | --extraction-only]
+       w2s-bench --device cpu|cuda[:N] (--throughput-only | --extraction)   (one JSON object)"
                     );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument {other:?} (try --help)"),
             }
+        }
+        if args.extraction && args.device.is_none() {
+            bail!("--extraction needs --device");
+        }
+        if args.device.is_some() && !(args.extraction || args.throughput_only) {
+            bail!("--device goes with --throughput-only or --extraction");
         }
         Ok(args)
     }
@@ -112,6 +133,15 @@ fn main() -> Result<()> {
     if args.throughput_child {
         let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
         println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
+        return Ok(());
+    }
+    if let Some(device) = args.device {
+        let value = if args.extraction {
+            on_device::extraction(device)?
+        } else {
+            on_device::throughput(device)?
+        };
+        println!("{value}");
         return Ok(());
     }
     let machine = machine::Machine::describe();
@@ -138,7 +168,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if args.extraction_only {
-        let figures = extraction::measure(machine.threads)?;
+        let figures = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
         print!(
             "{}",
             extraction::markdown(&figures, machine.threads, load_before)?
@@ -155,7 +185,7 @@ fn main() -> Result<()> {
     let calls = calls::measure(&task, 3)?;
     let python = python::measure(&task, args.repeats.min(5))?;
     let extraction_load = machine::load();
-    let extraction = extraction::measure(machine.threads)?;
+    let extraction = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,

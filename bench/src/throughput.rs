@@ -67,30 +67,38 @@ pub(crate) enum Torch {
     Missing(String),
 }
 
-/// Examples per second of `arch` in w2s-train: per step, gather the batch's
-/// rows, one fused `train_step` (forward, soft cross-entropy, backward,
-/// AdamW update). One untimed epoch, then the fastest of `s.epochs` timed
-/// epochs (the least disturbed by other processes on a shared machine).
-fn rust(arch: Arch, s: Shapes) -> Result<f64> {
-    let dev = Device::Cpu;
+/// Examples per second of `arch` in w2s-train on `dev`: per step, one
+/// fused `train_step_rows` on the batch's rows of the feature matrix
+/// (forward, soft cross-entropy, backward, AdamW update), with targets and
+/// weights as host values, as the host's `train-step` makes it. One untimed
+/// epoch, then the fastest of `s.epochs` timed epochs (the least disturbed
+/// by other processes on a shared machine).
+pub(crate) fn rust(arch: Arch, s: Shapes, dev: &Device) -> Result<f64> {
     let mut rng = Rng::new(1);
     let x: Vec<f32> = (0..s.n * s.d).map(|_| rng.normal() as f32).collect();
     let labels: Vec<u32> = (0..s.n)
         .map(|_| rng.below(s.classes as u64) as u32)
         .collect();
-    let features = Tensor::from_vec(x, (s.n, s.d), &dev)?;
-    let targets = Tensor::from_vec(one_hot(&labels, s.classes), (s.n, s.classes), &dev)?;
-    let mut head = Head::init(arch, s.d, s.classes, 1, &dev)?;
+    let features = Tensor::from_vec(x, (s.n, s.d), dev)?;
+    let targets = one_hot(&labels, s.classes);
+    let mut head = Head::init(arch, s.d, s.classes, 1, dev)?;
     let mut opt = Optimizer::new(OptimizerConfig::adamw(1e-3))?;
     let mut epoch = |rng: &mut Rng| -> Result<()> {
         let order = rng.permutation(s.n);
         for batch in order.chunks(s.batch) {
-            let ix = Tensor::from_slice(batch, batch.len(), &dev)?;
-            let xb = features.index_select(&ix, 0)?;
-            let tb = targets.index_select(&ix, 0)?;
-            let w = Tensor::ones(batch.len(), candle_core::DType::F32, &dev)?;
-            head.train_step(&mut opt, &xb, &tb, &w)?;
+            let t: Vec<f32> = batch
+                .iter()
+                .flat_map(|&i| {
+                    targets[i as usize * s.classes..][..s.classes]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            let w = vec![1.0f32; batch.len()];
+            head.train_step_rows(&mut opt, &features, batch, &t, &w)?;
         }
+        // A GPU runs asynchronously: wait for the epoch's work.
+        dev.synchronize()?;
         Ok(())
     };
     epoch(&mut rng)?;
@@ -103,8 +111,15 @@ fn rust(arch: Arch, s: Shapes) -> Result<f64> {
     Ok(s.n as f64 / fastest)
 }
 
-/// Runs `bench/torch_throughput.py` with the same shapes and `threads`.
+/// Runs `bench/torch_throughput.py` with the same shapes and `threads`, on
+/// the CPU.
 fn torch(s: Shapes, threads: usize) -> Torch {
+    torch_on(s, threads, "cpu")
+}
+
+/// [`torch`] on `device` (`cpu` or `cuda`; on CUDA, `threads` only sizes
+/// PyTorch's host-side pool).
+pub(crate) fn torch_on(s: Shapes, threads: usize, device: &str) -> Torch {
     let probe = Command::new("python3")
         .args(["-c", "import torch"])
         .output();
@@ -113,13 +128,13 @@ fn torch(s: Shapes, threads: usize) -> Torch {
         Ok(_) => return Torch::Missing("`python3 -c 'import torch'` failed".to_owned()),
         Err(e) => return Torch::Missing(format!("python3 did not start: {e}")),
     }
-    match run_torch(s, threads) {
+    match run_torch(s, threads, device) {
         Ok(t) => t,
         Err(e) => Torch::Missing(format!("bench/torch_throughput.py failed: {e:#}")),
     }
 }
 
-fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
+fn run_torch(s: Shapes, threads: usize, device: &str) -> Result<Torch> {
     let script = repo().join("bench/torch_throughput.py");
     let arg = |v: usize| v.to_string();
     let out = Command::new("python3")
@@ -134,6 +149,7 @@ fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
         ])
         .args(["--hidden", &arg(s.hidden), "--batch", &arg(s.batch)])
         .args(["--epochs", &arg(s.epochs), "--threads", &arg(threads)])
+        .args(["--device", device])
         .output()
         .context("starting python3")?;
     if !out.status.success() {
@@ -156,12 +172,14 @@ fn run_torch(s: Shapes, threads: usize) -> Result<Torch> {
 /// `RAYON_NUM_THREADS`, else the cores): examples per second, linear then
 /// MLP. What a child started by [`measure`] prints, as JSON.
 pub(crate) fn rust_both(s: Shapes) -> Result<[f64; 2]> {
-    let linear = rust(Arch::Linear, s)?;
+    let dev = Device::Cpu;
+    let linear = rust(Arch::Linear, s, &dev)?;
     let mlp = rust(
         Arch::Mlp {
             hidden: s.hidden as u32,
         },
         s,
+        &dev,
     )?;
     Ok([linear, mlp])
 }

@@ -79,6 +79,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<ExitCode> {
         policy: PolicyInfo::effective(args.sandbox.policy.as_deref())?,
         cache_dir: args.sandbox.cache_dir,
         audit: args.sandbox.audit,
+        device: args.sandbox.device,
         command: command_line(),
     };
     let written = w2s_bench::methods::run(&Executable::current()?, &options, &Bars::default())?;

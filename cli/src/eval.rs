@@ -51,11 +51,13 @@ impl CommonArgs {
         w2s_eval::Options {
             config: self.config.clone(),
             controls: self.controls,
+            device: self.sandbox.device,
         }
     }
 }
 
-/// How the sandbox is set up: the policy, the audit log, the compile cache.
+/// How the sandbox is set up: the policy, the audit log, the compile cache,
+/// the device.
 #[derive(Args)]
 pub(crate) struct SandboxArgs {
     /// The sandbox policy (TOML, version 1) [default: the built-in policy,
@@ -71,6 +73,11 @@ pub(crate) struct SandboxArgs {
     /// engine configuration.
     #[arg(long, default_value = ".w2s/cache/compiled")]
     pub(crate) cache_dir: PathBuf,
+    /// Where the training primitives run: `cpu`, or `cuda`/`cuda:N` in a
+    /// build with the `cuda` feature (scripts/build-cuda.sh). Scoring always
+    /// runs on the CPU. See docs/DEVICES.md for what a GPU reproduces.
+    #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
+    pub(crate) device: w2s_train::device::DeviceSpec,
 }
 
 impl SandboxArgs {
@@ -153,7 +160,7 @@ fn prepare(
         }
     };
     let sub = common.sandbox.load(exe, &common.wasm)?;
-    let task = Task::open(&dir)?;
+    let task = Task::open_on(&dir, common.sandbox.device)?;
     let seeds = common
         .seeds
         .request()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use w2s_eval::Executable;
-use w2s_eval::replay::{ReplayRequest, first_difference, replay as replay_report};
+use w2s_eval::replay::{ReplayRequest, replay as replay_report};
 use w2s_eval::seeds::DEFAULT_SECRET_FILE;
 
 use crate::eval::write_json;
@@ -65,7 +65,7 @@ pub(crate) fn replay(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(path) = &args.json {
         write_json(path, &both.replayed)?;
     }
-    match first_difference(&both.original, &both.replayed) {
+    match both.first_difference() {
         None => {
             println!("identical");
             Ok(ExitCode::SUCCESS)

@@ -37,6 +37,10 @@ pub(crate) struct WorkerArgs {
     /// Seeds per evaluation (`w2s eval --seeds`) [default: eval's default].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     seeds: Option<u32>,
+    /// Where evaluations train (`w2s eval --device`): `cpu`, or `cuda[:N]`
+    /// in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
+    device: w2s_train::device::DeviceSpec,
     /// Wall-clock limit of one evaluation, in seconds; then it is killed.
     #[arg(long, default_value_t = 3600)]
     eval_timeout_secs: u64,
@@ -108,6 +112,7 @@ impl WorkerArgs {
             data_dir: self.data.clone(),
             tasks_dir: self.tasks.clone(),
             seeds: self.seeds,
+            device: self.device.to_string(),
             eval_timeout: Duration::from_secs(self.eval_timeout_secs),
             lease: Duration::from_secs(self.lease_secs),
             exe: exe.path().to_path_buf(),

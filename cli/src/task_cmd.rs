@@ -126,13 +126,14 @@ pub(crate) struct BuildArgs {
     /// The dataset's revision (a commit or version), recorded in provenance.
     #[arg(long)]
     dataset_revision: Option<String>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    /// Where the models run: `cpu`, or `cuda`/`cuda:N` in a build with the
+    /// `cuda` feature (scripts/build-cuda.sh).
+    #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
+    device: w2s_train::device::DeviceSpec,
 }
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
-    let device = w2s_train::device::parse(&args.device)?;
+    let device = args.device.open()?;
     let cfg = w2s_taskbuild::BuildConfig {
         data: args.data,
         format: args.format,

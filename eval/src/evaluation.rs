@@ -192,7 +192,8 @@ impl<'a> Evaluation<'a> {
             policy: sub.policy().clone(),
             seeds: seeds.clone(),
             config: opts.config.clone(),
-            device: "cpu".to_owned(),
+            device: task.device(),
+            gpu: task.gpu(),
             feedback: Feedback::new(&runs, scores.as_ref(), &flags, rankable.value),
             timing: Timing {
                 compile_ms: sub.loaded.as_ref().map_or(0, |l| l.compile_ms),

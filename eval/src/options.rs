@@ -1,6 +1,8 @@
 //! [`Options`]: what shapes an evaluation besides the submission, the task
 //! and the seeds.
 
+use w2s_train::device::DeviceSpec;
+
 /// What shapes an evaluation besides the submission, the task and the
 /// seeds. Every field is recorded in the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -10,4 +12,8 @@ pub struct Options {
     /// Whether to also run the teacher-ablation controls (permuted labels,
     /// class prior) under the same seeds [default: no].
     pub controls: bool,
+    /// Where the training primitives run, for tasks this library opens
+    /// itself (a suite's; a replay's comes from its report) [default: the
+    /// CPU]. A [`crate::Task`] opened by the caller keeps its own device.
+    pub device: DeviceSpec,
 }

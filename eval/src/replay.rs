@@ -11,6 +11,12 @@
 //! shortest round-trip form: equal text is equal bits. The first differing
 //! field is named by its JSON path ([`first_difference`]).
 //!
+//! The replay runs on the device the report records (`device`). A CPU
+//! report is compared bit for bit; a GPU report's floating-point fields
+//! are compared within [`GPU_TOLERANCE`] (integers, strings and everything
+//! else still exactly), because a GPU's products are reproducible only on
+//! the same GPU model and library versions (docs/DEVICES.md).
+//!
 //! When the evaluator's secret is at hand, the report's seeds are also
 //! checked against it: a report whose seeds are not those its secret
 //! derives for this wasm and task was edited, and the replay refuses it.
@@ -37,6 +43,13 @@ use crate::seeds::{Secret, SeedPlan, SeedSource};
 use crate::submission::Submission;
 use crate::suite::{self, Suite, SuiteReport};
 use crate::task::Task;
+use w2s_train::device::DeviceSpec;
+
+/// Largest absolute difference allowed between a floating-point field of a
+/// GPU report and its replay: a few predictions of a test split of
+/// thousands (one flipped prediction moves an accuracy by 1/N and the PGR
+/// by about 1/(N * gap)), far below what a different strategy moves.
+pub const GPU_TOLERANCE: f64 = 5e-3;
 
 /// What to replay, and with what.
 #[derive(Debug, Clone)]
@@ -67,6 +80,26 @@ pub struct Replayed {
     pub original: Value,
     /// The replay's report.
     pub replayed: Value,
+}
+
+impl Replayed {
+    /// The tolerance the two are compared with: 0 (bit for bit) for a CPU
+    /// report, [`GPU_TOLERANCE`] for a GPU one (a suite report: its first
+    /// task's device).
+    pub fn tolerance(&self) -> f64 {
+        let on_gpu = self
+            .original
+            .get("device")
+            .or_else(|| self.original.pointer("/reports/0/device"))
+            .and_then(Value::as_str)
+            .is_some_and(|d| w2s_train::device::parse_device(d).is_ok_and(|d| d.is_gpu()));
+        if on_gpu { GPU_TOLERANCE } else { 0.0 }
+    }
+
+    /// The first difference, under [`Replayed::tolerance`].
+    pub fn first_difference(&self) -> Option<String> {
+        first_difference(&self.original, &self.replayed, self.tolerance())
+    }
 }
 
 #[derive(Deserialize)]
@@ -113,6 +146,7 @@ struct Recorded {
     seeds: SeedPlan,
     config: String,
     controls: Option<IgnoredAny>,
+    device: DeviceSpec,
 }
 
 /// Checks the report's seeds against the evaluator's secret, when it is at
@@ -183,7 +217,7 @@ fn replay_one(
     secret: &Path,
     progress: &dyn ProgressSink,
 ) -> Result<Report> {
-    let task = Task::open(dir)?;
+    let task = Task::open_on(dir, recorded.device)?;
     if task.hash() != recorded.task.hash {
         return Err(EvalError::TaskDiffers {
             recorded: recorded.task.hash,
@@ -201,6 +235,7 @@ fn replay_one(
     let options = Options {
         config: recorded.config,
         controls: recorded.controls.is_some(),
+        device: recorded.device,
     };
     Evaluation::new(&task, sub, recorded.seeds)
         .options(options)
@@ -359,11 +394,23 @@ fn json_text(v: &Value) -> String {
     v.to_string()
 }
 
+/// Whether two JSON numbers agree: by their text, or, when `tolerance` is
+/// positive and both are floating-point, within it.
+fn numbers_agree(x: &serde_json::Number, y: &serde_json::Number, tolerance: f64) -> bool {
+    if x.to_string() == y.to_string() {
+        return true;
+    }
+    match (x.is_f64(), y.is_f64(), x.as_f64(), y.as_f64()) {
+        (true, true, Some(a), Some(b)) => tolerance > 0.0 && (a - b).abs() <= tolerance,
+        _ => false,
+    }
+}
+
 /// The first field, in document order, where `replayed` differs from
 /// `original`, with both values; `None` when they agree everywhere but on
 /// volatile fields.
-pub fn first_difference(original: &Value, replayed: &Value) -> Option<String> {
-    fn walk(a: Option<&Value>, b: Option<&Value>, path: &mut Vec<Seg>) -> Option<String> {
+pub fn first_difference(original: &Value, replayed: &Value, tolerance: f64) -> Option<String> {
+    fn walk(a: Option<&Value>, b: Option<&Value>, path: &mut Vec<Seg>, tol: f64) -> Option<String> {
         if volatile(path) {
             return None;
         }
@@ -380,7 +427,7 @@ pub fn first_difference(original: &Value, replayed: &Value) -> Option<String> {
                 let keys = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k)));
                 for k in keys {
                     path.push(Seg::Key(k.clone()));
-                    let d = walk(x.get(k), y.get(k), path);
+                    let d = walk(x.get(k), y.get(k), path, tol);
                     path.pop();
                     if d.is_some() {
                         return d;
@@ -391,7 +438,7 @@ pub fn first_difference(original: &Value, replayed: &Value) -> Option<String> {
             (Some(Value::Array(x)), Some(Value::Array(y))) => {
                 for i in 0..x.len().max(y.len()) {
                     path.push(Seg::Index(i));
-                    let d = walk(x.get(i), y.get(i), path);
+                    let d = walk(x.get(i), y.get(i), path, tol);
                     path.pop();
                     if d.is_some() {
                         return d;
@@ -400,11 +447,12 @@ pub fn first_difference(original: &Value, replayed: &Value) -> Option<String> {
                 None
             }
             // Numbers by their text: for f64, the shortest round-trip form.
+            (Some(Value::Number(x)), Some(Value::Number(y))) if numbers_agree(x, y, tol) => None,
             (Some(x), Some(y)) if json_text(x) == json_text(y) => None,
             _ => here(path),
         }
     }
-    walk(Some(original), Some(replayed), &mut Vec::new())
+    walk(Some(original), Some(replayed), &mut Vec::new(), tolerance)
 }
 
 #[cfg(test)]
@@ -417,10 +465,10 @@ mod tests {
     fn identical_but_for_volatile_fields() {
         let a = json!({"a": 1, "timing": {"ms": 5}, "score": {"baselines": {"cache": {"status": "miss"}, "x": 0.1}}});
         let b = json!({"a": 1, "timing": {"ms": 9}, "score": {"baselines": {"cache": {"status": "hit"}, "x": 0.1}}});
-        assert_eq!(first_difference(&a, &b), None);
+        assert_eq!(first_difference(&a, &b, 0.0), None);
         let nested = json!({"reports": [{"timing": 1}]});
         let nested2 = json!({"reports": [{"timing": 2}]});
-        assert_eq!(first_difference(&nested, &nested2), None);
+        assert_eq!(first_difference(&nested, &nested2, 0.0), None);
     }
 
     #[test]
@@ -432,27 +480,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            first_difference(&a, &b).unwrap(),
+            first_difference(&a, &b, 0.0).unwrap(),
             "runs[0].m[1]: report has 0.2, replay has 0.20000000000000004"
+        );
+    }
+
+    #[test]
+    fn a_gpu_tolerance_covers_floats_only() {
+        let a = json!({"pgr": 0.5, "acc": [0.7001], "seed": 12, "n": 1.0});
+        let b = json!({"pgr": 0.503, "acc": [0.7], "seed": 13, "n": 1.0});
+        assert_eq!(
+            first_difference(&a, &b, GPU_TOLERANCE).unwrap(),
+            "seed: report has 12, replay has 13"
+        );
+        let c = json!({"pgr": 0.51, "acc": [0.7], "seed": 12, "n": 1.0});
+        assert_eq!(
+            first_difference(&a, &c, GPU_TOLERANCE).unwrap(),
+            "pgr: report has 0.5, replay has 0.51"
+        );
+        assert_eq!(
+            first_difference(&a, &b, 0.0).unwrap(),
+            "pgr: report has 0.5, replay has 0.503"
         );
     }
 
     #[test]
     fn missing_extra_and_type_changes_are_differences() {
         assert_eq!(
-            first_difference(&json!({"a": 1}), &json!({})).unwrap(),
+            first_difference(&json!({"a": 1}), &json!({}), 0.0).unwrap(),
             "a: report has 1, replay has (absent)"
         );
         assert_eq!(
-            first_difference(&json!({}), &json!({"b": [1]})).unwrap(),
+            first_difference(&json!({}), &json!({"b": [1]}), 0.0).unwrap(),
             "b: report has (absent), replay has [1]"
         );
         assert_eq!(
-            first_difference(&json!([1, 2]), &json!([1])).unwrap(),
+            first_difference(&json!([1, 2]), &json!([1]), 0.0).unwrap(),
             "[1]: report has 2, replay has (absent)"
         );
         assert_eq!(
-            first_difference(&json!({"a": 0.0}), &json!({"a": -0.0})).unwrap(),
+            first_difference(&json!({"a": 0.0}), &json!({"a": -0.0}), 0.0).unwrap(),
             "a: report has 0.0, replay has -0.0"
         );
     }

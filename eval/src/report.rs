@@ -119,8 +119,11 @@ pub struct Report {
     pub seeds: SeedPlan,
     /// The config string passed to the strategy.
     pub config: String,
-    /// The device the primitives ran on.
+    /// The device the primitives ran on: `cpu` or `cuda:N`.
     pub device: String,
+    /// The GPU's name, on a GPU (absent on the CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
     /// Whether a ranking may use it.
     pub rankable: Rankable,
     /// One run per seed.

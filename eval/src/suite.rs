@@ -352,7 +352,10 @@ impl Suite {
     ) -> Result<SuiteReport> {
         let mut reports = Vec::new();
         for suite_task in &self.tasks {
-            let task = Task::open(&ensure_task(sub, dir, suite_task, progress)?)?;
+            let task = Task::open_on(
+                &ensure_task(sub, dir, suite_task, progress)?,
+                options.device,
+            )?;
             let plan = seeds.plan(sub.wasm_sha256(), task.hash())?;
             progress.note(&format!("suite task {}...", suite_task.name));
             let report = Evaluation::new(&task, sub, plan)

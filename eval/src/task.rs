@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use w2s_train::bundle::{MANIFEST, Manifest, PublicTask};
+use w2s_train::device::DeviceSpec;
 use w2s_train::synth::SynthConfig;
 
 use crate::error::{EvalError, Result};
@@ -26,10 +27,21 @@ pub struct Task {
 
 impl Task {
     /// Opens the public part of the bundle at `dir` (features, weak labels;
-    /// never `heldout/`).
+    /// never `heldout/`), on the CPU.
     pub fn open(dir: &Path) -> Result<Self> {
-        let public = PublicTask::open(dir, &candle_core::Device::Cpu)
+        Self::open_on(dir, DeviceSpec::Cpu)
+    }
+
+    /// Opens the public part of the bundle at `dir` with its features on
+    /// `device`: the training primitives of an evaluation on this task run
+    /// there (the scorer process stays on the CPU). A CUDA device in a build
+    /// without the `cuda` feature is a clear error.
+    pub fn open_on(dir: &Path, device: DeviceSpec) -> Result<Self> {
+        let device = device
+            .open()
             .map_err(|source| EvalError::OpenTask { source })?;
+        let public =
+            PublicTask::open(dir, &device).map_err(|source| EvalError::OpenTask { source })?;
         Ok(Self {
             dir: dir.to_path_buf(),
             public: Arc::new(public),
@@ -44,6 +56,17 @@ impl Task {
     /// The task hash (sha256 of its manifest).
     pub fn hash(&self) -> &str {
         &self.public.task_hash
+    }
+
+    /// Where the task's features live, hence where its students train:
+    /// `cpu` or `cuda:N`.
+    pub fn device(&self) -> String {
+        w2s_train::device::describe(self.public.features.device())
+    }
+
+    /// The GPU's name when the task is on one.
+    pub fn gpu(&self) -> Option<String> {
+        w2s_train::device::gpu_name(self.public.features.device())
     }
 
     /// The public part, as the sandbox serves it to a guest.

@@ -33,6 +33,9 @@ pub struct WorkerConfig {
     pub tasks_dir: PathBuf,
     /// `--seeds N` for `w2s eval` (`None`: its default).
     pub seeds: Option<u32>,
+    /// `--device` for `w2s eval`: `cpu`, `cuda` or `cuda:N` (checked by the
+    /// `w2s` command line that builds this).
+    pub device: String,
     /// Wall-clock limit of one evaluation; the process group is killed then.
     pub eval_timeout: Duration,
     /// Lease length; renewed every third of it.
@@ -175,6 +178,7 @@ async fn run_in(
     if let Some(n) = config.seeds {
         cmd.arg("--seeds").arg(n.to_string());
     }
+    cmd.arg("--device").arg(&config.device);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

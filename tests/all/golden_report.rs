@@ -96,7 +96,7 @@ fn assert_golden(name: &str, report: &Path, table: &str) {
     let golden = repo().join("tests/golden");
     let expected = comparable(read_json(&golden.join(format!("{name}.json"))));
     let actual = comparable(read_json(report));
-    if let Some(d) = first_difference(&expected, &actual) {
+    if let Some(d) = first_difference(&expected, &actual, 0.0) {
         panic!("{name}: the report differs from tests/golden/{name}.json at {d}");
     }
     let expected_table = std::fs::read_to_string(golden.join(format!("{name}.txt"))).unwrap();
@@ -162,7 +162,7 @@ fn a_run_report_is_the_one_from_before_the_move() {
     assert!(status.status.success(), "run failed:\n{stdout}\n{stderr}");
     let expected = comparable(read_json(&repo().join("tests/golden/vanilla-run.json")));
     let actual = comparable(read_json(&out.join("run.json")));
-    if let Some(d) = first_difference(&expected, &actual) {
+    if let Some(d) = first_difference(&expected, &actual, 0.0) {
         panic!("the run report differs from tests/golden/vanilla-run.json at {d}");
     }
 }

@@ -45,5 +45,5 @@ fn the_library_example_gives_the_report_w2s_eval_gives() {
     );
     strip_volatile(&mut from_library);
     strip_volatile(&mut from_binary);
-    assert_eq!(first_difference(&from_binary, &from_library), None);
+    assert_eq!(first_difference(&from_binary, &from_library, 0.0), None);
 }

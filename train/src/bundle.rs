@@ -422,8 +422,10 @@ impl PublicTask {
 
     /// Strong features of the given pool indices, `(n, dim)`.
     pub fn rows(&self, indices: &[u32]) -> Result<Tensor> {
+        // `contiguous` is free for features opened from a bundle.
         Ok(self
             .features
+            .contiguous()?
             .index_select(&self.index_tensor(indices)?, 0)?)
     }
 

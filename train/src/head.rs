@@ -5,12 +5,25 @@
 //! pass without autograd: it is the hot path of every strategy, and candle's
 //! per-op overhead (~200 ns) and graph bookkeeping would dominate a small
 //! head. The gradient is checked against finite differences in the tests.
+//!
+//! Two implementations of the same maths, chosen by where the tensors are:
+//! on the CPU, [`cpu`] runs the whole step over plain buffers with the
+//! crate's own GEMM ([`crate::gemm`], bit-identical at any thread count);
+//! on any other device (CUDA), the `*_on_device` methods run it as candle
+//! ops (cuBLAS products and candle's kernels). The tests check that the two
+//! agree to float rounding, on the CPU.
 
-use candle_core::{D, DType, Device, Tensor};
+mod cpu;
+mod on_device;
+
+pub use on_device::{log_softmax_and_softmax, validate_batch};
+
+use candle_core::{DType, Device, Tensor};
 
 use crate::arch::Arch;
+use crate::buffers::HostView;
 use crate::error::{Result, TrainError};
-use crate::matmul::matmul;
+use crate::gemm::{Rows, threads};
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 
@@ -147,30 +160,36 @@ impl Head {
         }
     }
 
-    fn dense(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok(matmul(x, w)?.broadcast_add(b)?)
+    /// The parameters as host slices, and `x`'s values, when all of them
+    /// are f32 CPU tensors (the fused CPU path); `None` otherwise.
+    fn on_host<'t>(&'t self, extra: &[&'t Tensor]) -> Option<HostView<'t>> {
+        HostView::new(self.params.iter().chain(extra.iter().copied()))
     }
 
-    /// The representation that feeds the final layer, and the
-    /// pre-activation of the hidden layer (MLP only).
-    fn trunk(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-        match self.arch {
-            Arch::Linear => Ok((x.clone(), None)),
-            Arch::Mlp { .. } => {
-                let pre = Self::dense(x, &self.params[0], &self.params[1])?;
-                Ok((pre.relu()?, Some(pre)))
-            }
+    fn cpu_params<'v>(&self, values: &[&'v [f32]]) -> cpu::Params<'v> {
+        cpu::Params {
+            arch: self.arch,
+            classes: self.classes,
+            values: values[..self.params.len()].to_vec(),
         }
     }
 
-    fn last_layer(&self) -> (&Tensor, &Tensor) {
-        let n = self.params.len();
-        (&self.params[n - 2], &self.params[n - 1])
+    /// The CPU forward: the hidden layer (MLP) and the logits.
+    fn forward_on_host(&self, x: &Tensor) -> Option<cpu::Forward> {
+        let view = self.on_host(&[x])?;
+        let values = view.slices();
+        let params = self.cpu_params(&values);
+        let x = Rows::dense(values[self.params.len()], self.in_dim);
+        Some(cpu::forward(&params, x, threads()))
     }
 
     /// Logits for a batch of features `(n, in_dim)`.
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
+        if let Some(f) = self.forward_on_host(x) {
+            let n = f.logits.len() / self.classes;
+            return Ok(Tensor::from_vec(f.logits, (n, self.classes), x.device())?);
+        }
         let (h, _) = self.trunk(x)?;
         let (w, b) = self.last_layer();
         Self::dense(&h, w, b)
@@ -178,6 +197,12 @@ impl Head {
 
     /// Class probabilities `(n, classes)`.
     pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        if let Some(mut f) = self.forward_on_host(x) {
+            cpu::softmax_rows(&mut f.logits, self.classes);
+            let n = f.logits.len() / self.classes;
+            return Ok(Tensor::from_vec(f.logits, (n, self.classes), x.device())?);
+        }
         let (_, probs) = log_softmax_and_softmax(&self.logits(x)?)?;
         Ok(probs)
     }
@@ -185,9 +210,15 @@ impl Head {
     /// The representation that feeds the final layer, `(n, hidden_dim)`.
     pub fn hidden(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
+        if let Arch::Mlp { hidden } = self.arch
+            && let Some(f) = self.forward_on_host(x)
+        {
+            let act = f.hidden.unwrap_or_default();
+            let n = act.len() / hidden as usize;
+            return Ok(Tensor::from_vec(act, (n, hidden as usize), x.device())?);
+        }
         Ok(self.trunk(x)?.0)
     }
-
     /// One optimizer update with gradients computed elsewhere (autograd),
     /// in [`Head::params`] order.
     pub fn apply_gradients(&mut self, opt: &mut Optimizer, grads: &[Tensor]) -> Result<()> {
@@ -227,33 +258,36 @@ impl Head {
         weights: &Tensor,
     ) -> Result<(f32, Vec<Tensor>)> {
         self.check_input(x)?;
-        let (h, pre) = self.trunk(x)?;
-        let (w_last, b_last) = self.last_layer();
-        let z = Self::dense(&h, w_last, b_last)?;
-        let (logp, p) = log_softmax_and_softmax(&z)?;
-        let total_weight = weights.sum_all()?.to_scalar::<f32>()?;
-        let scale = 1.0 / f64::from(total_weight);
-        // Per-example CE, weighted.
-        let ce = (targets * &logp)?.sum(D::Minus1)?.neg()?;
-        let loss = ((&ce * weights)?.sum_all()? * scale)?.to_scalar::<f32>()?;
-        // dL/dz_ic = w_i / W * (p_ic * sum_c t_ic - t_ic).
-        let row_mass = targets.sum_keepdim(D::Minus1)?;
-        let coeff = (weights * scale)?.unsqueeze(1)?;
-        let dz = (p.broadcast_mul(&row_mass)? - targets)?.broadcast_mul(&coeff)?;
-        let dw_last = matmul(&h.t()?, &dz)?;
-        let db_last = dz.sum(0)?;
-        let grads = match pre {
-            None => vec![dw_last, db_last],
-            Some(pre) => {
-                let dh = matmul(&dz, &w_last.t()?)?;
-                let mask = pre.gt(0.0)?.to_dtype(DType::F32)?;
-                let dpre = (dh * mask)?;
-                let dw0 = matmul(&x.t()?, &dpre)?;
-                let db0 = dpre.sum(0)?;
-                vec![dw0, db0, dw_last, db_last]
-            }
+        let Some((loss, grads)) = self.loss_and_grads_on_host(x, targets, weights) else {
+            return self.loss_and_grads_on_device(x, targets, weights);
         };
+        let grads = grads
+            .into_iter()
+            .zip(&self.params)
+            .map(|(g, p)| Tensor::from_vec(g, p.dims(), p.device()))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok((loss, grads))
+    }
+
+    fn loss_and_grads_on_host(
+        &self,
+        x: &Tensor,
+        targets: &Tensor,
+        weights: &Tensor,
+    ) -> Option<(f32, Vec<Vec<f32>>)> {
+        let view = self.on_host(&[x, targets, weights])?;
+        let values = view.slices();
+        let np = self.params.len();
+        let batch = cpu::Batch {
+            x: Rows::dense(values[np], self.in_dim),
+            targets: values[np + 1],
+            weights: values[np + 2],
+        };
+        Some(cpu::loss_and_grads(
+            &self.cpu_params(&values),
+            &batch,
+            threads(),
+        ))
     }
 
     /// One fused step: loss, gradient, optimizer update. Returns the loss
@@ -265,66 +299,69 @@ impl Head {
         targets: &Tensor,
         weights: &Tensor,
     ) -> Result<StepStats> {
-        let (loss, grads) = self.loss_and_grads(x, targets, weights)?;
+        self.check_input(x)?;
+        if let Some((loss, grads)) = self.loss_and_grads_on_host(x, targets, weights) {
+            opt.update_host(&mut self.params, &grads)?;
+            return Ok(StepStats { loss });
+        }
+        let (loss, grads) = self.loss_and_grads_on_device(x, targets, weights)?;
         opt.update(&mut self.params, &grads)?;
         Ok(StepStats { loss })
     }
-}
 
-/// Numerically stable log-softmax and softmax over the last dimension.
-pub fn log_softmax_and_softmax(z: &Tensor) -> Result<(Tensor, Tensor)> {
-    let max = z.max_keepdim(D::Minus1)?;
-    let shifted = z.broadcast_sub(&max)?;
-    let exp = shifted.exp()?;
-    let sum = exp.sum_keepdim(D::Minus1)?;
-    let logp = shifted.broadcast_sub(&sum.log()?)?;
-    let p = exp.broadcast_div(&sum)?;
-    Ok((logp, p))
-}
-
-/// Checks a training batch given as flat host values: `targets` has
-/// `n * classes` finite non-negative values, `weights` has `n` finite
-/// non-negative values with a positive sum.
-pub fn validate_batch(n: usize, classes: usize, targets: &[f32], weights: &[f32]) -> Result<()> {
-    if n == 0 {
-        return Err(TrainError::invalid("indices", "batch is empty"));
+    /// One fused step on rows `indices` of `features` (`(pool, in_dim)`),
+    /// with targets (`indices x classes`) and weights given as host values
+    /// (validated by [`validate_batch`]). On the CPU the rows are read in
+    /// place; elsewhere they are gathered on the device first. Same result
+    /// as [`Head::train_step`] on the gathered rows.
+    pub fn train_step_rows(
+        &mut self,
+        opt: &mut Optimizer,
+        features: &Tensor,
+        indices: &[u32],
+        targets: &[f32],
+        weights: &[f32],
+    ) -> Result<StepStats> {
+        let pool = match features.dims() {
+            [pool, d] if *d == self.in_dim => *pool,
+            dims => {
+                return Err(TrainError::invalid(
+                    "features",
+                    format!("expected (pool, {}), got {dims:?}", self.in_dim),
+                ));
+            }
+        };
+        if let Some(&i) = indices.iter().find(|&&i| i as usize >= pool) {
+            return Err(TrainError::invalid(
+                "indices",
+                format!("row {i} is past the pool of {pool} rows"),
+            ));
+        }
+        validate_batch(indices.len(), self.classes, targets, weights)?;
+        let host = self.on_host(&[features]).map(|view| {
+            let values = view.slices();
+            let batch = cpu::Batch {
+                x: Rows::gathered(values[self.params.len()], self.in_dim, indices),
+                targets,
+                weights,
+            };
+            cpu::loss_and_grads(&self.cpu_params(&values), &batch, threads())
+        });
+        if let Some((loss, grads)) = host {
+            opt.update_host(&mut self.params, &grads)?;
+            return Ok(StepStats { loss });
+        }
+        let dev = features.device();
+        let ix = Tensor::from_slice(indices, indices.len(), dev)?;
+        // (`contiguous` is free for the task's features; candle's CPU
+        // `index_select` refuses a strided view.)
+        let x = features.contiguous()?.index_select(&ix, 0)?;
+        let t = Tensor::from_slice(targets, (indices.len(), self.classes), dev)?;
+        let w = Tensor::from_slice(weights, indices.len(), dev)?;
+        let (loss, grads) = self.loss_and_grads_on_device(&x, &t, &w)?;
+        opt.update(&mut self.params, &grads)?;
+        Ok(StepStats { loss })
     }
-    if targets.len() != n * classes {
-        return Err(TrainError::invalid(
-            "targets",
-            format!(
-                "expected {} values (indices x classes), got {}",
-                n * classes,
-                targets.len()
-            ),
-        ));
-    }
-    if weights.len() != n {
-        return Err(TrainError::invalid(
-            "weights",
-            format!("expected {n} values (one per index), got {}", weights.len()),
-        ));
-    }
-    if let Some(i) = targets.iter().position(|t| !t.is_finite() || *t < 0.0) {
-        return Err(TrainError::invalid(
-            "targets",
-            format!("value {i} is negative or not finite"),
-        ));
-    }
-    if let Some(i) = weights.iter().position(|w| !w.is_finite() || *w < 0.0) {
-        return Err(TrainError::invalid(
-            "weights",
-            format!("value {i} is negative or not finite"),
-        ));
-    }
-    let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
-    if total <= 0.0 || !total.is_finite() {
-        return Err(TrainError::invalid(
-            "weights",
-            "sum must be positive and finite",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -444,6 +481,149 @@ mod tests {
             last = head.train_step(&mut opt, &x, &t, &w).unwrap().loss;
         }
         assert!(last < first * 0.8, "{first} -> {last}");
+    }
+
+    /// Features, soft targets and weights over `n` rows; large enough to
+    /// cross the GEMM's tile edges.
+    fn big_batch(n: usize, d: usize, c: usize, dev: &Device) -> (Tensor, Tensor, Tensor) {
+        let mut rng = Rng::new(8);
+        let x: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+        let t: Vec<f32> = (0..n * c).map(|_| rng.uniform() as f32).collect();
+        let w: Vec<f32> = (0..n).map(|i| (i % 3) as f32 * 0.5 + 0.25).collect();
+        (
+            Tensor::from_vec(x, (n, d), dev).unwrap(),
+            Tensor::from_vec(t, (n, c), dev).unwrap(),
+            Tensor::from_vec(w, n, dev).unwrap(),
+        )
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_cpu_path_agrees_with_the_candle_op_path() {
+        // The candle-op path is what CUDA runs; here both run on the CPU.
+        // They sum in different orders, so they agree to float rounding
+        // (values are O(1); 1e-4 is ~1000 ulps of slack, far below any
+        // real difference in the maths).
+        let dev = Device::Cpu;
+        let (x, t, w) = big_batch(37, 70, 3, &dev);
+        for arch in [Arch::Linear, Arch::Mlp { hidden: 40 }] {
+            let head = Head::init(arch, 70, 3, 4, &dev).unwrap();
+            let (loss_cpu, g_cpu) = head.loss_and_grads(&x, &t, &w).unwrap();
+            let (loss_dev, g_dev) = head.loss_and_grads_on_device(&x, &t, &w).unwrap();
+            assert!((loss_cpu - loss_dev).abs() < 1e-5, "{arch:?} loss");
+            for (a, b) in g_cpu.iter().zip(&g_dev) {
+                assert!(max_abs_diff(a, b) < 1e-4, "{arch:?} gradient");
+            }
+            let (h, _) = head.trunk(&x).unwrap();
+            let (wl, bl) = head.last_layer();
+            let z = Head::dense(&h, wl, bl).unwrap();
+            assert!(max_abs_diff(&head.logits(&x).unwrap(), &z) < 1e-4);
+            let (_, p) = log_softmax_and_softmax(&z).unwrap();
+            assert!(max_abs_diff(&head.predict(&x).unwrap(), &p) < 1e-5);
+            assert!(max_abs_diff(&head.hidden(&x).unwrap(), &h) < 1e-4);
+        }
+    }
+
+    #[test]
+    fn train_step_rows_equals_train_step_on_the_gathered_rows() {
+        let dev = Device::Cpu;
+        let (features, t, w) = big_batch(50, 33, 4, &dev);
+        let indices: Vec<u32> = vec![49, 3, 3, 17, 0, 22, 41, 8, 9];
+        let ix = Tensor::from_slice(&indices, indices.len(), &dev).unwrap();
+        let x = features.index_select(&ix, 0).unwrap();
+        let tb = t.index_select(&ix, 0).unwrap();
+        let wb = w.index_select(&ix, 0).unwrap();
+        let th: Vec<f32> = tb.flatten_all().unwrap().to_vec1().unwrap();
+        let wh: Vec<f32> = wb.to_vec1().unwrap();
+        for arch in [Arch::Linear, Arch::Mlp { hidden: 20 }] {
+            let mut a = Head::init(arch, 33, 4, 2, &dev).unwrap();
+            let mut b = a.clone();
+            let mut oa = Optimizer::new(OptimizerConfig::adamw(0.01)).unwrap();
+            let mut ob = oa.clone();
+            for _ in 0..3 {
+                let la = a.train_step(&mut oa, &x, &tb, &wb).unwrap();
+                let lb = b
+                    .train_step_rows(&mut ob, &features, &indices, &th, &wh)
+                    .unwrap();
+                assert_eq!(la.loss.to_bits(), lb.loss.to_bits());
+            }
+            for (p, q) in a.params().iter().zip(b.params()) {
+                assert_eq!(max_abs_diff(p, q), 0.0);
+            }
+            let err = b
+                .train_step_rows(&mut ob, &features, &[50], &th[..4], &wh[..1])
+                .unwrap_err();
+            assert!(err.to_string().contains("row 50 is past the pool"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_strided_feature_view_takes_the_candle_op_path_and_agrees() {
+        // Not contiguous: the CPU kernels decline it, the candle ops (what a
+        // GPU runs) take it.
+        let dev = Device::Cpu;
+        let (features, _, _) = big_batch(30, 12, 3, &dev);
+        let strided = features.t().unwrap().contiguous().unwrap().t().unwrap();
+        assert!(!strided.is_contiguous());
+        let indices = [4u32, 29, 0, 4];
+        let t = [0.2f32, 0.3, 0.5].repeat(4);
+        let w = [1.0f32, 2.0, 0.5, 1.0];
+        let mut a = Head::init(Arch::Mlp { hidden: 9 }, 12, 3, 6, &dev).unwrap();
+        let mut b = a.clone();
+        let mut oa = Optimizer::new(OptimizerConfig::adamw(0.01)).unwrap();
+        let mut ob = oa.clone();
+        let la = a
+            .train_step_rows(&mut oa, &features, &indices, &t, &w)
+            .unwrap();
+        let lb = b
+            .train_step_rows(&mut ob, &strided, &indices, &t, &w)
+            .unwrap();
+        assert!((la.loss - lb.loss).abs() < 1e-6);
+        for (p, q) in a.params().iter().zip(b.params()) {
+            assert!(max_abs_diff(p, q) < 1e-5);
+        }
+    }
+
+    #[test]
+    fn the_cpu_step_has_the_same_bits_at_any_thread_count() {
+        // The throughput benchmark's shapes: the two large products are
+        // split across threads (above the GEMM's parallel threshold).
+        let dev = Device::Cpu;
+        let (x, t, w) = big_batch(256, 1024, 4, &dev);
+        let head = Head::init(Arch::Mlp { hidden: 128 }, 1024, 4, 5, &dev).unwrap();
+        let view = head.on_host(&[&x, &t, &w]).unwrap();
+        let values = view.slices();
+        let batch = cpu::Batch {
+            x: Rows::dense(values[4], 1024),
+            targets: values[5],
+            weights: values[6],
+        };
+        let params = head.cpu_params(&values);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (l1, g1) = cpu::loss_and_grads(&params, &batch, 1);
+        let (l2, g2) = pool.install(|| cpu::loss_and_grads(&params, &batch, 2));
+        assert_eq!(l1.to_bits(), l2.to_bits());
+        let bits =
+            |g: &[Vec<f32>]| -> Vec<u32> { g.concat().iter().map(|v| v.to_bits()).collect() };
+        assert!(
+            bits(&g1) == bits(&g2),
+            "gradients differ between 1 and 2 threads"
+        );
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //!   backward, and backward-then-step, for strategies that write their own
 //!   losses through the host's `tensor` interface.
 //! - [`optim`]: AdamW and SGD, one fused pass per parameter.
-//! - [`matmul`]: the train step's matrix products (candle's gemm call without
-//!   its per-call thread probe).
+//! - [`gemm`]: the CPU train step's matrix products, with a summation order
+//!   fixed by the shapes alone (bit-identical at any thread count and on
+//!   every x86 CPU), AVX-512 or AVX2 kernels chosen at run time.
+//! - [`device`]: parsing `--device cpu|cuda[:N]`, opening and naming it.
 //! - [`rng`]: the crate's own seeded generator. candle's CPU RNG cannot be
 //!   seeded, so initial weights and shuffles never come from it.
 //! - [`bundle`]: task bundles, format v1, read through verified memory maps.
@@ -32,14 +34,15 @@
 
 pub mod arch;
 pub mod autograd;
+mod buffers;
 pub mod bundle;
 pub mod bundle_writer;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
+pub mod gemm;
 pub mod head;
 pub mod logconf;
-pub mod matmul;
 pub mod optim;
 pub mod recipe;
 pub mod rng;

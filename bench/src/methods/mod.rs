@@ -58,6 +58,8 @@ pub struct Options {
     pub cache_dir: PathBuf,
     /// Where audit logs go, if anywhere.
     pub audit: Option<PathBuf>,
+    /// Where the students train [`cpu` in `w2s bench methods`' default].
+    pub device: w2s_train::device::DeviceSpec,
     /// The command line, as the results file records it.
     pub command: String,
 }
@@ -144,7 +146,7 @@ fn evaluate_one(
 ) -> Result<(Report, String)> {
     let sub = Submission::load(exe, wasm, opts.policy.clone(), &opts.cache_dir)?
         .with_audit(opts.audit.clone());
-    let task = Task::open(task_dir)?;
+    let task = Task::open_on(task_dir, opts.device)?;
     let seeds = opts.seeds.plan(sub.wasm_sha256(), task.hash())?;
     let seed_source = match seeds.source {
         SeedSource::Secret => format!(
