@@ -30,9 +30,12 @@ impl HostState {
         if let Err(e) = validate_batch(n, classes, &targets, &weights) {
             return Ok(Err(train_refusal(e, WHAT)?));
         }
+        if self.table.get(&this)?.lora().is_some() {
+            return self.lora_train_step(&this, &opt, &indices, targets, weights);
+        }
         let (id, arch) = {
             let s = self.table.get(&this)?;
-            (s.id, s.head.arch())
+            (s.id, s.head()?.arch())
         };
         if let Err(e) = self.check_call_size(n, arch) {
             return Ok(Err(e));
@@ -73,7 +76,7 @@ impl HostState {
         // The parameters change: tracked forwards made before no longer
         // reach them.
         student.vars = None;
-        let result = student.head.train_step(&mut optimizer, &x, &t, &w);
+        let result = student.head_mut()?.train_step(&mut optimizer, &x, &t, &w);
         self.table.get_mut(&opt)?.optimizer = Some(optimizer);
         match result {
             Ok(stats) => {
