@@ -209,7 +209,7 @@ impl Sandbox {
                     Outcome::GuestError {
                         message: truncate(message, MAX_GUEST_MESSAGE_BYTES),
                     },
-                    None,
+                    (None, None),
                 ),
                 Ok(Ok(student)) => {
                     let state = store.data_mut();

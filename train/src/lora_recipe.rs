@@ -24,8 +24,6 @@ use crate::rng::Rng;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoraRecipe {
-    /// The student.
-    pub spec: LoraSpec,
     /// Peak learning rate.
     pub lr: f32,
     /// Examples per step.
@@ -34,6 +32,8 @@ pub struct LoraRecipe {
     pub epochs: u32,
     /// Fraction of all steps spent warming up.
     pub warmup: f32,
+    /// The student (last: a TOML table).
+    pub spec: LoraSpec,
 }
 
 /// The learning rate at `step` (0-based): linear warmup over `warm` steps,
@@ -55,6 +55,10 @@ impl LoraRecipe {
     /// label-token readout; lr 1e-4, batch 32, 5 epochs, 10% warmup.
     pub fn aar_vanilla(num_layers: usize) -> Self {
         Self {
+            lr: 1e-4,
+            batch: 32,
+            epochs: 5,
+            warmup: 0.1,
             spec: LoraSpec {
                 rank: 32,
                 alpha: 32.0,
@@ -63,10 +67,6 @@ impl LoraRecipe {
                 layers: (0..num_layers as u32).collect(),
                 readout: crate::lora::Readout::LabelTokens,
             },
-            lr: 1e-4,
-            batch: 32,
-            epochs: 5,
-            warmup: 0.1,
         }
     }
 

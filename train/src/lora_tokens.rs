@@ -31,15 +31,16 @@ pub struct LmSection {
     /// Where the model directory was when the bundle was built (absolute);
     /// an evaluator may point elsewhere, the hashes decide.
     pub path: String,
-    /// sha256 of `config.json`, `tokenizer.json` and every weight file, by
-    /// file name: checked whenever the backbone is loaded.
-    pub model_files: BTreeMap<String, String>,
     /// The label tokens' ids, one per class, in class order.
     pub label_token_ids: Vec<u32>,
     /// The label tokens' texts (e.g. `" A"`, `" B"`), for reports.
     pub label_tokens: Vec<String>,
     /// Longest tokenized example (and the width of the token files).
     pub max_seq_len: u32,
+    /// sha256 of `config.json`, `tokenizer.json` and every weight file, by
+    /// file name: checked whenever the backbone is loaded. (Tables come
+    /// after plain values: TOML needs them last.)
+    pub model_files: BTreeMap<String, String>,
     /// The ceiling baseline of `lm-lora` students: this recipe on the
     /// pool's ground truth (default: the AAR's vanilla setting).
     pub ceiling: crate::lora_recipe::LoraRecipe,
