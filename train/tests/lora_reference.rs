@@ -138,11 +138,17 @@ fn one_lora_step_matches_peft() {
     let mut opt = Optimizer::new(config).unwrap();
     student.apply_gradients(&mut opt, &grads).unwrap();
     let after = expected["params_after_adamw"].as_array().unwrap();
+    let lr = f("lr");
     for (i, (p, want)) in student.params().iter().zip(after).enumerate() {
-        for (a, b) in values(p).iter().zip(floats(want)) {
-            // One AdamW step moves each value by about lr; the sign of a
-            // tiny gradient decides the direction, so compare to 1e-5.
-            assert!((a - b).abs() < 1e-5, "param #{i} after AdamW: {a} vs peft {b}");
+        let g = floats(&want_grads[i]);
+        let scale = g.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (k, (a, b)) in values(p).iter().zip(floats(want)).enumerate() {
+            // A first AdamW step moves a value by lr * g / (|g| + eps):
+            // about lr whatever g's size, so compare to 1e-5 of a value
+            // (lr / 100); where peft's gradient is within the gradient
+            // tolerance of 0, its direction is noise: allow a full 2 lr.
+            let tol = if g[k].abs() <= GRAD_TOL * scale { 2.0 * lr } else { 1e-5 };
+            assert!((a - b).abs() < tol, "param #{i}[{k}] after AdamW: {a} vs peft {b}");
         }
     }
 }

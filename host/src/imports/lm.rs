@@ -243,3 +243,7 @@ impl lm::Host for HostState {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "lm_tests.rs"]
+mod tests;
