@@ -49,6 +49,9 @@ pub enum TrainError {
     /// A tensor operation failed inside candle.
     #[error("tensor backend: {0}")]
     Backend(#[from] candle_core::Error),
+    /// The strong language model's forward failed (`lm-lora` students).
+    #[error("language model: {0}")]
+    Lm(#[from] w2s_lm::LmError),
 }
 
 /// Shorthand for results in this crate.
