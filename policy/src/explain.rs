@@ -420,7 +420,7 @@ mod tests {
         assert!(text.contains("268435456 bytes (256 MiB)"), "{text}");
         assert!(text.contains("denied   scratch-directory"), "{text}");
         assert!(
-            text.contains("refused  wasi:sockets/instance-network"),
+            text.contains("refused  w2s:strategy/lm, wasi:sockets/instance-network"),
             "{text}"
         );
     }
