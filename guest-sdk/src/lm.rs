@@ -152,6 +152,6 @@ impl Student {
 
     /// This student's LoRA configuration; `None` for a head.
     pub fn lora_config(&self) -> Option<LoraConfig> {
-        wit::lora_config(self.handle()).map(LoraConfig::from_wit)
+        wit::lora_config_of(self.handle()).map(LoraConfig::from_wit)
     }
 }

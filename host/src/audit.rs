@@ -196,7 +196,7 @@ always_ok!(
     Vec<u32>
 );
 
-/// `lm.model`, `lm.allowed-lora`, `lm.lora-config`: `none` is an answer,
+/// `lm.model`, `lm.allowed-lora`, `lm.lora-config-of`: `none` is an answer,
 /// not a failure.
 impl<T> CallResult for Option<T> {
     fn status(&self) -> String {

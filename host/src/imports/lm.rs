@@ -23,7 +23,7 @@ const MODEL: &str = "w2s:strategy/lm.model";
 const ALLOWED: &str = "w2s:strategy/lm.allowed-lora";
 const STEP_FLOPS: &str = "w2s:strategy/lm.train-step-flops";
 const CREATE: &str = "w2s:strategy/lm.create-lora";
-const CONFIG: &str = "w2s:strategy/lm.lora-config";
+const CONFIG: &str = "w2s:strategy/lm.lora-config-of";
 
 fn target_from_wit(t: lm::LoraTarget) -> Target {
     match t {
@@ -234,7 +234,7 @@ impl lm::Host for HostState {
         })
     }
 
-    fn lora_config(
+    fn lora_config_of(
         &mut self,
         student: Resource<StudentEntry>,
     ) -> wasmtime::Result<Option<lm::LoraConfig>> {

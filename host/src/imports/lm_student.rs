@@ -239,10 +239,10 @@ impl HostState {
                 }
             }
             if !reached {
-                return Err(w2s_train::TrainError::invalid(
-                    "loss",
-                    "does not depend on this student's current parameters",
-                ));
+                return Err(w2s_train::TrainError::InvalidArgument {
+                    what: "loss",
+                    reason: "does not depend on this student's current parameters".to_owned(),
+                });
             }
             Ok(out)
         })();

@@ -103,9 +103,12 @@ fn the_policy_bounds_lm_lora_students() {
     let e = lm::Host::create_lora(&mut s, config(2, vec![1, 9]), 1).unwrap().unwrap_err();
     assert_eq!(e.code, wit::ErrorCode::InvalidArgument, "{}", e.message);
     let a = lm::Host::create_lora(&mut s, config(4, vec![2, 1]), 1).unwrap().unwrap();
-    let c = lm::Host::lora_config(&mut s, borrow(&a)).unwrap().unwrap();
+    let c = lm::Host::lora_config_of(&mut s, borrow(&a)).unwrap().unwrap();
     assert_eq!(c.layers, vec![1, 2]);
-    assert_eq!(HostStudent::architecture(&mut s, borrow(&a)).unwrap(), wit::Arch::Linear);
+    assert!(matches!(
+        HostStudent::architecture(&mut s, borrow(&a)).unwrap(),
+        wit::Arch::Linear
+    ));
     assert_eq!(HostStudent::hidden_dim(&mut s, borrow(&a)).unwrap(), 32);
 }
 
@@ -183,7 +186,7 @@ fn student_methods_work_on_lm_lora_students() {
     let h = HostStudent::hidden(&mut s, borrow(&a), vec![3]).unwrap().unwrap();
     assert_eq!(h.len(), 32);
     let copy = HostStudent::duplicate(&mut s, borrow(&a)).unwrap().unwrap();
-    assert!(lm::Host::lora_config(&mut s, borrow(&copy)).unwrap().is_some());
+    assert!(lm::Host::lora_config_of(&mut s, borrow(&copy)).unwrap().is_some());
     let params = HostStudent::parameters(&mut s, borrow(&a)).unwrap().unwrap();
     assert_eq!(params.len(), 6, "A and B for q, v and down of one layer");
     // A tracked forward, a loss through the tensor interface, a step.
