@@ -146,11 +146,7 @@ fn run_guest(sub: &Submission, g: GuestRun<'_>, progress: &dyn ProgressSink) -> 
     Ok(report)
 }
 
-fn write_checkpoint(
-    run: &RunReport,
-    task: &PublicTask,
-    path: &Path,
-) -> Result<Option<PathBuf>> {
+fn write_checkpoint(run: &RunReport, task: &PublicTask, path: &Path) -> Result<Option<PathBuf>> {
     let bytes = match (&run.student, &run.lora_student, &task.manifest.lm) {
         (Some(head), _, _) => w2s_train::checkpoint::to_bytes(head),
         (None, Some(lora), Some(lm)) => {

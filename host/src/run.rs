@@ -8,8 +8,8 @@ use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 use w2s_train::Head;
-use w2s_train::lora::LoraStudent;
 use w2s_train::bundle::PublicTask;
+use w2s_train::lora::LoraStudent;
 
 use crate::audit::AuditSummary;
 use crate::error::truncate;
@@ -263,10 +263,7 @@ impl Sandbox {
         model: Option<StudentModel>,
     ) -> (Outcome, (Option<Head>, Option<LoraStudent>)) {
         match model {
-            None => (
-                internal("returned student not in the table"),
-                (None, None),
-            ),
+            None => (internal("returned student not in the table"), (None, None)),
             Some(StudentModel::Head(head)) if !allows(&self.policy, head.arch()) => {
                 let reason = format!(
                     "the returned student's architecture {} is not allowed",

@@ -47,7 +47,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use error::PolicyError;
-pub use file::{ArchFamily, CompileLimits, LoraTarget, GuestLimits, HostLimits, IoLimits, PolicyFile};
+pub use file::{
+    ArchFamily, CompileLimits, GuestLimits, HostLimits, IoLimits, LoraTarget, PolicyFile,
+};
 pub use interfaces::ImportCheck;
 
 /// Where the scratch directory appears inside the guest.
@@ -256,9 +258,7 @@ mod tests {
     fn lm_lora_is_denied_by_default_and_bounded_when_allowed() {
         assert_eq!(Policy::default().students().lora, None);
         assert!(
-            !Policy::default()
-                .canonical_json()
-                .contains("lora"),
+            !Policy::default().canonical_json().contains("lora"),
             "the default policy's hash must not change"
         );
         let p = Policy::from_toml_str(

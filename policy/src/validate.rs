@@ -8,8 +8,8 @@ use crate::error::PolicyError;
 use crate::file::{ArchFamily, ArchRule, LoraTarget, PolicyFile, StudentsFile};
 use crate::interfaces::{REQUIRED_IMPORTS, SCRATCH_IMPORTS, is_known};
 use crate::{
-    ArchLimit, DEFAULT_SCRATCH_QUOTA_BYTES, LoraLimit, Filesystem, Imports, Policy, SCRATCH_GUEST_PATH,
-    Scratch, Students,
+    ArchLimit, DEFAULT_SCRATCH_QUOTA_BYTES, Filesystem, Imports, LoraLimit, Policy,
+    SCRATCH_GUEST_PATH, Scratch, Students,
 };
 
 const BELOW: &str = "below the minimum of";

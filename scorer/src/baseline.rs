@@ -158,9 +158,11 @@ pub fn load_or_compute(
 ) -> Result<(Baselines, CacheStatus), ScorerError> {
     let recipe = Recipe::reference();
     let seeds = ceiling_seeds(&h.task_hash);
-    cached(dir.join(CACHE_FILE), cache_key(&h.task_hash, &recipe.id(), &seeds), || {
-        compute(h, split, &recipe, &seeds, on_step)
-    })
+    cached(
+        dir.join(CACHE_FILE),
+        cache_key(&h.task_hash, &recipe.id(), &seeds),
+        || compute(h, split, &recipe, &seeds, on_step),
+    )
 }
 
 /// The `lm-lora` baselines: the same weak figure, and as ceiling the
@@ -177,24 +179,28 @@ pub fn load_or_compute_lora(
     let recipe = &lm.section.ceiling;
     let seeds: Vec<u64> = ceiling_seeds(&h.task_hash)[..LORA_CEILING_SEEDS].to_vec();
     let id = format!("lm-lora {}", recipe.id());
-    cached(dir.join(LORA_CACHE_FILE), cache_key(&h.task_hash, &id, &seeds), || {
-        let targets = recipe::one_hot(&h.pool_labels, h.classes());
-        let per_seed = recipe.total_steps(h.pool_labels.len());
-        let total = per_seed * seeds.len() as u64;
-        let mut ceiling = Vec::new();
-        for (i, &seed) in seeds.iter().enumerate() {
-            let offset = per_seed * i as u64;
-            let student = recipe.train(
-                lm.backbone.clone(),
-                &lm.pool_tokens,
-                &targets,
-                seed,
-                &mut |s, _| on_step(offset + s, total),
-            )?;
-            ceiling.push(lm.predict(&student)?);
-        }
-        Ok(assemble(h, split, id.clone(), &seeds, &ceiling))
-    })
+    cached(
+        dir.join(LORA_CACHE_FILE),
+        cache_key(&h.task_hash, &id, &seeds),
+        || {
+            let targets = recipe::one_hot(&h.pool_labels, h.classes());
+            let per_seed = recipe.total_steps(h.pool_labels.len());
+            let total = per_seed * seeds.len() as u64;
+            let mut ceiling = Vec::new();
+            for (i, &seed) in seeds.iter().enumerate() {
+                let offset = per_seed * i as u64;
+                let student = recipe.train(
+                    lm.backbone.clone(),
+                    &lm.pool_tokens,
+                    &targets,
+                    seed,
+                    &mut |s, _| on_step(offset + s, total),
+                )?;
+                ceiling.push(lm.predict(&student)?);
+            }
+            Ok(assemble(h, split, id.clone(), &seeds, &ceiling))
+        },
+    )
 }
 
 /// `compute` unless `path` holds a valid entry under `key`; writes the

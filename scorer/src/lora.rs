@@ -42,10 +42,22 @@ impl LoraHeldout {
         let vocab = backbone.config().vocab_size as u32;
         let len = section.max_seq_len as usize;
         let m = &h.manifest;
-        let pool_tokens =
-            TokenSet::open(dir, m, PUBLIC_POOL_TOKENS, m.splits.pool as usize, len, vocab)?;
-        let test_tokens =
-            TokenSet::open(dir, m, HELDOUT_TEST_TOKENS, m.splits.test as usize, len, vocab)?;
+        let pool_tokens = TokenSet::open(
+            dir,
+            m,
+            PUBLIC_POOL_TOKENS,
+            m.splits.pool as usize,
+            len,
+            vocab,
+        )?;
+        let test_tokens = TokenSet::open(
+            dir,
+            m,
+            HELDOUT_TEST_TOKENS,
+            m.splits.test as usize,
+            len,
+            vocab,
+        )?;
         Ok(Self {
             section,
             backbone,

@@ -24,7 +24,10 @@ pub fn score_checkpoints(
 ) -> Result<ScoreSet, ScorerError> {
     let device = Device::Cpu;
     let h = Heldout::open(dir, &device)?;
-    let lora_count = checkpoints.iter().filter(|b| checkpoint::is_lora(b)).count();
+    let lora_count = checkpoints
+        .iter()
+        .filter(|b| checkpoint::is_lora(b))
+        .count();
     if lora_count > 0 {
         if lora_count != checkpoints.len() {
             return Err(ScorerError::CheckpointMismatch(
@@ -55,7 +58,10 @@ pub fn score_checkpoints(
     let mut predictions = Vec::with_capacity(heads.len());
     for head in &heads {
         let probs = recipe::predict_all(head, &h.test_features, 4096)?;
-        predictions.push((head.arch().describe(), recipe::argmax_rows(&probs, h.classes())));
+        predictions.push((
+            head.arch().describe(),
+            recipe::argmax_rows(&probs, h.classes()),
+        ));
     }
     assemble(&h, &split, baselines, cache, predictions)
 }

@@ -59,9 +59,9 @@ pub fn parse_recipe(text: &str, num_layers: usize) -> Result<LoraRecipe> {
     };
     let mut alpha = None;
     for kv in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| BuildError::invalid("lora ceiling", format!("`{kv}` is not key=value")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            BuildError::invalid("lora ceiling", format!("`{kv}` is not key=value"))
+        })?;
         match k {
             "rank" => r.spec.rank = v.parse().map_err(|_| bad(k, v))?,
             "alpha" => alpha = Some(v.parse().map_err(|_| bad(k, v))?),
@@ -72,19 +72,30 @@ pub fn parse_recipe(text: &str, num_layers: usize) -> Result<LoraRecipe> {
             "warmup" => r.warmup = v.parse().map_err(|_| bad(k, v))?,
             "head" => {
                 let head: bool = v.parse().map_err(|_| bad(k, v))?;
-                r.spec.readout = if head { Readout::LinearHead } else { Readout::LabelTokens };
+                r.spec.readout = if head {
+                    Readout::LinearHead
+                } else {
+                    Readout::LabelTokens
+                };
             }
             _ => {
                 return Err(BuildError::invalid(
                     "lora ceiling",
-                    format!("unknown key `{k}` (rank, alpha, rslora, lr, batch, epochs, warmup, head)"),
+                    format!(
+                        "unknown key `{k}` (rank, alpha, rslora, lr, batch, epochs, warmup, head)"
+                    ),
                 ));
             }
         }
     }
     r.spec.alpha = alpha.unwrap_or(r.spec.rank as f32);
     r.spec.targets = Target::ALL.to_vec();
-    if r.spec.rank == 0 || r.batch == 0 || r.epochs == 0 || !(r.lr > 0.0 && r.lr.is_finite()) || !(0.0..=1.0).contains(&r.warmup) {
+    if r.spec.rank == 0
+        || r.batch == 0
+        || r.epochs == 0
+        || !(r.lr > 0.0 && r.lr.is_finite())
+        || !(0.0..=1.0).contains(&r.warmup)
+    {
         return Err(BuildError::invalid(
             "lora ceiling",
             "rank, batch, epochs and lr must be positive, warmup in [0, 1]",
@@ -111,7 +122,12 @@ pub(crate) fn lm_part(
         texts.push(text);
     }
     let (pool_ids, test_ids) = (tokenize(model, pool)?, tokenize(model, test)?);
-    let max_len = pool_ids.iter().chain(&test_ids).map(Vec::len).max().unwrap_or(1);
+    let max_len = pool_ids
+        .iter()
+        .chain(&test_ids)
+        .map(Vec::len)
+        .max()
+        .unwrap_or(1);
     let path = std::fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
     let layers = model.config.num_layers;
     let ceiling = match ceiling {

@@ -55,7 +55,10 @@ fn build_task(d: &Path) -> std::path::PathBuf {
         .args(["--layer", "2", "--weak-layer", "0", "--no-cache"])
         .args(["--lora-ceiling", RECIPE, "--out"])
         .arg(&task));
-    assert!(out.status.success(), "task build failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "task build failed:\n{stdout}\n{stderr}"
+    );
     task
 }
 
@@ -88,7 +91,10 @@ fn lora_vanilla_trains_the_strong_model_and_is_scored() {
     assert!(table.contains("runs  2/2 completed"), "{table}");
     // The same wasm, task, policy and seeds give the same report.
     let (again, _) = eval_report(&plugin("lora-vanilla"), &task, d, "r2.json", &args);
-    assert_eq!(report["score"], again["score"], "lm-lora runs are deterministic");
+    assert_eq!(
+        report["score"], again["score"],
+        "lm-lora runs are deterministic"
+    );
     assert_eq!(
         report["runs"].to_string().len(),
         again["runs"].to_string().len()

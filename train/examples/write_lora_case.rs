@@ -22,11 +22,17 @@ use w2s_train::lora::{Backbone, LoraSpec, LoraStudent, Readout};
 use w2s_train::lora_tokens::TokenSet;
 use w2s_train::rng::Rng;
 
-const TEXTS: [&str; 3] = ["Is 2 + 2 = 4? Answer:", "Hi:", "Sky is green. True or False?"];
+const TEXTS: [&str; 3] = [
+    "Is 2 + 2 = 4? Answer:",
+    "Hi:",
+    "Sky is green. True or False?",
+];
 const LABELS: [u32; 2] = [b'A' as u32, b'B' as u32];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::env::args().nth(1).ok_or("usage: write_lora_case DIR")?;
+    let root = std::env::args()
+        .nth(1)
+        .ok_or("usage: write_lora_case DIR")?;
     let dir = std::path::Path::new(&root).join("qwen2");
     RandomModel::tiny(Family::Qwen2).write(&dir, 7)?;
     let model = ModelDir::open(&dir, 64)?;
@@ -56,7 +62,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(i, p)| {
             let v = p.flatten_all()?.to_vec1::<f32>()?;
             Ok(if i % 2 == 1 {
-                v.iter().map(|_| ((rng.uniform() * 2.0 - 1.0) * 0.2) as f32).collect()
+                v.iter()
+                    .map(|_| ((rng.uniform() * 2.0 - 1.0) * 0.2) as f32)
+                    .collect()
             } else {
                 v
             })

@@ -149,7 +149,9 @@ pub fn lora_to_bytes(student: &LoraStudent, model_fingerprint: &str) -> Result<V
         META_KEY.to_owned(),
         serde_json::to_string(&meta).expect("checkpoint metadata serializes"),
     )]);
-    let names: Vec<String> = (0..student.params().len()).map(|i| format!("p{i}")).collect();
+    let names: Vec<String> = (0..student.params().len())
+        .map(|i| format!("p{i}"))
+        .collect();
     let cpu: Vec<Tensor> = student
         .params()
         .iter()
@@ -179,9 +181,15 @@ pub fn lora_from_bytes(
         ));
     }
     let tensors = candle_core::safetensors::load_buffer(bytes, backbone.device())?;
-    let n = meta.spec.param_shapes(backbone.config(), backbone.classes()).len();
+    let n = meta
+        .spec
+        .param_shapes(backbone.config(), backbone.classes())
+        .len();
     if tensors.len() != n {
-        return Err(bad(format!("expected {n} tensors, found {}", tensors.len())));
+        return Err(bad(format!(
+            "expected {n} tensors, found {}",
+            tensors.len()
+        )));
     }
     let params = (0..n)
         .map(|i| {

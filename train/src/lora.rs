@@ -90,7 +90,11 @@ impl LoraSpec {
                 "needs at least one target and one layer",
             ));
         }
-        if let Some(&l) = self.layers.iter().find(|&&l| l as usize >= config.num_layers) {
+        if let Some(&l) = self
+            .layers
+            .iter()
+            .find(|&&l| l as usize >= config.num_layers)
+        {
             return Err(TrainError::invalid(
                 "layers",
                 format!("{l} is outside 0..{}", config.num_layers),
@@ -164,7 +168,10 @@ impl Backbone {
             ));
         }
         if label_rows.rank() != 2 || label_rows.dims()[1] != c.hidden_size {
-            return Err(TrainError::invalid("label_rows", "must be (classes, hidden)"));
+            return Err(TrainError::invalid(
+                "label_rows",
+                "must be (classes, hidden)",
+            ));
         }
         Ok(Self {
             decoder,
@@ -278,7 +285,9 @@ impl LoraStudent {
         let dtype = backbone.label_rows.dtype();
         let mut rng = Rng::for_stream(seed, "lora-init");
         let uniform = |rng: &mut Rng, n: usize, bound: f64| -> Vec<f64> {
-            (0..n).map(|_| (rng.uniform() * 2.0 - 1.0) * bound).collect()
+            (0..n)
+                .map(|_| (rng.uniform() * 2.0 - 1.0) * bound)
+                .collect()
         };
         let mut params = Vec::new();
         for shape in spec.param_shapes(backbone.config(), classes) {
@@ -307,11 +316,18 @@ impl LoraStudent {
 
     /// A student from explicit parameters (a checkpoint, a copy); shapes
     /// are checked against the spec.
-    pub fn from_params(backbone: Arc<Backbone>, spec: LoraSpec, params: Vec<Tensor>) -> Result<Self> {
+    pub fn from_params(
+        backbone: Arc<Backbone>,
+        spec: LoraSpec,
+        params: Vec<Tensor>,
+    ) -> Result<Self> {
         let spec = spec.normalized(backbone.config())?;
         let shapes = spec.param_shapes(backbone.config(), backbone.classes());
         if shapes.len() != params.len()
-            || shapes.iter().zip(&params).any(|(s, p)| p.dims() != s.as_slice())
+            || shapes
+                .iter()
+                .zip(&params)
+                .any(|(s, p)| p.dims() != s.as_slice())
         {
             return Err(TrainError::invalid(
                 "params",
@@ -382,9 +398,7 @@ impl LoraStudent {
             .index_select(&idx, 0)?;
         let logits = match self.spec.readout {
             Readout::LabelTokens => hidden.matmul(&self.backbone.label_rows.t()?)?,
-            Readout::LinearHead => hidden
-                .matmul(&params[i])?
-                .broadcast_add(&params[i + 1])?,
+            Readout::LinearHead => hidden.matmul(&params[i])?.broadcast_add(&params[i + 1])?,
         };
         Ok((logits, hidden))
     }

@@ -35,11 +35,7 @@ fn spec(readout: Readout) -> LoraSpec {
 }
 
 fn tokens() -> TokenSet {
-    TokenSet::from_sequences(
-        &[vec![10, 20, 30, 40], vec![50, 60], vec![70, 80, 90]],
-        6,
-    )
-    .unwrap()
+    TokenSet::from_sequences(&[vec![10, 20, 30, 40], vec![50, 60], vec![70, 80, 90]], 6).unwrap()
 }
 
 fn batch_inputs(dtype: DType) -> (TokenBatch, Tensor, Tensor) {
@@ -87,7 +83,14 @@ fn a_fresh_student_computes_the_backbone() {
     let s = LoraStudent::init(bb.clone(), spec(Readout::LabelTokens), 3).unwrap();
     // B = 0: the adapters add nothing.
     for p in s.params().iter().skip(1).step_by(2) {
-        assert!(p.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().all(|&v| v == 0.0));
+        assert!(
+            p.flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .all(|&v| v == 0.0)
+        );
     }
     let (batch, _, _) = batch_inputs(DType::F32);
     let (logits, _) = s.forward(&batch).unwrap();
@@ -107,7 +110,13 @@ fn a_fresh_student_computes_the_backbone() {
     // The same seed gives the same adapters; another seed other ones.
     let again = LoraStudent::init(bb.clone(), spec(Readout::LabelTokens), 3).unwrap();
     let other = LoraStudent::init(bb, spec(Readout::LabelTokens), 4).unwrap();
-    let v = |s: &LoraStudent| s.params()[0].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let v = |s: &LoraStudent| {
+        s.params()[0]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     assert_eq!(v(&s), v(&again));
     assert_ne!(v(&s), v(&other));
 }
@@ -148,7 +157,11 @@ fn gradients_match_finite_differences_in_f64() {
                 let fd = (shifted(eps) - shifted(-eps)) / (2.0 * eps);
                 let err = (fd - g[k]).abs() / (1e-4 + fd.abs().max(g[k].abs()));
                 worst = worst.max(err);
-                assert!(err < 1e-5, "{readout:?} param {pi}[{k}]: autograd {} vs fd {fd}", g[k]);
+                assert!(
+                    err < 1e-5,
+                    "{readout:?} param {pi}[{k}]: autograd {} vs fd {fd}",
+                    g[k]
+                );
             }
         }
         assert!(worst.is_finite());
@@ -166,7 +179,14 @@ fn train_steps_are_deterministic_and_lower_the_loss() {
         let losses: Vec<f32> = (0..8)
             .map(|_| s.train_step(&mut opt, &batch, &t, &w).unwrap())
             .collect();
-        (losses, s.params()[0].flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        (
+            losses,
+            s.params()[0]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+        )
     };
     let (a, pa) = run();
     let (b, pb) = run();

@@ -163,7 +163,14 @@ impl TokenSet {
 
     /// Reads `rel` (verified against the manifest), expecting `rows` rows
     /// of `max_len` tokens below `vocab`.
-    pub fn open(dir: &Path, manifest: &Manifest, rel: &str, rows: usize, max_len: usize, vocab: u32) -> Result<Self> {
+    pub fn open(
+        dir: &Path,
+        manifest: &Manifest,
+        rel: &str,
+        rows: usize,
+        max_len: usize,
+        vocab: u32,
+    ) -> Result<Self> {
         let file = MappedFile::open_verified(dir, manifest, rel)?;
         let ids = file.u32s("ids", &[rows, max_len], vocab)?;
         let lens = file.u32s("lens", &[rows], max_len as u32 + 1)?;
@@ -229,7 +236,12 @@ impl TokenSet {
             mask.extend((0..seq).map(|p| u32::from(p < len)));
             lens.push(len as u32);
         }
-        TokenBatch { ids, mask, lens, seq }
+        TokenBatch {
+            ids,
+            mask,
+            lens,
+            seq,
+        }
     }
 }
 

@@ -82,9 +82,18 @@ fn one_lora_step_matches_peft() {
         case["init_seed"].as_u64().unwrap(),
     )
     .unwrap();
-    let recorded: Vec<Vec<f32>> = case["params"].as_array().unwrap().iter().map(floats).collect();
+    let recorded: Vec<Vec<f32>> = case["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
     for (i, p) in fresh.params().iter().enumerate().step_by(2) {
-        assert_eq!(values(p), recorded[i], "A #{i} differs from LoraStudent::init");
+        assert_eq!(
+            values(p),
+            recorded[i],
+            "A #{i} differs from LoraStudent::init"
+        );
     }
 
     let shapes: Vec<Vec<usize>> = serde_json::from_value(case["param_shapes"].clone()).unwrap();
@@ -114,9 +123,14 @@ fn one_lora_step_matches_peft() {
     for (a, b) in values(&logits).iter().zip(floats(&expected["logits"])) {
         assert!((a - b).abs() < VALUE_TOL, "logit {a} vs peft {b}");
     }
-    let (loss, grads) = student.loss_and_gradients(&batch, &targets, &weights).unwrap();
+    let (loss, grads) = student
+        .loss_and_gradients(&batch, &targets, &weights)
+        .unwrap();
     let want_loss = expected["loss"].as_f64().unwrap();
-    assert!((loss - want_loss).abs() < f64::from(VALUE_TOL), "loss {loss} vs {want_loss}");
+    assert!(
+        (loss - want_loss).abs() < f64::from(VALUE_TOL),
+        "loss {loss} vs {want_loss}"
+    );
     let want_grads = expected["grads"].as_array().unwrap();
     assert_eq!(grads.len(), want_grads.len());
     for (i, (g, want)) in grads.iter().zip(want_grads).enumerate() {
@@ -124,7 +138,10 @@ fn one_lora_step_matches_peft() {
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
         assert!(scale > 1e-6, "peft's gradient #{i} is zero");
         for (a, b) in g.iter().zip(&want) {
-            assert!((a - b).abs() <= GRAD_TOL * scale, "grad #{i}: {a} vs peft {b} (scale {scale})");
+            assert!(
+                (a - b).abs() <= GRAD_TOL * scale,
+                "grad #{i}: {a} vs peft {b} (scale {scale})"
+            );
         }
     }
 
@@ -147,8 +164,15 @@ fn one_lora_step_matches_peft() {
             // about lr whatever g's size, so compare to 1e-5 of a value
             // (lr / 100); where peft's gradient is within the gradient
             // tolerance of 0, its direction is noise: allow a full 2 lr.
-            let tol = if g[k].abs() <= GRAD_TOL * scale { 2.0 * lr } else { 1e-5 };
-            assert!((a - b).abs() < tol, "param #{i}[{k}] after AdamW: {a} vs peft {b}");
+            let tol = if g[k].abs() <= GRAD_TOL * scale {
+                2.0 * lr
+            } else {
+                1e-5
+            };
+            assert!(
+                (a - b).abs() < tol,
+                "param #{i}[{k}] after AdamW: {a} vs peft {b}"
+            );
         }
     }
 }

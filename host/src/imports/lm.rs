@@ -177,11 +177,7 @@ impl lm::Host for HostState {
         })
     }
 
-    fn train_step_flops(
-        &mut self,
-        config: lm::LoraConfig,
-        indices: Vec<u32>,
-    ) -> WitResult<u64> {
+    fn train_step_flops(&mut self, config: lm::LoraConfig, indices: Vec<u32>) -> WitResult<u64> {
         let n = indices.len();
         self.audited(
             STEP_FLOPS,

@@ -40,11 +40,9 @@ impl HostState {
         student: &LoraStudent,
         indices: &[u32],
     ) -> wasmtime::Result<Result<TokenBatch, wit::Error>> {
-        let tokens = self
-            .task
-            .pool_tokens
-            .as_ref()
-            .ok_or(HostTrap::Internal { what: "pool tokens" })?;
+        let tokens = self.task.pool_tokens.as_ref().ok_or(HostTrap::Internal {
+            what: "pool tokens",
+        })?;
         let hidden = student.backbone().config().hidden_size;
         if let Err(e) = self.check_elements("indices", indices.len(), hidden) {
             return Ok(Err(e));
@@ -124,7 +122,8 @@ impl HostState {
         self.meters.alloc_tensor(state_bytes)?;
         let (n, classes) = (indices.len(), self.task.classes());
         let dev = bb.device();
-        let t = Tensor::from_vec(targets, (n, classes), dev).map_err(|_| HostTrap::Internal { what: WHAT })?;
+        let t = Tensor::from_vec(targets, (n, classes), dev)
+            .map_err(|_| HostTrap::Internal { what: WHAT })?;
         let w = Tensor::from_vec(weights, n, dev).map_err(|_| HostTrap::Internal { what: WHAT })?;
         let entry = self.table.get_mut(opt)?;
         let mut optimizer = entry
@@ -255,7 +254,10 @@ impl HostState {
             }
         };
         let oe = self.table.get_mut(opt)?;
-        let mut optimizer = oe.optimizer.take().ok_or(HostTrap::Internal { what: WHAT })?;
+        let mut optimizer = oe
+            .optimizer
+            .take()
+            .ok_or(HostTrap::Internal { what: WHAT })?;
         let entry = self.table.get_mut(this)?;
         let result = match &mut entry.model {
             StudentModel::Lora(l) => l.apply_gradients(&mut optimizer, &grads),
@@ -280,7 +282,11 @@ impl HostState {
         }
     }
 
-    pub(crate) fn lora_reinit(&mut self, this: &Resource<StudentEntry>, seed: u64) -> WitResult<()> {
+    pub(crate) fn lora_reinit(
+        &mut self,
+        this: &Resource<StudentEntry>,
+        seed: u64,
+    ) -> WitResult<()> {
         let count = self.lora_of(this)?.param_count();
         self.meters.charge_flops(count)?;
         let entry = self.table.get_mut(this)?;

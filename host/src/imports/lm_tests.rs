@@ -88,7 +88,9 @@ fn the_policy_bounds_lm_lora_students() {
     let tmp = tempfile::tempdir().unwrap();
     let task = lora_task(tmp.path());
     let (mut s, _) = host_state(Policy::default(), task.clone());
-    let e = lm::Host::create_lora(&mut s, config(2, vec![1]), 1).unwrap().unwrap_err();
+    let e = lm::Host::create_lora(&mut s, config(2, vec![1]), 1)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.code, wit::ErrorCode::NotAllowed);
     assert!(lm::Host::allowed_lora(&mut s).unwrap().is_none());
     let (mut s, _) = host_state(policy(""), task);
@@ -98,12 +100,23 @@ fn the_policy_bounds_lm_lora_students() {
         let e = lm::Host::create_lora(&mut s, config(rank, layers.clone()), 1)
             .unwrap()
             .unwrap_err();
-        assert_eq!(e.code, wit::ErrorCode::NotAllowed, "{rank} {layers:?}: {}", e.message);
+        assert_eq!(
+            e.code,
+            wit::ErrorCode::NotAllowed,
+            "{rank} {layers:?}: {}",
+            e.message
+        );
     }
-    let e = lm::Host::create_lora(&mut s, config(2, vec![1, 9]), 1).unwrap().unwrap_err();
+    let e = lm::Host::create_lora(&mut s, config(2, vec![1, 9]), 1)
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.code, wit::ErrorCode::InvalidArgument, "{}", e.message);
-    let a = lm::Host::create_lora(&mut s, config(4, vec![2, 1]), 1).unwrap().unwrap();
-    let c = lm::Host::lora_config_of(&mut s, borrow(&a)).unwrap().unwrap();
+    let a = lm::Host::create_lora(&mut s, config(4, vec![2, 1]), 1)
+        .unwrap()
+        .unwrap();
+    let c = lm::Host::lora_config_of(&mut s, borrow(&a))
+        .unwrap()
+        .unwrap();
     assert_eq!(c.layers, vec![1, 2]);
     assert!(matches!(
         HostStudent::architecture(&mut s, borrow(&a)).unwrap(),
@@ -120,7 +133,9 @@ fn a_step_costs_its_charge_and_a_short_budget_traps_before_the_work() {
     let tmp = tempfile::tempdir().unwrap();
     let task = lora_task(tmp.path());
     let (mut s, _) = host_state(policy(""), task.clone());
-    let a = lm::Host::create_lora(&mut s, config(2, vec![1, 2]), 3).unwrap().unwrap();
+    let a = lm::Host::create_lora(&mut s, config(2, vec![1, 2]), 3)
+        .unwrap()
+        .unwrap();
     let opt = HostOptimizer::new(&mut s, adamw(0.01)).unwrap();
     // Row 5 has 7 tokens, row 0 two: the batch pays for 7 on both rows.
     let batch = vec![0u32, 5];
@@ -146,25 +161,47 @@ fn a_step_costs_its_charge_and_a_short_budget_traps_before_the_work() {
 
     // A fresh run whose budget is one FLOP short of the step.
     let (mut s, _) = host_state(policy(""), task.clone());
-    let a2 = lm::Host::create_lora(&mut s, config(2, vec![1, 2]), 3).unwrap().unwrap();
+    let a2 = lm::Host::create_lora(&mut s, config(2, vec![1, 2]), 3)
+        .unwrap()
+        .unwrap();
     let opt2 = HostOptimizer::new(&mut s, adamw(0.01)).unwrap();
     let used = s.meters.flops;
     let budget = format!("[host]\ncompute_flops = {}", used + charge - 1);
     let (mut t, _) = host_state(policy(&budget), task);
-    let b = lm::Host::create_lora(&mut t, config(2, vec![1, 2]), 3).unwrap().unwrap();
+    let b = lm::Host::create_lora(&mut t, config(2, vec![1, 2]), 3)
+        .unwrap()
+        .unwrap();
     let optb = HostOptimizer::new(&mut t, adamw(0.01)).unwrap();
-    let params_before: Vec<Vec<f32>> = t.table.get(&b).unwrap().lora().unwrap().params()
+    let params_before: Vec<Vec<f32>> = t
+        .table
+        .get(&b)
+        .unwrap()
+        .lora()
+        .unwrap()
+        .params()
         .iter()
         .map(|p| p.flatten_all().unwrap().to_vec1::<f32>().unwrap())
         .collect();
     let trap = t
-        .train_step(borrow(&b), borrow(&optb), vec![0, 5], vec![1.0, 0.0, 0.0, 1.0], vec![1.0, 1.0])
+        .train_step(
+            borrow(&b),
+            borrow(&optb),
+            vec![0, 5],
+            vec![1.0, 0.0, 0.0, 1.0],
+            vec![1.0, 1.0],
+        )
         .unwrap_err();
     assert!(matches!(
         trap.downcast_ref::<HostTrap>(),
         Some(HostTrap::ComputeBudget { .. })
     ));
-    let params_after: Vec<Vec<f32>> = t.table.get(&b).unwrap().lora().unwrap().params()
+    let params_after: Vec<Vec<f32>> = t
+        .table
+        .get(&b)
+        .unwrap()
+        .lora()
+        .unwrap()
+        .params()
         .iter()
         .map(|p| p.flatten_all().unwrap().to_vec1::<f32>().unwrap())
         .collect();
@@ -177,23 +214,38 @@ fn a_step_costs_its_charge_and_a_short_budget_traps_before_the_work() {
 fn student_methods_work_on_lm_lora_students() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut s, _) = host_state(policy(""), lora_task(tmp.path()));
-    let a = lm::Host::create_lora(&mut s, config(2, vec![1]), 3).unwrap().unwrap();
-    let p = HostStudent::predict(&mut s, borrow(&a), vec![0, 1, 2]).unwrap().unwrap();
+    let a = lm::Host::create_lora(&mut s, config(2, vec![1]), 3)
+        .unwrap()
+        .unwrap();
+    let p = HostStudent::predict(&mut s, borrow(&a), vec![0, 1, 2])
+        .unwrap()
+        .unwrap();
     assert_eq!(p.len(), 6);
     for row in p.chunks(2) {
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
-    let h = HostStudent::hidden(&mut s, borrow(&a), vec![3]).unwrap().unwrap();
-    assert_eq!(h.len(), 32);
-    let copy = HostStudent::duplicate(&mut s, borrow(&a)).unwrap().unwrap();
-    assert!(lm::Host::lora_config_of(&mut s, borrow(&copy)).unwrap().is_some());
-    let params = HostStudent::parameters(&mut s, borrow(&a)).unwrap().unwrap();
-    assert_eq!(params.len(), 6, "A and B for q, v and down of one layer");
-    // A tracked forward, a loss through the tensor interface, a step.
-    let (logits, _) = HostStudent::forward(&mut s, borrow(&a), vec![0, 4]).unwrap().unwrap();
-    let loss = crate::imports::bindings::w2s::strategy::tensor::Host::entropy(&mut s, borrow(&logits))
+    let h = HostStudent::hidden(&mut s, borrow(&a), vec![3])
         .unwrap()
         .unwrap();
+    assert_eq!(h.len(), 32);
+    let copy = HostStudent::duplicate(&mut s, borrow(&a)).unwrap().unwrap();
+    assert!(
+        lm::Host::lora_config_of(&mut s, borrow(&copy))
+            .unwrap()
+            .is_some()
+    );
+    let params = HostStudent::parameters(&mut s, borrow(&a))
+        .unwrap()
+        .unwrap();
+    assert_eq!(params.len(), 6, "A and B for q, v and down of one layer");
+    // A tracked forward, a loss through the tensor interface, a step.
+    let (logits, _) = HostStudent::forward(&mut s, borrow(&a), vec![0, 4])
+        .unwrap()
+        .unwrap();
+    let loss =
+        crate::imports::bindings::w2s::strategy::tensor::Host::entropy(&mut s, borrow(&logits))
+            .unwrap()
+            .unwrap();
     let opt = HostOptimizer::new(&mut s, adamw(0.01)).unwrap();
     HostStudent::backward_step(&mut s, borrow(&a), borrow(&loss), borrow(&opt))
         .unwrap()
@@ -204,5 +256,7 @@ fn student_methods_work_on_lm_lora_students() {
         .unwrap_err();
     assert!(e.message.contains("no forward"), "{}", e.message);
     HostStudent::reinit(&mut s, borrow(&a), 9).unwrap().unwrap();
-    HostStudent::add_noise(&mut s, borrow(&a), 1, 0.1).unwrap().unwrap();
+    HostStudent::add_noise(&mut s, borrow(&a), 1, 0.1)
+        .unwrap()
+        .unwrap();
 }

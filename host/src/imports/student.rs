@@ -233,10 +233,7 @@ impl student::HostStudent for HostState {
             }
             let arch = s.table.get(&this)?.head()?.arch();
             let copy = s.add_student(arch, |s| {
-                s.table
-                    .get(&this)
-                    .ok()
-                    .and_then(|e| e.head().ok().cloned())
+                s.table.get(&this).ok().and_then(|e| e.head().ok().cloned())
             })?;
             Ok(Ok(copy))
         })
