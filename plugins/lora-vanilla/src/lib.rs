@@ -39,13 +39,13 @@ struct Settings {
 impl Settings {
     fn parse(config: &str) -> Result<Self, StrategyError> {
         let mut c = Config::parse(config)?;
-        let epochs = c.take_or("epochs", 5)?;
-        let lr = c.take_or("lr", 1e-4)?;
-        let batch = c.take_or("batch", 32)?;
-        let warmup = c.take_or("warmup", 0.1)?;
-        let rank = c.take_or("rank", 32)?;
-        let alpha = c.take_or("alpha", rank as f32)?;
-        let rslora = c.take_or("rslora", true)?;
+        let epochs: u32 = c.take_or("epochs", 5)?;
+        let lr: f32 = c.take_or("lr", 1e-4)?;
+        let batch: usize = c.take_or("batch", 32)?;
+        let warmup: f32 = c.take_or("warmup", 0.1)?;
+        let rank: u32 = c.take_or("rank", 32)?;
+        let alpha: f32 = c.take_or("alpha", rank as f32)?;
+        let rslora: bool = c.take_or("rslora", true)?;
         let top_layers: u32 = c.take_or("layers", 0)?;
         let head = c.take_or("head", false)?;
         c.finish()?;
