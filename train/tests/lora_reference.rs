@@ -120,8 +120,10 @@ fn one_lora_step_matches_peft() {
     let weights = Tensor::from_vec(floats(&case["weights"]), n, &Device::Cpu).unwrap();
 
     let (logits, _) = student.forward(&batch).unwrap();
+    let mut worst_logit = 0f32;
     for (a, b) in values(&logits).iter().zip(floats(&expected["logits"])) {
         assert!((a - b).abs() < VALUE_TOL, "logit {a} vs peft {b}");
+        worst_logit = worst_logit.max((a - b).abs());
     }
     let (loss, grads) = student
         .loss_and_gradients(&batch, &targets, &weights)
@@ -133,11 +135,13 @@ fn one_lora_step_matches_peft() {
     );
     let want_grads = expected["grads"].as_array().unwrap();
     assert_eq!(grads.len(), want_grads.len());
+    let mut worst_grad = 0f32;
     for (i, (g, want)) in grads.iter().zip(want_grads).enumerate() {
         let (g, want) = (values(g), floats(want));
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
         assert!(scale > 1e-6, "peft's gradient #{i} is zero");
         for (a, b) in g.iter().zip(&want) {
+            worst_grad = worst_grad.max((a - b).abs() / scale);
             assert!(
                 (a - b).abs() <= GRAD_TOL * scale,
                 "grad #{i}: {a} vs peft {b} (scale {scale})"
@@ -145,6 +149,12 @@ fn one_lora_step_matches_peft() {
         }
     }
 
+    // Printed for docs/LORA.md (`cargo test -p w2s-train --test
+    // lora_reference -- --nocapture`).
+    println!(
+        "vs peft: max |logit diff| {worst_logit:e}, |loss diff| {:e}, max grad diff / tensor max {worst_grad:e}",
+        (loss - want_loss).abs()
+    );
     let a = &case["adamw"];
     let f = |k: &str| a[k].as_f64().unwrap() as f32;
     let mut config = OptimizerConfig::adamw(f("lr"));
