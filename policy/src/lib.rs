@@ -39,6 +39,7 @@ mod error;
 pub mod explain;
 pub mod file;
 pub mod interfaces;
+mod lora_rule;
 mod validate;
 
 use std::collections::BTreeSet;

@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 
 use crate::caps::*;
 use crate::error::PolicyError;
-use crate::file::{ArchFamily, ArchRule, LoraTarget, PolicyFile, StudentsFile};
+use crate::file::{ArchFamily, PolicyFile, StudentsFile};
 use crate::interfaces::{REQUIRED_IMPORTS, SCRATCH_IMPORTS, is_known};
 use crate::{
-    ArchLimit, DEFAULT_SCRATCH_QUOTA_BYTES, Filesystem, Imports, LoraLimit, Policy,
-    SCRATCH_GUEST_PATH, Scratch, Students,
+    ArchLimit, DEFAULT_SCRATCH_QUOTA_BYTES, Filesystem, Imports, Policy, SCRATCH_GUEST_PATH,
+    Scratch, Students,
 };
 
 const BELOW: &str = "below the minimum of";
@@ -235,7 +235,7 @@ fn students(s: &StudentsFile) -> Result<Students, PolicyError> {
         }
         let max_hidden = match (rule.family, rule.max_hidden) {
             (ArchFamily::LmLora, _) => {
-                lora = Some(lora_limit(rule, &field)?);
+                lora = Some(crate::lora_rule::lora_limit(rule, &field)?);
                 continue;
             }
             (ArchFamily::Linear, None) => 0,
@@ -268,75 +268,6 @@ fn students(s: &StudentsFile) -> Result<Students, PolicyError> {
         allow,
         lora,
         read_hidden: s.read_hidden,
-    })
-}
-
-/// The `lm_lora` rule: `max_rank` required and bounded, layers and
-/// targets non-empty and without repeats.
-fn lora_limit(rule: &ArchRule, field: &str) -> Result<LoraLimit, PolicyError> {
-    if rule.max_hidden.is_some() {
-        return Err(PolicyError::Invalid {
-            field: format!("{field}.max_hidden"),
-            reason: "`lm_lora` has no hidden layer; bound it with `max_rank`".to_owned(),
-        });
-    }
-    let max_rank = match rule.max_rank {
-        None => {
-            return Err(PolicyError::Invalid {
-                field: format!("{field}.max_rank"),
-                reason: "`lm_lora` needs `max_rank`, the largest adapter rank allowed".to_owned(),
-            });
-        }
-        Some(r) if r == 0 || r > HARD_MAX_LORA_RANK => {
-            return Err(PolicyError::Invalid {
-                field: format!("{field}.max_rank"),
-                reason: format!("{r} is outside 1..={HARD_MAX_LORA_RANK}"),
-            });
-        }
-        Some(r) => r,
-    };
-    let layers = match &rule.layers {
-        None => None,
-        Some(l) if l.is_empty() => {
-            return Err(PolicyError::Invalid {
-                field: format!("{field}.layers"),
-                reason: "is empty; leave it out to allow every layer".to_owned(),
-            });
-        }
-        Some(l) => {
-            let set: BTreeSet<u32> = l.iter().copied().collect();
-            if set.len() != l.len() {
-                return Err(PolicyError::Invalid {
-                    field: format!("{field}.layers"),
-                    reason: "lists a layer twice".to_owned(),
-                });
-            }
-            Some(set.into_iter().collect())
-        }
-    };
-    let targets = match &rule.targets {
-        None => LoraTarget::ALL.to_vec(),
-        Some(t) if t.is_empty() => {
-            return Err(PolicyError::Invalid {
-                field: format!("{field}.targets"),
-                reason: "is empty; leave it out to allow all seven projections".to_owned(),
-            });
-        }
-        Some(t) => {
-            let set: BTreeSet<LoraTarget> = t.iter().copied().collect();
-            if set.len() != t.len() {
-                return Err(PolicyError::Invalid {
-                    field: format!("{field}.targets"),
-                    reason: "lists a projection twice".to_owned(),
-                });
-            }
-            set.into_iter().collect()
-        }
-    };
-    Ok(LoraLimit {
-        max_rank,
-        layers,
-        targets,
     })
 }
 

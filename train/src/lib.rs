@@ -43,6 +43,7 @@ pub mod error;
 pub mod head;
 pub mod logconf;
 pub mod lora;
+pub mod lora_backbone;
 pub mod lora_recipe;
 pub mod lora_tokens;
 pub mod matmul;
