@@ -199,8 +199,13 @@ impl Batch<'_> {
             let mut run = run_guest(self.sub, guest, self.progress)?;
             let path = self.out.join(format!("{name}-{i}.safetensors"));
             let checkpoint = write_checkpoint(&run, task, &path)?;
-            let pool = match (&run.student, weak) {
-                (Some(head), Some(weak)) => Some(degeneracy::pool_predictions(head, task, weak)?),
+            let pool = match (&run.student, &run.lora_student, weak) {
+                (Some(head), _, Some(weak)) => {
+                    Some(degeneracy::pool_predictions(head, task, weak)?)
+                }
+                (None, Some(lora), Some(weak)) => {
+                    degeneracy::lora_pool_predictions(lora, task, weak)?
+                }
                 _ => None,
             };
             run.student = None;
