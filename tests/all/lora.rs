@@ -125,3 +125,27 @@ fn lora_students_are_refused_under_the_default_policy() {
         "{stdout}\n{stderr}"
     );
 }
+
+#[test]
+fn a_changed_strong_model_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = build_task(dir.path());
+    // Another model's weights in the same directory.
+    RandomModel::tiny(Family::Qwen2)
+        .write(&dir.path().join("strong"), 99)
+        .unwrap();
+    let policy = repo().join("examples/policies/lora.toml");
+    let (out, stdout, stderr) = run(w2s()
+        .arg("eval")
+        .arg(plugin("lora_vanilla"))
+        .arg("--task")
+        .arg(&task)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--seeds", "1"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("strong model: sha256 mismatch for model.safetensors"),
+        "{stdout}\n{stderr}"
+    );
+}
