@@ -117,6 +117,12 @@ pub(crate) struct BuildArgs {
     /// Task name [default: FORMAT-STRONGNAME].
     #[arg(long)]
     name: Option<String>,
+    /// The ceiling recipe of lm-lora students, `key=value,...` over the
+    /// AAR's vanilla setting (rank 32, alpha 32, rsLoRA, lr 1e-4, batch
+    /// 32, 5 epochs, warmup 0.1): keys rank, alpha, rslora, lr, batch,
+    /// epochs, warmup, head.
+    #[arg(long, value_name = "SETTINGS")]
+    lora_ceiling: Option<String>,
     /// Names recorded for the models [default: their directory names].
     #[arg(long)]
     strong_name: Option<String>,
@@ -163,6 +169,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         seed: args.seed,
         name: args.name,
         out: args.out,
+        lora_ceiling: args.lora_ceiling,
     };
     let mut bars: Vec<(String, indicatif::ProgressBar)> = Vec::new();
     let s = w2s_taskbuild::build(&cfg, &device, &mut |model, p| {

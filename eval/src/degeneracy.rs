@@ -69,14 +69,31 @@ pub fn weak_class_fractions(task: &PublicTask) -> Vec<f64> {
 
 /// The class distribution of `head`'s predictions on the pool.
 pub fn pool_predictions(head: &Head, task: &PublicTask, weak: &[f64]) -> Result<PoolPredictions> {
-    let k = task.classes();
     let probs = recipe::predict_all(head, &task.features, CHUNK)?;
-    let class_fractions = class_fractions(&recipe::argmax_rows(&probs, k), k);
-    Ok(PoolPredictions {
+    Ok(fractions_of(&probs, task.classes(), weak))
+}
+
+/// [`pool_predictions`] for an `lm-lora` student: its predictions on the
+/// tokenized pool, 16 rows per forward.
+pub fn lora_pool_predictions(
+    student: &w2s_train::lora::LoraStudent,
+    task: &PublicTask,
+    weak: &[f64],
+) -> Result<Option<PoolPredictions>> {
+    let Some(tokens) = &task.pool_tokens else {
+        return Ok(None);
+    };
+    let probs = w2s_train::lora_recipe::predict_all(student, tokens, 16)?;
+    Ok(Some(fractions_of(&probs, task.classes(), weak)))
+}
+
+fn fractions_of(probs: &[f32], k: usize, weak: &[f64]) -> PoolPredictions {
+    let class_fractions = class_fractions(&recipe::argmax_rows(probs, k), k);
+    PoolPredictions {
         largest_class_fraction: class_fractions.iter().copied().fold(0.0, f64::max),
         tv_to_weak: total_variation(&class_fractions, weak),
         class_fractions,
-    })
+    }
 }
 
 /// The `degeneracy` section of a report: the thresholds, the teacher's

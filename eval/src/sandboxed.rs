@@ -70,6 +70,7 @@ fn refused(outcome: Outcome, wasm_sha256: &str, seed: u64) -> RunReport {
     RunReport {
         outcome,
         student: None,
+        lora_student: None,
         metrics: Vec::new(),
         metrics_dropped: 0,
         stdout: Default::default(),
@@ -145,12 +146,15 @@ fn run_guest(sub: &Submission, g: GuestRun<'_>, progress: &dyn ProgressSink) -> 
     Ok(report)
 }
 
-fn write_checkpoint(run: &RunReport, path: &Path) -> Result<Option<PathBuf>> {
-    let Some(student) = &run.student else {
-        return Ok(None);
-    };
-    let bytes = w2s_train::checkpoint::to_bytes(student)
-        .map_err(|source| EvalError::Checkpoint { source })?;
+fn write_checkpoint(run: &RunReport, task: &PublicTask, path: &Path) -> Result<Option<PathBuf>> {
+    let bytes = match (&run.student, &run.lora_student, &task.manifest.lm) {
+        (Some(head), _, _) => w2s_train::checkpoint::to_bytes(head),
+        (None, Some(lora), Some(lm)) => {
+            w2s_train::checkpoint::lora_to_bytes(lora, &lm.fingerprint())
+        }
+        _ => return Ok(None),
+    }
+    .map_err(|source| EvalError::Checkpoint { source })?;
     std::fs::write(path, bytes).map_err(|source| EvalError::Write {
         path: path.to_path_buf(),
         source,
@@ -194,12 +198,18 @@ impl Batch<'_> {
             };
             let mut run = run_guest(self.sub, guest, self.progress)?;
             let path = self.out.join(format!("{name}-{i}.safetensors"));
-            let checkpoint = write_checkpoint(&run, &path)?;
-            let pool = match (&run.student, weak) {
-                (Some(head), Some(weak)) => Some(degeneracy::pool_predictions(head, task, weak)?),
+            let checkpoint = write_checkpoint(&run, task, &path)?;
+            let pool = match (&run.student, &run.lora_student, weak) {
+                (Some(head), _, Some(weak)) => {
+                    Some(degeneracy::pool_predictions(head, task, weak)?)
+                }
+                (None, Some(lora), Some(weak)) => {
+                    degeneracy::lora_pool_predictions(lora, task, weak)?
+                }
                 _ => None,
             };
             run.student = None;
+            run.lora_student = None;
             runs.push(SeedRun {
                 seed,
                 run,

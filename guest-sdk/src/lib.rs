@@ -4,7 +4,10 @@
 //! # Design
 //!
 //! - **The WIT file is the contract.** Bindings are generated from
-//!   `wit/w2s.wit` (world `strategy`) at build time, so the SDK cannot drift
+//!   `wit/w2s.wit` (world `lm-strategy`: `strategy` plus the `lm`
+//!   interface; a component imports only the interfaces it calls, so a
+//!   plugin that never touches [`lm`] links exactly as a `strategy`
+//!   component) at build time, so the SDK cannot drift
 //!   from what the host implements. They live in [`bindings`], hidden: a
 //!   plugin uses the wrappers below and never touches raw handles.
 //! - **Nothing host-side.** The only dependency is `wit-bindgen`; the
@@ -15,6 +18,9 @@
 //!   [`Error`] carrying the WIT error code. Counts are `usize`, pool
 //!   indices `u32` as in the contract, and row-major results come back as a
 //!   [`Matrix`].
+//! - **The strong model itself.** [`lm`] fine-tunes the task's language
+//!   model with LoRA ([`Student::create_lora`]); the result is a
+//!   [`Student`] like any other.
 //! - **Tensors with autograd.** [`Tensor`] wraps the `tensor` interface:
 //!   arithmetic, softmax, reductions, indexing and losses on host tensors.
 //!   [`Student::forward`] gives tracked logits, and
@@ -72,6 +78,7 @@ mod config;
 mod error;
 mod folds;
 mod labels;
+pub mod lm;
 mod matrix;
 mod metrics;
 mod recipe;
@@ -88,7 +95,7 @@ mod tensor;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "strategy",
+        world: "lm-strategy",
         pub_export_macro: true,
         default_bindings_module: "w2s_guest_sdk::bindings",
     });

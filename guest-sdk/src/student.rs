@@ -151,14 +151,23 @@ impl From<OptimizerConfig> for wit_types::OptimizerConfig {
     }
 }
 
-/// A trainable head over the task's frozen strong features, living in host
-/// memory. Dropping it frees the host side.
+/// A trainable head over the task's frozen strong features, or the strong
+/// model with LoRA adapters ([`crate::lm`]), living in host memory.
+/// Dropping it frees the host side.
 #[derive(Debug)]
 pub struct Student {
     handle: wit::Student,
 }
 
 impl Student {
+    pub(crate) fn from_handle(handle: wit::Student) -> Self {
+        Self { handle }
+    }
+
+    pub(crate) fn handle(&self) -> &wit::Student {
+        &self.handle
+    }
+
     /// A new student with weights drawn from `seed`. The same architecture
     /// and seed always give the same weights.
     pub fn create(arch: Arch, seed: u64) -> Result<Self, Error> {

@@ -196,6 +196,14 @@ always_ok!(
     Vec<u32>
 );
 
+/// `lm.model`, `lm.allowed-lora`, `lm.lora-config-of`: `none` is an answer,
+/// not a failure.
+impl<T> CallResult for Option<T> {
+    fn status(&self) -> String {
+        "ok".to_owned()
+    }
+}
+
 impl<T: 'static> CallResult for wasmtime::component::Resource<T> {
     fn status(&self) -> String {
         "ok".to_owned()

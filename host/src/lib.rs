@@ -38,6 +38,15 @@
 //! itself is capped too, so WASI resources opened in a loop cannot grow
 //! host memory without bound.
 //!
+//! **The strong model (`lm`).** The host links the world `lm-strategy`
+//! (`strategy` plus the `lm` interface, same export), so components of
+//! either world load. `lm.create-lora` makes an `lm-lora` student: the
+//! task's strong model (loaded once per evaluation with its hashes
+//! checked, shared read-only by every seed) with trainable LoRA adapters,
+//! behind the same `student` handle and methods as a head
+//! (`imports::lm_student`). Compute is charged from the model's size and
+//! the padded tokens before each call (`w2s_train::lora`).
+//!
 //! **Tensors and autograd.** The `tensor` interface gives guests host
 //! tensors (f32, CPU, rank 0 to 4; scalars are rank 0) with candle's
 //! autograd; `student.forward` returns logits tracked back to the

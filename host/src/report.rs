@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use w2s_train::Head;
+use w2s_train::lora::LoraStudent;
 
 use crate::audit::AuditSummary;
 use crate::outcome::{Note, Outcome};
@@ -68,9 +69,12 @@ pub struct Usage {
 pub struct RunReport {
     /// How the run ended.
     pub outcome: Outcome,
-    /// The student `run` returned; `Some` exactly when the outcome is
+    /// The student `run` returned, when it is a head; this or
+    /// [`RunReport::lora_student`] is `Some` exactly when the outcome is
     /// [`Outcome::Completed`].
     pub student: Option<Head>,
+    /// The student `run` returned, when it is an `lm-lora` student.
+    pub lora_student: Option<LoraStudent>,
     /// Metric points, in the order logged.
     pub metrics: Vec<MetricPoint>,
     /// Metric points not kept: over `max_metric_points`, or with a name

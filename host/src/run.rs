@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use w2s_train::Head;
 use w2s_train::bundle::PublicTask;
+use w2s_train::lora::LoraStudent;
 
 use crate::audit::AuditSummary;
 use crate::error::truncate;
+use crate::imports::student::StudentModel;
 use crate::limits::{MAX_GUEST_MESSAGE_BYTES, RUN_THREAD_STACK, allows};
 use crate::outcome::{Note, Outcome, classify_call, classify_typed};
 use crate::output::{BoundedOutput, CapturedOutput};
@@ -23,6 +25,7 @@ use crate::store::RunInput;
 struct Finished {
     outcome: Outcome,
     student: Option<Head>,
+    lora_student: Option<LoraStudent>,
     metrics: Vec<MetricPoint>,
     metrics_dropped: u64,
     usage: Usage,
@@ -35,6 +38,7 @@ impl Finished {
         Self {
             outcome,
             student: None,
+            lora_student: None,
             metrics: Vec::new(),
             metrics_dropped: 0,
             usage: Usage::default(),
@@ -157,6 +161,7 @@ impl Sandbox {
         RunReport {
             outcome: finished.outcome,
             student: finished.student,
+            lora_student: finished.lora_student,
             metrics: finished.metrics,
             metrics_dropped: finished.metrics_dropped,
             notes: notes(&stdout, &stderr),
@@ -190,21 +195,21 @@ impl Sandbox {
             Ok(s) => s,
             Err(e) => return Finished::failed(internal(reason(&e))),
         };
-        let (outcome, student) = match strategy.pre.instantiate(&mut store) {
+        let (outcome, (student, lora_student)) = match strategy.pre.instantiate(&mut store) {
             // Instantiation runs guest code (start functions) and allocates
             // memories: typed limits apply; anything else is the module's
             // fault (too many instances, for example).
             Err(e) => (
                 classify_typed(&e).unwrap_or_else(|| Outcome::InvalidModule { reason: reason(&e) }),
-                None,
+                (None, None),
             ),
             Ok(instance) => match instance.call_run(&mut store, input.config) {
-                Err(e) => (classify_call(&e), None),
+                Err(e) => (classify_call(&e), (None, None)),
                 Ok(Err(message)) => (
                     Outcome::GuestError {
                         message: truncate(message, MAX_GUEST_MESSAGE_BYTES),
                     },
-                    None,
+                    (None, None),
                 ),
                 Ok(Ok(student)) => {
                     let state = store.data_mut();
@@ -212,7 +217,7 @@ impl Sandbox {
                     if entry.is_some() {
                         state.meters.close_handle();
                     }
-                    self.accept(entry.map(|e| e.into_head()))
+                    self.accept(entry.map(|e| e.into_model()))
                 }
             },
         };
@@ -243,6 +248,7 @@ impl Sandbox {
         Finished {
             outcome,
             student,
+            lora_student,
             metrics: std::mem::take(&mut state.metrics),
             metrics_dropped: state.metrics_dropped,
             usage,
@@ -252,17 +258,22 @@ impl Sandbox {
     }
 
     /// Checks the student `run` returned.
-    fn accept(&self, head: Option<Head>) -> (Outcome, Option<Head>) {
-        match head {
-            None => (internal("returned student not in the table"), None),
-            Some(head) if !allows(&self.policy, head.arch()) => {
+    fn accept(
+        &self,
+        model: Option<StudentModel>,
+    ) -> (Outcome, (Option<Head>, Option<LoraStudent>)) {
+        match model {
+            None => (internal("returned student not in the table"), (None, None)),
+            Some(StudentModel::Head(head)) if !allows(&self.policy, head.arch()) => {
                 let reason = format!(
                     "the returned student's architecture {} is not allowed",
                     head.arch().describe()
                 );
-                (Outcome::InvalidResult { reason }, None)
+                (Outcome::InvalidResult { reason }, (None, None))
             }
-            Some(head) => (Outcome::Completed, Some(head)),
+            Some(StudentModel::Head(head)) => (Outcome::Completed, (Some(head), None)),
+            // `create-lora` checked the spec against this policy.
+            Some(StudentModel::Lora(l)) => (Outcome::Completed, (None, Some(l))),
         }
     }
 }

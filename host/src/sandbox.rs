@@ -15,7 +15,7 @@ use w2s_policy::{ImportCheck, Policy};
 
 use crate::determinism::{ClockView, VirtualClocks};
 use crate::error::{HostError, printable, truncate};
-use crate::imports::bindings::StrategyPre;
+use crate::imports::bindings::LmStrategyPre as StrategyPre;
 use crate::imports::student::StudentEntry;
 use crate::limits::{EPOCH_TICK, MAX_WASM_STACK};
 use crate::state::{HostState, LiveCount};

@@ -362,10 +362,13 @@ pub(crate) mod test_support {
                 },
                 files: BTreeMap::new(),
                 provenance: BTreeMap::new(),
+                lm: None,
             },
             task_hash: "0".repeat(64),
             features: Tensor::from_vec(features, (pool, dim), &Device::Cpu).unwrap(),
             weak_probs: vec![1.0 / 3.0; pool * classes],
+            pool_tokens: None,
+            backbone: None,
         })
     }
 

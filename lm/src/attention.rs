@@ -7,10 +7,11 @@
 //! `(batch, kv_heads, n_rep * seq, head_dim) x (batch, kv_heads, head_dim,
 //! seq)`.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::Result;
+use crate::lora::{BlockAdapters, NO_ADAPTERS, Target};
 use crate::norm::{RmsNorm, softmax_last_dim};
 use crate::projection::Projection;
 use crate::rope;
@@ -83,18 +84,35 @@ impl Attention {
     /// Attends over `x` `(batch, seq, hidden)`. `bias` is [`mask_bias`]'s
     /// tensor for this batch; `cos`/`sin` are [`rope::Rope::tables`].
     pub fn forward(&self, x: &Tensor, bias: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, bias, cos, sin, &NO_ADAPTERS)
+    }
+
+    /// [`Attention::forward`] with adapters on q, k, v and o.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        ad: &BlockAdapters<'_>,
+    ) -> Result<Tensor> {
         let (b, s, _) = x.dims3()?;
         let (h, kv, d) = (self.heads, self.kv_heads, self.head_dim);
-        let heads = |p: &Projection, n: usize, norm: &Option<RmsNorm>| -> Result<Tensor> {
-            let mut t = p.forward(x)?.reshape((b, s, n, d))?;
+        let heads = |t: Target, n: usize, norm: &Option<RmsNorm>| -> Result<Tensor> {
+            let p = match t {
+                Target::Q => &self.q,
+                Target::K => &self.k,
+                _ => &self.v,
+            };
+            let mut t = p.forward_with(x, ad[t.index()])?.reshape((b, s, n, d))?;
             if let Some(norm) = norm {
                 t = norm.forward(&t)?;
             }
             Ok(t.transpose(1, 2)?.contiguous()?)
         };
-        let q = rope::apply(&heads(&self.q, h, &self.q_norm)?, cos, sin)?;
-        let k = rope::apply(&heads(&self.k, kv, &self.k_norm)?, cos, sin)?;
-        let v = heads(&self.v, kv, &None)?;
+        let q = rope::apply(&heads(Target::Q, h, &self.q_norm)?, cos, sin)?;
+        let k = rope::apply(&heads(Target::K, kv, &self.k_norm)?, cos, sin)?;
+        let v = heads(Target::V, kv, &None)?;
         let n_rep = h / kv;
         // (b, h, s, d) -> (b, kv, n_rep * s, d): the heads of one group are
         // consecutive, so this is a reshape, not a copy.
@@ -108,7 +126,23 @@ impl Attention {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, s, h * d))?;
-        self.o.forward(&out)
+        self.o.forward_with(&out, ad[Target::O.index()])
+    }
+
+    /// The same attention with every tensor converted to `dtype`.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        let norm = |n: &Option<RmsNorm>| n.as_ref().map(|n| n.to_dtype(dtype)).transpose();
+        Ok(Self {
+            q: self.q.to_dtype(dtype)?,
+            k: self.k.to_dtype(dtype)?,
+            v: self.v.to_dtype(dtype)?,
+            o: self.o.to_dtype(dtype)?,
+            q_norm: norm(&self.q_norm)?,
+            k_norm: norm(&self.k_norm)?,
+            heads: self.heads,
+            kv_heads: self.kv_heads,
+            head_dim: self.head_dim,
+        })
     }
 }
 

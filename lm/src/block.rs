@@ -1,11 +1,12 @@
 //! One decoder block: pre-norm attention and a SwiGLU MLP, each added to
 //! the residual stream.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::attention::Attention;
 use crate::config::ModelConfig;
 use crate::error::Result;
+use crate::lora::{BlockAdapters, NO_ADAPTERS, Target};
 use crate::norm::RmsNorm;
 use crate::projection::Projection;
 use crate::weights::WeightFiles;
@@ -24,8 +25,15 @@ pub struct Mlp {
 impl Mlp {
     /// Applies the MLP to `x` `(..., hidden)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gated = (self.gate.forward(x)?.silu()? * self.up.forward(x)?)?;
-        self.down.forward(&gated)
+        self.forward_with(x, &NO_ADAPTERS)
+    }
+
+    /// [`Mlp::forward`] with the block's adapters on gate, up and down.
+    pub fn forward_with(&self, x: &Tensor, ad: &BlockAdapters<'_>) -> Result<Tensor> {
+        let gate = self.gate.forward_with(x, ad[Target::Gate.index()])?;
+        let up = self.up.forward_with(x, ad[Target::Up.index()])?;
+        self.down
+            .forward_with(&(gate.silu()? * up)?, ad[Target::Down.index()])
     }
 }
 
@@ -86,11 +94,39 @@ impl Block {
 
     /// The residual stream after this block.
     pub fn forward(&self, x: &Tensor, bias: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let attended = self
-            .attention
-            .forward(&self.input_norm.forward(x)?, bias, cos, sin)?;
+        self.forward_with(x, bias, cos, sin, &NO_ADAPTERS)
+    }
+
+    /// [`Block::forward`] with low-rank adapters on its projections.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        ad: &BlockAdapters<'_>,
+    ) -> Result<Tensor> {
+        let attended =
+            self.attention
+                .forward_with(&self.input_norm.forward(x)?, bias, cos, sin, ad)?;
         let x = (x + attended)?;
-        let mlp = self.mlp.forward(&self.post_attention_norm.forward(&x)?)?;
+        let mlp = self
+            .mlp
+            .forward_with(&self.post_attention_norm.forward(&x)?, ad)?;
         Ok((x + mlp)?)
+    }
+
+    /// The same block with every tensor converted to `dtype`.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        Ok(Self {
+            input_norm: self.input_norm.to_dtype(dtype)?,
+            attention: self.attention.to_dtype(dtype)?,
+            post_attention_norm: self.post_attention_norm.to_dtype(dtype)?,
+            mlp: Mlp {
+                gate: self.mlp.gate.to_dtype(dtype)?,
+                up: self.mlp.up.to_dtype(dtype)?,
+                down: self.mlp.down.to_dtype(dtype)?,
+            },
+        })
     }
 }

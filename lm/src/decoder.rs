@@ -6,12 +6,13 @@
 //! norm* (transformers overwrites its last hidden state with the normed
 //! one). Only the blocks below the requested layer are loaded and run.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::attention::mask_bias;
 use crate::block::Block;
 use crate::config::ModelConfig;
 use crate::error::{LmError, Result};
+use crate::lora::BlockAdapters;
 use crate::norm::RmsNorm;
 use crate::rope::Rope;
 use crate::weights::{WeightFiles, weights_err};
@@ -97,6 +98,65 @@ impl Decoder {
         &self.blocks
     }
 
+    /// The token embeddings `(vocab, hidden)` (also the output layer of a
+    /// model with tied embeddings).
+    pub fn embedding(&self) -> &Tensor {
+        &self.embed
+    }
+
+    /// The rows `token_ids` of the output layer, `(n, hidden)`: the
+    /// `lm_head.weight` rows when the checkpoint has one, else the
+    /// embedding's (tied embeddings). The logit of token `t` at a position
+    /// is the final hidden state there times row `t`.
+    pub fn output_rows(&self, weights: &WeightFiles, token_ids: &[u32]) -> Result<Tensor> {
+        if let Some(&bad) = token_ids
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(LmError::invalid(
+                "token id",
+                format!(
+                    "{bad} is outside the vocabulary (vocab_size {})",
+                    self.config.vocab_size
+                ),
+            ));
+        }
+        let ids = Tensor::from_slice(token_ids, token_ids.len(), &self.device)?;
+        let table = if weights.contains("lm_head.weight") {
+            weights
+                .load(
+                    "lm_head.weight",
+                    &[self.config.vocab_size, self.config.hidden_size],
+                    &self.device,
+                )?
+                .to_dtype(self.embed.dtype())?
+        } else {
+            self.embed.clone()
+        };
+        Ok(table.index_select(&ids, 0)?)
+    }
+
+    /// The same decoder with every tensor converted to `dtype` (f64 for
+    /// finite-difference checks; the forward follows the weights' dtype).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        Ok(Self {
+            config: self.config.clone(),
+            embed: self.embed.to_dtype(dtype)?,
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| b.to_dtype(dtype))
+                .collect::<Result<_>>()?,
+            final_norm: self
+                .final_norm
+                .as_ref()
+                .map(|n| n.to_dtype(dtype))
+                .transpose()?,
+            rope: self.rope.clone(),
+            device: self.device.clone(),
+        })
+    }
+
     /// Hidden states `(batch, seq, hidden)` at [`Decoder::layer`] for
     /// `ids` and `mask` (each `batch * seq`, row-major; mask 1 for real
     /// tokens, 0 for padding). Positions count from the start of each row,
@@ -108,6 +168,30 @@ impl Decoder {
         batch: usize,
         seq: usize,
     ) -> Result<Tensor> {
+        self.hidden_states_with(ids, mask, batch, seq, &[])
+    }
+
+    /// [`Decoder::hidden_states`] with low-rank adapters: `adapters[i]`
+    /// are block `i`'s (an empty slice: none). Gradients reach the
+    /// adapters' tensors when they are candle variables.
+    pub fn hidden_states_with(
+        &self,
+        ids: &[u32],
+        mask: &[u32],
+        batch: usize,
+        seq: usize,
+        adapters: &[BlockAdapters<'_>],
+    ) -> Result<Tensor> {
+        if !adapters.is_empty() && adapters.len() != self.blocks.len() {
+            return Err(LmError::invalid(
+                "adapters",
+                format!(
+                    "{} blocks of adapters for {} loaded blocks",
+                    adapters.len(),
+                    self.blocks.len()
+                ),
+            ));
+        }
         if ids.len() != batch * seq || mask.len() != batch * seq {
             return Err(LmError::invalid(
                 "batch",
@@ -147,10 +231,15 @@ impl Decoder {
             return Ok(x);
         }
         let n_rep = self.config.num_heads / self.config.num_kv_heads;
-        let bias = mask_bias(mask, batch, seq, n_rep, &self.device)?;
+        let dtype = self.embed.dtype();
+        let bias = mask_bias(mask, batch, seq, n_rep, &self.device)?.to_dtype(dtype)?;
         let (cos, sin) = self.rope.tables(seq, &self.device)?;
-        for block in &self.blocks {
-            x = block.forward(&x, &bias, &cos, &sin)?;
+        let (cos, sin) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = match adapters.get(i) {
+                Some(ad) => block.forward_with(&x, &bias, &cos, &sin, ad)?,
+                None => block.forward(&x, &bias, &cos, &sin)?,
+            };
         }
         match &self.final_norm {
             Some(norm) => norm.forward(&x),

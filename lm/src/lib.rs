@@ -12,6 +12,8 @@
 //! - [`decoder`], [`block`], [`attention`], [`projection`], [`norm`],
 //!   [`rope`]: the forward pass. Only the blocks below the requested layer
 //!   are loaded and run.
+//! - [`lora`]: low-rank adapters threaded through the forward
+//!   ([`Decoder::hidden_states_with`]).
 //! - [`pooling`], [`extract`]: last-token or mean pooling, and batched
 //!   extraction with a progress callback.
 //! - [`model_dir`]: a model directory opened as a whole, with the hashes
@@ -47,6 +49,7 @@ pub mod config;
 pub mod decoder;
 pub mod error;
 pub mod extract;
+pub mod lora;
 pub mod model_dir;
 pub mod norm;
 pub mod pooling;

@@ -70,6 +70,11 @@ impl ModelDir {
         Ok(layer)
     }
 
+    /// The memory-mapped weight files.
+    pub fn weights(&self) -> &WeightFiles {
+        &self.weights
+    }
+
     /// Loads the decoder up to `layer` on `device`.
     pub fn decoder(&self, layer: usize, device: &Device) -> Result<Decoder> {
         Decoder::load(&self.weights, &self.config, layer, device)

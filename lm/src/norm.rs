@@ -33,9 +33,16 @@ impl RmsNorm {
         })
     }
 
+    /// The same norm with its scale converted to `dtype`.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        Ok(Self {
+            weight: self.weight.to_dtype(dtype)?,
+            eps: self.eps,
+        })
+    }
+
     /// Normalizes `x` `(..., dim)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        debug_assert_eq!(x.dtype(), DType::F32);
         let mean_sq = x.sqr()?.mean_keepdim(D::Minus1)?;
         let inv_rms = (mean_sq + self.eps)?.sqrt()?.recip()?;
         Ok(x.broadcast_mul(&inv_rms)?.broadcast_mul(&self.weight)?)

@@ -5,9 +5,10 @@
 //! `x A^T B^T` to [`Projection::forward`]). The forward uses only tracked
 //! candle ops, so gradients flow through it.
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{D, DType, Device, Tensor};
 
 use crate::error::Result;
+use crate::lora::Adapter;
 use crate::weights::WeightFiles;
 
 /// `y = x W^T (+ b)`, with `W` stored `(out, in)` as in Hugging Face
@@ -52,8 +53,22 @@ impl Projection {
         self.bias.as_ref()
     }
 
+    /// The same projection with its tensors converted to `dtype`.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
+        Ok(Self {
+            weight: self.weight.to_dtype(dtype)?,
+            bias: self.bias.as_ref().map(|b| b.to_dtype(dtype)).transpose()?,
+        })
+    }
+
     /// Applies the projection to the last dimension of `x` `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, None)
+    }
+
+    /// [`Projection::forward`] plus, when given, a low-rank adapter's
+    /// `scale * (x A^T) B^T` (see [`crate::lora`]).
+    pub fn forward_with(&self, x: &Tensor, adapter: Option<Adapter<'_>>) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let in_dim = *dims.last().expect("rank >= 1");
         let rows = x.elem_count() / in_dim.max(1);
@@ -61,6 +76,10 @@ impl Projection {
         let mut y = flat.matmul(&self.weight.t()?)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
+        }
+        if let Some(ad) = adapter {
+            let low = flat.matmul(&ad.a.t()?)?.matmul(&ad.b.t()?)?;
+            y = (y + (low * ad.scale)?)?;
         }
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank >= 1") = y.dim(D::Minus1)?;

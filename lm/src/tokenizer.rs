@@ -99,6 +99,19 @@ impl TextTokenizer {
         Ok(encodings)
     }
 
+    /// The id of `text` when it encodes (without special tokens) to
+    /// exactly one token.
+    pub fn single_token(&self, text: &str) -> Result<Option<u32>> {
+        let e = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| tok_err(&self.dir, format!("cannot encode: {e}")))?;
+        Ok(match e.get_ids() {
+            [id] => Some(*id),
+            _ => None,
+        })
+    }
+
     /// Pads `encodings` on the right to the longest one; padding positions
     /// get id 0 (they are masked, so any valid row of the embedding would
     /// do) and mask 0.

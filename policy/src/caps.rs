@@ -40,6 +40,9 @@ pub const HARD_MAX_AUDIT_BYTES: u64 = 1 << 30;
 pub const MIN_AUDIT_BYTES: u64 = 64 << 10;
 /// Widest MLP hidden layer: a student's parameters must fit in a tensor.
 pub const HARD_MAX_HIDDEN: u32 = 1 << 16;
+/// Largest LoRA rank: past the width of any supported model's residual
+/// stream (Qwen3-4B: 2560) a low-rank adapter is no longer low-rank.
+pub const HARD_MAX_LORA_RANK: u32 = 4096;
 /// Largest scratch directory quota: the evaluator's disk is shared.
 pub const HARD_MAX_SCRATCH_BYTES: u64 = 16 << 30;
 /// Longest compilation: a module that takes longer is rejected.

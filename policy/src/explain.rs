@@ -69,7 +69,23 @@ fn arch_words(p: &Policy) -> String {
         .map(|a| match a.family {
             ArchFamily::Linear => "linear probes".to_owned(),
             ArchFamily::Mlp => format!("two-layer MLPs with 1 to {} hidden units", a.max_hidden),
+            ArchFamily::LmLora => String::new(),
         })
+        .chain(p.students().lora.iter().map(|l| {
+            let targets: Vec<&str> = l.targets.iter().map(|t| t.name()).collect();
+            let layers = match &l.layers {
+                None => "every layer".to_owned(),
+                Some(v) => format!(
+                    "layers {}",
+                    v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                ),
+            };
+            format!(
+                "the strong model with LoRA adapters of rank 1 to {} on {} ({layers})",
+                l.max_rank,
+                targets.join("/")
+            )
+        }))
         .collect();
     words.join("; ")
 }
@@ -398,13 +414,13 @@ mod tests {
     fn every_limit_has_a_unit_and_every_interface_is_listed() {
         let e = Explanation::of(&Policy::default());
         assert!(e.limits.iter().all(|l| !l.unit.is_empty()));
-        assert_eq!(e.interfaces.len(), 32);
+        assert_eq!(e.interfaces.len(), 33);
         let text = e.to_text();
         assert!(text.contains("guest.memory_bytes"));
         assert!(text.contains("268435456 bytes (256 MiB)"), "{text}");
         assert!(text.contains("denied   scratch-directory"), "{text}");
         assert!(
-            text.contains("refused  wasi:sockets/instance-network"),
+            text.contains("refused  w2s:strategy/lm, wasi:sockets/instance-network"),
             "{text}"
         );
     }

@@ -206,18 +206,78 @@ pub enum ArchFamily {
     Linear,
     /// A two-layer MLP (features -> hidden, ReLU -> classes).
     Mlp,
+    /// The task's strong model fine-tuned with low-rank adapters (LoRA).
+    LmLora,
 }
 
 /// One entry of `students.allow`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchRule {
-    /// `"linear"` or `"mlp"`.
+    /// `"linear"`, `"mlp"` or `"lm_lora"`.
     pub family: ArchFamily,
     /// Widest hidden layer allowed, in units: required for `mlp`, not
-    /// allowed for `linear`.
+    /// allowed for the other families.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_hidden: Option<u32>,
+    /// `lm_lora` only, and required there: the largest adapter rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rank: Option<u32>,
+    /// `lm_lora` only: the decoder blocks (0-based) that may carry
+    /// adapters. Default: every block of the task's strong model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<u32>>,
+    /// `lm_lora` only: the projections that may carry adapters. Default:
+    /// all seven (`q`, `k`, `v`, `o`, `gate`, `up`, `down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<LoraTarget>>,
+}
+
+/// A projection of a decoder block that a LoRA adapter can wrap (Hugging
+/// Face's `q_proj` ... `down_proj`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoraTarget {
+    /// The query projection.
+    Q,
+    /// The key projection.
+    K,
+    /// The value projection.
+    V,
+    /// The attention output projection.
+    O,
+    /// The MLP's gate projection.
+    Gate,
+    /// The MLP's up projection.
+    Up,
+    /// The MLP's down projection.
+    Down,
+}
+
+impl LoraTarget {
+    /// Every target, in block order.
+    pub const ALL: [LoraTarget; 7] = [
+        LoraTarget::Q,
+        LoraTarget::K,
+        LoraTarget::V,
+        LoraTarget::O,
+        LoraTarget::Gate,
+        LoraTarget::Up,
+        LoraTarget::Down,
+    ];
+
+    /// The name used in policy files (`q`, ..., `down`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LoraTarget::Q => "q",
+            LoraTarget::K => "k",
+            LoraTarget::V => "v",
+            LoraTarget::O => "o",
+            LoraTarget::Gate => "gate",
+            LoraTarget::Up => "up",
+            LoraTarget::Down => "down",
+        }
+    }
 }
 
 /// `[students]`.
@@ -225,7 +285,8 @@ pub struct ArchRule {
 #[serde(deny_unknown_fields, default)]
 pub struct StudentsFile {
     /// The architectures a guest may build (and return). Default: `linear`,
-    /// and `mlp` up to 4096 hidden units.
+    /// and `mlp` up to 4096 hidden units (no `lm_lora`: fine-tuning the
+    /// strong model needs a compute budget sized for it).
     pub allow: Vec<ArchRule>,
     /// Whether `student.hidden` may read a student's hidden representation;
     /// when `false` it returns the WIT `not-allowed` error. Default `true`.
@@ -239,10 +300,16 @@ impl Default for StudentsFile {
                 ArchRule {
                     family: ArchFamily::Linear,
                     max_hidden: None,
+                    max_rank: None,
+                    layers: None,
+                    targets: None,
                 },
                 ArchRule {
                     family: ArchFamily::Mlp,
                     max_hidden: Some(4096),
+                    max_rank: None,
+                    layers: None,
+                    targets: None,
                 },
             ],
             read_hidden: true,

@@ -3,7 +3,7 @@
 //! sandbox links. Names are written without their version.
 
 /// The w2s:strategy interfaces (version 0.1.x), with what each gives.
-pub const W2S_INTERFACES: [(&str, &str); 5] = [
+pub const W2S_INTERFACES: [(&str, &str); 6] = [
     ("w2s:strategy/types", "types shared by the w2s interfaces"),
     (
         "w2s:strategy/task",
@@ -18,6 +18,10 @@ pub const W2S_INTERFACES: [(&str, &str); 5] = [
         "host tensors with autograd: arithmetic, softmax, reductions, indexing, losses",
     ),
     ("w2s:strategy/metrics", "log metric points into the report"),
+    (
+        "w2s:strategy/lm",
+        "the strong language model fine-tuned with LoRA: its public description, lm-lora students",
+    ),
 ];
 
 /// The WASI 0.2 interfaces the sandbox links, with what each gives there.
@@ -121,8 +125,11 @@ pub const REQUIRED_IMPORTS: [&str; 2] = ["w2s:strategy/types", "w2s:strategy/stu
 /// Interfaces the scratch directory needs.
 pub const SCRATCH_IMPORTS: [&str; 2] = ["wasi:filesystem/preopens", "wasi:filesystem/types"];
 
-/// The default `imports.allow`: every w2s:strategy interface and the WASI
-/// interfaces of a plain Rust wasip2 program; no sockets.
+/// The default `imports.allow`: every w2s:strategy interface but `lm` and
+/// the WASI interfaces of a plain Rust wasip2 program; no sockets. `lm`
+/// is left out because the default `[students]` allows no `lm_lora`
+/// student (and the default policy, hence its hash, stays what it was
+/// before `lm` existed): a policy that allows `lm_lora` names it.
 pub const DEFAULT_IMPORTS: [&str; 25] = [
     "w2s:strategy/types",
     "w2s:strategy/task",

@@ -39,6 +39,7 @@ mod error;
 pub mod explain;
 pub mod file;
 pub mod interfaces;
+mod lora_rule;
 mod validate;
 
 use std::collections::BTreeSet;
@@ -47,7 +48,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use error::PolicyError;
-pub use file::{ArchFamily, CompileLimits, GuestLimits, HostLimits, IoLimits, PolicyFile};
+pub use file::{
+    ArchFamily, CompileLimits, GuestLimits, HostLimits, IoLimits, LoraTarget, PolicyFile,
+};
 pub use interfaces::ImportCheck;
 
 /// Where the scratch directory appears inside the guest.
@@ -64,11 +67,42 @@ pub struct ArchLimit {
     pub max_hidden: u32,
 }
 
+/// The bounds of `lm_lora` students (the task's strong model fine-tuned
+/// with low-rank adapters).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct LoraLimit {
+    /// Largest adapter rank.
+    pub max_rank: u32,
+    /// Decoder blocks (0-based, sorted) that may carry adapters; `None`:
+    /// every block of the task's strong model.
+    pub layers: Option<Vec<u32>>,
+    /// Projections that may carry adapters, sorted, at least one.
+    pub targets: Vec<LoraTarget>,
+}
+
+impl LoraLimit {
+    /// Whether adapters of `rank` on `layers` and `targets` are allowed.
+    pub fn allows(&self, rank: u32, layers: &[u32], targets: &[LoraTarget]) -> bool {
+        rank >= 1
+            && rank <= self.max_rank
+            && targets.iter().all(|t| self.targets.contains(t))
+            && self
+                .layers
+                .as_ref()
+                .is_none_or(|allowed| layers.iter().all(|l| allowed.contains(l)))
+    }
+}
+
 /// Which students may be built, and what may be read from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Students {
-    /// Allowed families, each at most once.
+    /// Allowed head families (`linear`, `mlp`), each at most once.
     pub allow: Vec<ArchLimit>,
+    /// The `lm_lora` rule, when the policy allows it (never by default).
+    /// Left out of the canonical JSON when absent, so policies without it
+    /// keep the hash they had before `lm_lora` existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraLimit>,
     /// Whether `student.hidden` may be called.
     pub read_hidden: bool,
 }
@@ -82,6 +116,7 @@ impl Students {
                 && match family {
                     ArchFamily::Linear => true,
                     ArchFamily::Mlp => hidden >= 1 && hidden <= a.max_hidden,
+                    ArchFamily::LmLora => false,
                 }
         })
     }
@@ -218,6 +253,34 @@ mod tests {
         assert!(!p.students().allows(ArchFamily::Mlp, 4097));
         assert!(!p.students().allows(ArchFamily::Mlp, 0));
         assert!(p.students().allows(ArchFamily::Linear, 0));
+    }
+
+    #[test]
+    fn lm_lora_is_denied_by_default_and_bounded_when_allowed() {
+        assert_eq!(Policy::default().students().lora, None);
+        assert!(
+            !Policy::default().canonical_json().contains("lora"),
+            "the default policy's hash must not change"
+        );
+        let p = Policy::from_toml_str(
+            "version = 1\n[students]\nallow = [{ family = \"lm_lora\", max_rank = 8, layers = [2, 0], targets = [\"v\", \"q\"] }]\n",
+        )
+        .unwrap();
+        let l = p.students().lora.as_ref().unwrap();
+        assert_eq!(l.layers, Some(vec![0, 2]));
+        assert_eq!(l.targets, vec![LoraTarget::Q, LoraTarget::V]);
+        assert!(l.allows(8, &[0, 2], &[LoraTarget::Q]));
+        assert!(!l.allows(9, &[0], &[LoraTarget::Q]));
+        assert!(!l.allows(0, &[0], &[LoraTarget::Q]));
+        assert!(!l.allows(4, &[1], &[LoraTarget::Q]));
+        assert!(!l.allows(4, &[0], &[LoraTarget::K]));
+        assert!(p.students().allow.is_empty());
+        let all = Policy::from_toml_str(
+            "version = 1\n[students]\nallow = [{ family = \"lm_lora\", max_rank = 32 }]\n",
+        )
+        .unwrap();
+        let l = all.students().lora.as_ref().unwrap();
+        assert!(l.allows(32, &[0, 35], &LoraTarget::ALL));
     }
 
     #[test]

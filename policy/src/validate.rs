@@ -207,6 +207,7 @@ fn students(s: &StudentsFile) -> Result<Students, PolicyError> {
     }
     let mut seen = BTreeSet::new();
     let mut allow = Vec::with_capacity(s.allow.len());
+    let mut lora = None;
     for (i, rule) in s.allow.iter().enumerate() {
         let field = format!("students.allow[{i}]");
         if !seen.insert(rule.family) {
@@ -215,7 +216,28 @@ fn students(s: &StudentsFile) -> Result<Students, PolicyError> {
                 reason: format!("family `{}` is listed twice", family_name(rule.family)),
             });
         }
+        if rule.family != ArchFamily::LmLora {
+            for (name, given) in [
+                ("max_rank", rule.max_rank.is_some()),
+                ("layers", rule.layers.is_some()),
+                ("targets", rule.targets.is_some()),
+            ] {
+                if given {
+                    return Err(PolicyError::Invalid {
+                        field: format!("{field}.{name}"),
+                        reason: format!(
+                            "only `lm_lora` has `{name}`; remove it from `{}`",
+                            family_name(rule.family)
+                        ),
+                    });
+                }
+            }
+        }
         let max_hidden = match (rule.family, rule.max_hidden) {
+            (ArchFamily::LmLora, _) => {
+                lora = Some(crate::lora_rule::lora_limit(rule, &field)?);
+                continue;
+            }
             (ArchFamily::Linear, None) => 0,
             (ArchFamily::Linear, Some(_)) => {
                 return Err(PolicyError::Invalid {
@@ -244,6 +266,7 @@ fn students(s: &StudentsFile) -> Result<Students, PolicyError> {
     }
     Ok(Students {
         allow,
+        lora,
         read_hidden: s.read_hidden,
     })
 }
@@ -253,6 +276,7 @@ pub(crate) fn family_name(f: ArchFamily) -> &'static str {
     match f {
         ArchFamily::Linear => "linear",
         ArchFamily::Mlp => "mlp",
+        ArchFamily::LmLora => "lm_lora",
     }
 }
 

@@ -39,6 +39,11 @@ pub const BASELINE_CODE_VERSION: &str = "baseline-v2";
 pub const SCORER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Where the cache lives inside a bundle.
 pub const CACHE_FILE: &str = "cache/baselines.json";
+/// Where the `lm-lora` baselines' cache lives inside a bundle.
+pub const LORA_CACHE_FILE: &str = "cache/lora_baselines.json";
+/// Seeds of the `lm-lora` ceiling: one, since each is a full fine-tune of
+/// the strong model (the head ceiling has [`CEILING_SEEDS`]).
+pub const LORA_CEILING_SEEDS: usize = 1;
 
 pub use w2s_verdict::{Baselines, CacheStatus, PartBaselines};
 
@@ -58,10 +63,9 @@ pub fn ceiling_seeds(task_hash: &str) -> Vec<u64> {
         .collect()
 }
 
-fn cache_key(task_hash: &str, recipe: &Recipe, seeds: &[u64]) -> String {
+fn cache_key(task_hash: &str, recipe_id: &str, seeds: &[u64]) -> String {
     let text = format!(
-        "{task_hash}\n{}\n{BASELINE_CODE_VERSION}\nscorer {SCORER_VERSION}\n{SPLIT_RULE}\n{seeds:?}",
-        recipe.id()
+        "{task_hash}\n{recipe_id}\n{BASELINE_CODE_VERSION}\nscorer {SCORER_VERSION}\n{SPLIT_RULE}\n{seeds:?}"
     );
     w2s_train::bundle::sha256_hex(text.as_bytes())
 }
@@ -99,7 +103,6 @@ pub fn compute(
     on_step: &mut dyn FnMut(u64, u64),
 ) -> Result<Baselines, ScorerError> {
     let k = h.classes();
-    let weak = recipe::argmax_rows(&h.test_weak_probs, k);
     let targets = recipe::one_hot(&h.pool_labels, k);
     let per_seed = recipe.total_steps(h.pool_labels.len());
     let total = per_seed * seeds.len() as u64;
@@ -112,6 +115,18 @@ pub fn compute(
         let probs = recipe::predict_all(&head, &h.test_features, 4096)?;
         ceiling.push(recipe::argmax_rows(&probs, k));
     }
+    Ok(assemble(h, split, recipe.id(), seeds, &ceiling))
+}
+
+/// The baselines from the ceiling's test predictions, one row per seed.
+pub(crate) fn assemble(
+    h: &Heldout,
+    split: &TestSplit,
+    recipe_id: String,
+    seeds: &[u64],
+    ceiling: &[Vec<u32>],
+) -> Baselines {
+    let weak = recipe::argmax_rows(&h.test_weak_probs, h.classes());
     let part = |part: Part| PartBaselines {
         weak_acc: split.accuracy(part, &weak, &h.test_labels),
         ceiling_accs: ceiling
@@ -120,16 +135,16 @@ pub fn compute(
             .collect(),
     };
     let subsets = match &h.test_subsets {
-        Some(s) => subsets::baselines(split, s, &weak, &ceiling, &h.test_labels),
+        Some(s) => subsets::baselines(split, s, &weak, ceiling, &h.test_labels),
         None => Vec::new(),
     };
-    Ok(Baselines {
+    Baselines {
         ceiling_seeds: seeds.to_vec(),
-        recipe: recipe.id(),
+        recipe: recipe_id,
         public: part(Part::Public),
         private: part(Part::Private),
         subsets,
-    })
+    }
 }
 
 /// The baselines for the bundle at `dir`, from its cache when the cache is
@@ -143,14 +158,64 @@ pub fn load_or_compute(
 ) -> Result<(Baselines, CacheStatus), ScorerError> {
     let recipe = Recipe::reference();
     let seeds = ceiling_seeds(&h.task_hash);
-    let key = cache_key(&h.task_hash, &recipe, &seeds);
-    let path: PathBuf = dir.join(CACHE_FILE);
+    cached(
+        dir.join(CACHE_FILE),
+        cache_key(&h.task_hash, &recipe.id(), &seeds),
+        || compute(h, split, &recipe, &seeds, on_step),
+    )
+}
+
+/// The `lm-lora` baselines: the same weak figure, and as ceiling the
+/// task's `[lm] ceiling` recipe trained on the pool's ground truth under
+/// [`LORA_CEILING_SEEDS`] seed(s), cached in [`LORA_CACHE_FILE`] like the
+/// head ceiling.
+pub fn load_or_compute_lora(
+    dir: &Path,
+    h: &Heldout,
+    lm: &crate::lora::LoraHeldout,
+    split: &TestSplit,
+    on_step: &mut dyn FnMut(u64, u64),
+) -> Result<(Baselines, CacheStatus), ScorerError> {
+    let recipe = &lm.section.ceiling;
+    let seeds: Vec<u64> = ceiling_seeds(&h.task_hash)[..LORA_CEILING_SEEDS].to_vec();
+    let id = format!("lm-lora {}", recipe.id());
+    cached(
+        dir.join(LORA_CACHE_FILE),
+        cache_key(&h.task_hash, &id, &seeds),
+        || {
+            let targets = recipe::one_hot(&h.pool_labels, h.classes());
+            let per_seed = recipe.total_steps(h.pool_labels.len());
+            let total = per_seed * seeds.len() as u64;
+            let mut ceiling = Vec::new();
+            for (i, &seed) in seeds.iter().enumerate() {
+                let offset = per_seed * i as u64;
+                let student = recipe.train(
+                    lm.backbone.clone(),
+                    &lm.pool_tokens,
+                    &targets,
+                    seed,
+                    &mut |s, _| on_step(offset + s, total),
+                )?;
+                ceiling.push(lm.predict(&student)?);
+            }
+            Ok(assemble(h, split, id.clone(), &seeds, &ceiling))
+        },
+    )
+}
+
+/// `compute` unless `path` holds a valid entry under `key`; writes the
+/// entry back (best effort).
+fn cached(
+    path: PathBuf,
+    key: String,
+    compute: impl FnOnce() -> Result<Baselines, ScorerError>,
+) -> Result<(Baselines, CacheStatus), ScorerError> {
     let status = match read_cache(&path, &key) {
         Ok(Some(b)) => return Ok((b, CacheStatus::Hit)),
         Ok(None) => CacheStatus::Miss,
         Err(reason) => CacheStatus::Recomputed { reason },
     };
-    let baselines = compute(h, split, &recipe, &seeds, on_step)?;
+    let baselines = compute()?;
     let entry = CacheEntry {
         checksum: checksum(&key, &baselines),
         key,

@@ -32,6 +32,7 @@ pub mod baseline;
 pub mod check;
 pub mod error;
 pub mod heldout;
+pub mod lora;
 pub mod score;
 pub mod splits;
 pub mod subsets;

@@ -10,6 +10,7 @@ use w2s_train::{checkpoint, recipe};
 use crate::baseline::{self, SCORER_VERSION};
 use crate::error::ScorerError;
 use crate::heldout::Heldout;
+use crate::lora::LoraHeldout;
 use crate::splits::{Part, SPLIT_RULE, TestSplit};
 use crate::subsets;
 
@@ -23,6 +24,18 @@ pub fn score_checkpoints(
 ) -> Result<ScoreSet, ScorerError> {
     let device = Device::Cpu;
     let h = Heldout::open(dir, &device)?;
+    let lora_count = checkpoints
+        .iter()
+        .filter(|b| checkpoint::is_lora(b))
+        .count();
+    if lora_count > 0 {
+        if lora_count != checkpoints.len() {
+            return Err(ScorerError::CheckpointMismatch(
+                "heads and lm-lora students in one evaluation".to_owned(),
+            ));
+        }
+        return score_lora(dir, &h, checkpoints, on_ceiling_step);
+    }
     let heads = checkpoints
         .iter()
         .enumerate()
@@ -42,6 +55,49 @@ pub fn score_checkpoints(
         .collect::<Result<Vec<_>, _>>()?;
     let split = TestSplit::new(&h.task_hash, h.test_labels.len());
     let (baselines, cache) = baseline::load_or_compute(dir, &h, &split, on_ceiling_step)?;
+    let mut predictions = Vec::with_capacity(heads.len());
+    for head in &heads {
+        let probs = recipe::predict_all(head, &h.test_features, 4096)?;
+        predictions.push((
+            head.arch().describe(),
+            recipe::argmax_rows(&probs, h.classes()),
+        ));
+    }
+    assemble(&h, &split, baselines, cache, predictions)
+}
+
+/// `lm-lora` students: the strong model loaded once, each adapter set
+/// scored on the tokenized test split; the ceiling is the task's LoRA
+/// recipe on ground truth.
+fn score_lora(
+    dir: &Path,
+    h: &Heldout,
+    checkpoints: &[Vec<u8>],
+    on_ceiling_step: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreSet, ScorerError> {
+    let lm = LoraHeldout::open(dir, h, &Device::Cpu)?;
+    let students = checkpoints
+        .iter()
+        .map(|b| lm.student(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let split = TestSplit::new(&h.task_hash, h.test_labels.len());
+    let (baselines, cache) = baseline::load_or_compute_lora(dir, h, &lm, &split, on_ceiling_step)?;
+    let mut predictions = Vec::with_capacity(students.len());
+    for s in &students {
+        predictions.push((s.spec().describe(), lm.predict(s)?));
+    }
+    assemble(h, &split, baselines, cache, predictions)
+}
+
+/// The score set from the baselines and each student's (name, test
+/// predictions).
+fn assemble(
+    h: &Heldout,
+    split: &TestSplit,
+    baselines: w2s_verdict::Baselines,
+    cache: w2s_verdict::CacheStatus,
+    predictions: Vec<(String, Vec<u32>)>,
+) -> Result<ScoreSet, ScorerError> {
     for part in [Part::Public, Part::Private] {
         let b = baselines.part(part);
         let (weak, ceiling) = (b.weak_acc, b.ceiling_acc());
@@ -53,10 +109,8 @@ pub fn score_checkpoints(
             });
         }
     }
-    let mut students = Vec::with_capacity(heads.len());
-    for head in &heads {
-        let probs = recipe::predict_all(head, &h.test_features, 4096)?;
-        let predicted = recipe::argmax_rows(&probs, h.classes());
+    let mut students = Vec::with_capacity(predictions.len());
+    for (arch, predicted) in predictions {
         let figures = |part: Part| {
             let b = baselines.part(part);
             let student_acc = split.accuracy(part, &predicted, &h.test_labels);
@@ -66,12 +120,12 @@ pub fn score_checkpoints(
             }
         };
         students.push(StudentScore {
-            arch: head.arch().describe(),
+            arch,
             public: figures(Part::Public),
             private: figures(Part::Private),
             subsets: match &h.test_subsets {
                 Some(s) => {
-                    subsets::scores(&split, s, &baselines.subsets, &predicted, &h.test_labels)
+                    subsets::scores(split, s, &baselines.subsets, &predicted, &h.test_labels)
                 }
                 None => Vec::new(),
             },

@@ -93,6 +93,10 @@ pub struct BuildConfig {
     pub name: Option<String>,
     /// The bundle directory to create (must not exist).
     pub out: PathBuf,
+    /// The `lm-lora` ceiling recipe as `key=value,...` over the AAR's
+    /// vanilla setting (`crate::lm_part::parse_recipe`); `None`: that
+    /// setting.
+    pub lora_ceiling: Option<String>,
 }
 
 /// What one model contributed.
@@ -229,6 +233,24 @@ pub fn build(
         "sizes".into(),
         format!("labeled {nl}, pool {np}, test {nt}"),
     );
+    let lm = crate::lm_part::lm_part(
+        &strong,
+        &cfg.strong,
+        &strong_name,
+        &data.class_names,
+        &data.pool,
+        &data.test,
+        &cfg.lora_ceiling,
+    )?;
+    provenance.insert(
+        "lm".into(),
+        format!(
+            "label tokens {:?}, max_seq_len {}, lora ceiling {}",
+            lm.section.label_tokens,
+            lm.section.max_seq_len,
+            serde_json::to_string(&lm.section.ceiling).expect("recipe serializes")
+        ),
+    );
     let contents = BundleContents {
         name: &name,
         classes: k,
@@ -241,6 +263,11 @@ pub fn build(
         test_labels: &test_labels,
         test_subsets: subsets.as_ref(),
         provenance: &provenance,
+        lm: Some(w2s_train::bundle_writer::LmContents {
+            section: &lm.section,
+            pool_tokens: &lm.pool,
+            test_tokens: &lm.test,
+        }),
     };
     let task_hash = write_in_place(&cfg.out, &contents)?;
     Ok(BuildSummary {

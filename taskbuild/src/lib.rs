@@ -27,6 +27,7 @@ pub mod build;
 pub mod cache;
 pub mod dataset;
 pub mod error;
+pub mod lm_part;
 pub mod probe;
 mod provenance;
 pub mod split;

@@ -86,6 +86,7 @@ impl Fixture {
             seed: 3,
             name: None,
             out: self.path(out),
+            lora_ceiling: None,
         }
     }
 

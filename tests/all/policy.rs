@@ -121,7 +121,7 @@ fn policy_explain_reads_plainly_and_as_json() {
         "2000000000 instructions (2e9)",
         "guest.memory_bytes          67108864 bytes (64 MiB)",
         "the run ends: step-limit",
-        "refused  wasi:clocks/monotonic-clock",
+        "refused  w2s:strategy/lm, wasi:clocks/monotonic-clock",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

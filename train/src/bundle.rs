@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TrainError};
+use crate::lora_tokens::{LmSection, PUBLIC_POOL_TOKENS, TokenSet};
 
 /// Name of the manifest file inside a bundle.
 pub const MANIFEST: &str = "task.toml";
@@ -90,6 +91,11 @@ pub struct Manifest {
     /// Free-form provenance (how the bundle was generated); not interpreted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, String>,
+    /// The strong language model, for bundles built from one (`lm-lora`
+    /// students need it); absent in synthetic bundles. Written last, so a
+    /// bundle without it has the bytes it had before this section existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lm: Option<LmSection>,
 }
 
 fn bundle_err(dir: &Path, problem: impl Into<String>) -> TrainError {
@@ -137,6 +143,11 @@ impl Manifest {
             if !(1..=MAX_SPLIT).contains(&n) {
                 return bad(format!("splits.{split} = {n} is outside 1..={MAX_SPLIT}"));
             }
+        }
+        if let Some(lm) = &self.lm
+            && let Err(m) = lm.validate(self)
+        {
+            return bad(m);
         }
         for required in REQUIRED_FILES {
             if !self.files.contains_key(required) {
@@ -323,6 +334,11 @@ pub struct PublicTask {
     pub features: Tensor,
     /// The weak teacher's probabilities on the pool, row-major.
     pub weak_probs: Vec<f32>,
+    /// The pool, tokenized, when the bundle has an `[lm]` section.
+    pub pool_tokens: Option<std::sync::Arc<TokenSet>>,
+    /// The strong model (hashes verified), loaded once when the bundle has
+    /// an `[lm]` section and shared by every run and seed of this task.
+    pub backbone: Option<std::sync::Arc<crate::lora::Backbone>>,
 }
 
 impl PublicTask {
@@ -337,12 +353,29 @@ impl PublicTask {
         let weak_probs = file.f32s("weak_probs", &[pool, classes])?;
         check_probability_rows(dir, "public weak_probs", &weak_probs, classes)?;
         let features = Tensor::from_vec(features, (pool, dim), device)?;
+        let backbone = match &manifest.lm {
+            None => None,
+            Some(lm) => Some(std::sync::Arc::new(lm.load_backbone(None, device)?)),
+        };
+        let pool_tokens = match (&manifest.lm, &backbone) {
+            (Some(lm), Some(bb)) => Some(std::sync::Arc::new(TokenSet::open(
+                dir,
+                &manifest,
+                PUBLIC_POOL_TOKENS,
+                pool,
+                lm.max_seq_len as usize,
+                bb.config().vocab_size as u32,
+            )?)),
+            _ => None,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             manifest,
             task_hash,
             features,
             weak_probs,
+            pool_tokens,
+            backbone,
         })
     }
 
@@ -383,6 +416,8 @@ impl PublicTask {
             task_hash: self.task_hash.clone(),
             features: self.features.clone(),
             weak_probs,
+            pool_tokens: self.pool_tokens.clone(),
+            backbone: self.backbone.clone(),
         })
     }
 

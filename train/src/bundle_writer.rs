@@ -10,6 +10,7 @@ use safetensors::tensor::TensorView;
 
 use crate::bundle::{self, FormatV1, Manifest, Splits};
 use crate::error::{Result, TrainError};
+use crate::lora_tokens::{HELDOUT_TEST_TOKENS, LmSection, PUBLIC_POOL_TOKENS, TokenSet};
 use crate::test_subsets::{HELDOUT_TEST_SUBSETS, TestSubsets};
 
 /// Everything a bundle holds, row-major.
@@ -37,6 +38,20 @@ pub struct BundleContents<'a> {
     pub test_subsets: Option<&'a TestSubsets>,
     /// Free-form provenance.
     pub provenance: &'a BTreeMap<String, String>,
+    /// For a task built from a language model: the `[lm]` section and the
+    /// tokenized pool (public) and test split (held out).
+    pub lm: Option<LmContents<'a>>,
+}
+
+/// The language-model part of a bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct LmContents<'a> {
+    /// `[lm]` in the manifest.
+    pub section: &'a LmSection,
+    /// The pool, tokenized (written to `public/`).
+    pub pool_tokens: &'a TokenSet,
+    /// The test split, tokenized (written to `heldout/`).
+    pub test_tokens: &'a TokenSet,
 }
 
 /// Writes `contents` as a bundle into `out` (which must exist and be
@@ -125,6 +140,23 @@ pub fn write_bundle(out: &Path, c: &BundleContents<'_>) -> Result<String> {
         fs::write(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
         files.insert(HELDOUT_TEST_SUBSETS.to_owned(), bundle::sha256_hex(&bytes));
     }
+    if let Some(lm) = &c.lm {
+        for (rel, set, n) in [
+            (PUBLIC_POOL_TOKENS, lm.pool_tokens, np),
+            (HELDOUT_TEST_TOKENS, lm.test_tokens, nt),
+        ] {
+            if set.len() != n || set.max_len() != lm.section.max_seq_len as usize {
+                return Err(TrainError::invalid(
+                    "bundle",
+                    format!("{rel}: token rows do not match the split or max_seq_len"),
+                ));
+            }
+            let bytes = set.to_bytes()?;
+            let path = out.join(rel);
+            fs::write(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
+            files.insert(rel.to_owned(), bundle::sha256_hex(&bytes));
+        }
+    }
     let manifest = Manifest {
         format_version: FormatV1,
         name: c.name.to_owned(),
@@ -136,6 +168,7 @@ pub fn write_bundle(out: &Path, c: &BundleContents<'_>) -> Result<String> {
         },
         files,
         provenance: c.provenance.clone(),
+        lm: c.lm.map(|lm| lm.section.clone()),
     };
     manifest.write(out)
 }

@@ -49,6 +49,16 @@ pub enum TrainError {
     /// A tensor operation failed inside candle.
     #[error("tensor backend: {0}")]
     Backend(#[from] candle_core::Error),
+    /// The strong language model's forward failed (`lm-lora` students).
+    /// Boxed: every error type that wraps this one stays small.
+    #[error("language model: {0}")]
+    Lm(Box<w2s_lm::LmError>),
+}
+
+impl From<w2s_lm::LmError> for TrainError {
+    fn from(e: w2s_lm::LmError) -> Self {
+        Self::Lm(Box::new(e))
+    }
 }
 
 /// Shorthand for results in this crate.

@@ -28,6 +28,9 @@
 //! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
 //!   weak teacher, native reference strategies).
 //! - [`checkpoint`]: student checkpoints.
+//! - [`lora`], [`lora_tokens`]: `lm-lora` students (the strong language
+//!   model, frozen and shared, with trainable low-rank adapters), the
+//!   tokenized splits they read and the bundle's `[lm]` section.
 //!
 //! This crate knows nothing about WebAssembly or scoring: `host` and
 //! `scorer` both build on it and never on each other.
@@ -43,6 +46,10 @@ pub mod error;
 pub mod gemm;
 pub mod head;
 pub mod logconf;
+pub mod lora;
+pub mod lora_backbone;
+pub mod lora_recipe;
+pub mod lora_tokens;
 pub mod optim;
 pub mod recipe;
 pub mod rng;

@@ -332,6 +332,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
             test_labels: &test.labels,
             test_subsets: None,
             provenance: &provenance,
+            lm: None,
         },
     )?;
     Ok(SynthSummary {

@@ -19,7 +19,7 @@ use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
 use crate::imports::optimizer::OptimizerEntry;
-use crate::imports::student::StudentEntry;
+use crate::imports::student::{StudentEntry, StudentModel};
 use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, refusal, train_refusal, wit};
 use crate::state::HostState;
@@ -43,8 +43,11 @@ impl HostState {
                 "`indices`: batch is empty",
             )));
         }
+        if self.table.get(this)?.lora().is_some() {
+            return self.lora_forward(this, indices);
+        }
         let (in_dim, classes) = self.dims();
-        let arch = self.table.get(this)?.head.arch();
+        let arch = self.table.get(this)?.head()?.arch();
         if let Err(e) = self.check_call_size(indices.len(), arch) {
             return Ok(Err(e));
         }
@@ -57,11 +60,11 @@ impl HostState {
         let entry = self.table.get_mut(this)?;
         if entry.vars.is_none() {
             entry.vars = Some(
-                autograd::vars_of(&entry.head).map_err(|_| HostTrap::Internal { what: WHAT })?,
+                autograd::vars_of(entry.head()?).map_err(|_| HostTrap::Internal { what: WHAT })?,
             );
         }
         let vars = entry.vars.as_deref().unwrap_or_default();
-        let (logits, hidden) = autograd::forward(&entry.head, vars, &x)
+        let (logits, hidden) = autograd::forward(entry.head()?, vars, &x)
             .map_err(|_| HostTrap::Internal { what: WHAT })?;
         let hidden = if self.policy.students().read_hidden {
             hidden
@@ -93,10 +96,13 @@ impl HostState {
                 "`loss` must be a scalar",
             )));
         }
+        if self.table.get(this)?.lora().is_some() {
+            return self.lora_backward_step(this, &loss_t, graph, opt);
+        }
         let (in_dim, classes) = self.dims();
         let (id, arch, has_vars) = {
             let s = self.table.get(this)?;
-            (s.id, s.head.arch(), s.vars.is_some())
+            (s.id, s.head()?.arch(), s.vars.is_some())
         };
         if !has_vars {
             return Ok(Err(refusal(
@@ -125,7 +131,7 @@ impl HostState {
             .ok_or(HostTrap::Internal { what: WHAT })?;
         let student = self.table.get_mut(this)?;
         let vars = student.vars.take().unwrap_or_default();
-        let result = autograd::backward_step(&mut student.head, &vars, &loss_t, &mut optimizer);
+        let result = autograd::backward_step(student.head_mut()?, &vars, &loss_t, &mut optimizer);
         if result.is_err() {
             // Nothing changed: keep the variables for another loss.
             student.vars = Some(vars);
@@ -154,14 +160,17 @@ impl HostState {
         this: &Resource<StudentEntry>,
         seed: u64,
     ) -> WitResult<()> {
+        if self.table.get(this)?.lora().is_some() {
+            return self.lora_reinit(this, seed);
+        }
         let (in_dim, classes) = self.dims();
-        let arch = self.table.get(this)?.head.arch();
+        let arch = self.table.get(this)?.head()?.arch();
         self.meters
             .charge_flops(arch.param_count(in_dim, classes))?;
         let head = Head::init(arch, in_dim, classes, seed, self.task.features.device())
             .map_err(|_| HostTrap::Internal { what: "reinit" })?;
         let entry = self.table.get_mut(this)?;
-        entry.head = head;
+        entry.model = StudentModel::Head(head);
         entry.vars = None;
         Ok(Ok(()))
     }
@@ -170,7 +179,10 @@ impl HostState {
         &mut self,
         this: &Resource<StudentEntry>,
     ) -> WitResult<Vec<Resource<TensorEntry>>> {
-        let params = self.table.get(this)?.head.params().to_vec();
+        let params = match &self.table.get(this)?.model {
+            StudentModel::Head(h) => h.params().to_vec(),
+            StudentModel::Lora(l) => l.params().to_vec(),
+        };
         let max = self.policy.host().max_elements_per_call;
         if let Some(p) = params.iter().find(|p| p.elem_count() as u64 > max) {
             return Ok(Err(refusal(
@@ -194,7 +206,11 @@ impl HostState {
         this: &Resource<StudentEntry>,
         params: &[Resource<TensorEntry>],
     ) -> WitResult<()> {
-        if params.len() > 16 {
+        let expected = match &self.table.get(this)?.model {
+            StudentModel::Head(h) => h.params().len(),
+            StudentModel::Lora(l) => l.params().len(),
+        };
+        if params.len() > 16.max(expected) {
             return Ok(Err(refusal(
                 wit::ErrorCode::InvalidArgument,
                 "`params` has the wrong number of tensors",
@@ -207,7 +223,11 @@ impl HostState {
         let count: usize = ts.iter().map(|t| t.elem_count()).sum();
         self.meters.charge_flops(count as u64)?;
         let entry = self.table.get_mut(this)?;
-        match entry.head.set_params(ts) {
+        let result = match &mut entry.model {
+            StudentModel::Head(h) => h.set_params(ts),
+            StudentModel::Lora(l) => l.set_params(ts),
+        };
+        match result {
             Ok(()) => {
                 entry.vars = None;
                 Ok(Ok(()))
@@ -229,15 +249,18 @@ impl HostState {
             )));
         }
         let (in_dim, classes) = self.dims();
-        let arch = self.table.get(this)?.head.arch();
+        let count = match &self.table.get(this)?.model {
+            StudentModel::Head(h) => h.arch().param_count(in_dim, classes),
+            StudentModel::Lora(l) => l.param_count(),
+        };
         // A normal draw and an add per parameter.
-        self.meters
-            .charge_flops(10 * arch.param_count(in_dim, classes))?;
+        self.meters.charge_flops(10 * count)?;
         let entry = self.table.get_mut(this)?;
-        entry
-            .head
-            .add_noise(seed, std)
-            .map_err(|_| HostTrap::Internal { what: "add-noise" })?;
+        match &mut entry.model {
+            StudentModel::Head(h) => h.add_noise(seed, std),
+            StudentModel::Lora(l) => l.add_noise(seed, std),
+        }
+        .map_err(|_| HostTrap::Internal { what: "add-noise" })?;
         entry.vars = None;
         Ok(Ok(()))
     }

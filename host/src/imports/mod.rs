@@ -8,6 +8,8 @@
 //! (a broken limit is a typed trap), and only then does the work.
 
 mod autograd;
+mod lm;
+mod lm_student;
 pub(crate) mod metrics;
 pub(crate) mod optimizer;
 pub(crate) mod student;
@@ -21,12 +23,14 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::error::{HostTrap, truncate};
 use crate::state::HostState;
 
-/// Code generated from `wit/w2s.wit`, world `strategy`.
+/// Code generated from `wit/w2s.wit`, world `lm-strategy` (`strategy`
+/// plus the `lm` interface; the export is the same, so a component of
+/// either world instantiates).
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "strategy",
+        world: "lm-strategy",
         // Every import may trap: limits end a run from inside host calls.
         imports: { default: trappable },
         with: {
@@ -103,7 +107,7 @@ pub(crate) fn arch_from_wit(arch: wit::Arch) -> Arch {
 
 /// Adds the w2s:strategy imports to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    bindings::Strategy::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+    bindings::LmStrategy::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
 impl wit::Host for HostState {}

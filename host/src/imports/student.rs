@@ -7,6 +7,7 @@
 //! the handle.
 
 use candle_core::Tensor;
+use w2s_train::lora::LoraStudent;
 use w2s_train::{Arch, Head};
 use wasmtime::component::Resource;
 
@@ -26,19 +27,54 @@ use crate::state::{HostState, Live};
 #[allow(unreachable_pub)]
 pub struct StudentEntry {
     pub(crate) id: u64,
-    pub(crate) head: Head,
+    pub(crate) model: StudentModel,
     /// Variables of the current parameters, from the first tracked
     /// `forward` since they last changed (see `imports::autograd`).
     pub(crate) vars: Option<Vec<candle_core::Var>>,
     /// Tensor memory charged for the parameters.
-    bytes: u64,
-    _live: Live,
+    pub(crate) bytes: u64,
+    pub(crate) _live: Live,
+}
+
+/// What a student is: a head over the frozen features, or the strong
+/// language model with adapters (`w2s:strategy/lm`).
+#[derive(Debug, Clone)]
+pub(crate) enum StudentModel {
+    /// A linear or MLP head.
+    Head(Head),
+    /// An `lm-lora` student.
+    Lora(LoraStudent),
 }
 
 impl StudentEntry {
-    /// The head, once the entry has left the table.
-    pub(crate) fn into_head(self) -> Head {
-        self.head
+    /// The model, once the entry has left the table.
+    pub(crate) fn into_model(self) -> StudentModel {
+        self.model
+    }
+
+    /// The head; a trap for an `lm-lora` student (every caller branches
+    /// to the `lm-lora` code first).
+    pub(crate) fn head(&self) -> Result<&Head, HostTrap> {
+        match &self.model {
+            StudentModel::Head(h) => Ok(h),
+            StudentModel::Lora(_) => Err(HostTrap::Internal { what: "head" }),
+        }
+    }
+
+    /// [`StudentEntry::head`], mutably.
+    pub(crate) fn head_mut(&mut self) -> Result<&mut Head, HostTrap> {
+        match &mut self.model {
+            StudentModel::Head(h) => Ok(h),
+            StudentModel::Lora(_) => Err(HostTrap::Internal { what: "head" }),
+        }
+    }
+
+    /// The `lm-lora` student, if this is one.
+    pub(crate) fn lora(&self) -> Option<&LoraStudent> {
+        match &self.model {
+            StudentModel::Lora(l) => Some(l),
+            StudentModel::Head(_) => None,
+        }
     }
 }
 
@@ -66,13 +102,13 @@ impl HostState {
         self.meters.open_handle()?;
         let bytes = params * 4;
         self.meters.alloc_tensor(bytes)?;
-        let head = make(self).ok_or(HostTrap::Internal { what: "student" })?;
+        let head = StudentModel::Head(make(self).ok_or(HostTrap::Internal { what: "student" })?);
         let id = self.next_student_id;
         self.next_student_id += 1;
         let _live = self.live.guard();
         Ok(self.table.push(StudentEntry {
             id,
-            head,
+            model: head,
             vars: None,
             bytes,
             _live,
@@ -117,7 +153,10 @@ impl HostState {
             return Ok(Ok(Vec::new()));
         }
         let (in_dim, classes) = self.dims();
-        let arch = self.table.get(this)?.head.arch();
+        if self.table.get(this)?.lora().is_some() {
+            return self.lora_rows(this, indices, what);
+        }
+        let arch = self.table.get(this)?.head()?.arch();
         if let Err(e) = self.check_call_size(indices.len(), arch) {
             return Ok(Err(e));
         }
@@ -128,7 +167,7 @@ impl HostState {
             .task
             .rows(indices)
             .map_err(|_| HostTrap::Internal { what })?;
-        let out = f(&self.table.get(this)?.head, &x).map_err(|_| HostTrap::Internal { what })?;
+        let out = f(self.table.get(this)?.head()?, &x).map_err(|_| HostTrap::Internal { what })?;
         Ok(Ok(to_vec(Ok(out), what)?))
     }
 }
@@ -186,26 +225,36 @@ impl student::HostStudent for HostState {
 
     fn duplicate(&mut self, this: Resource<StudentEntry>) -> WitResult<Resource<StudentEntry>> {
         self.audited(DUPLICATE, Deadline::Check, Vec::new, |s| {
-            let arch = s.table.get(&this)?.head.arch();
-            let copy = s.add_student(arch, |s| s.table.get(&this).ok().map(|e| e.head.clone()))?;
+            if let Some(count) = s.table.get(&this)?.lora().map(|l| l.param_count()) {
+                s.meters.charge_flops(count)?;
+                let copy = s.table.get(&this)?.lora().cloned();
+                let copy = copy.ok_or(HostTrap::Internal { what: "duplicate" })?;
+                return Ok(Ok(s.add_lora_student(copy)?));
+            }
+            let arch = s.table.get(&this)?.head()?.arch();
+            let copy = s.add_student(arch, |s| {
+                s.table.get(&this).ok().and_then(|e| e.head().ok().cloned())
+            })?;
             Ok(Ok(copy))
         })
     }
 
     fn architecture(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<wit::Arch> {
         self.audited(ARCHITECTURE, Deadline::Check, Vec::new, |s| {
-            Ok(arch_to_wit(s.table.get(&this)?.head.arch()))
+            // The 0.1.0 variant cannot name `lm-lora` (see `w2s:strategy/lm`).
+            match &s.table.get(&this)?.model {
+                StudentModel::Head(h) => Ok(arch_to_wit(h.arch())),
+                StudentModel::Lora(_) => Ok(wit::Arch::Linear),
+            }
         })
     }
 
     fn hidden_dim(&mut self, this: Resource<StudentEntry>) -> wasmtime::Result<u32> {
         self.audited(HIDDEN_DIM, Deadline::Check, Vec::new, |s| {
-            let dim = s
-                .table
-                .get(&this)?
-                .head
-                .arch()
-                .hidden_dim(s.task.feature_dim());
+            let dim = match &s.table.get(&this)?.model {
+                StudentModel::Head(h) => h.arch().hidden_dim(s.task.feature_dim()),
+                StudentModel::Lora(l) => l.backbone().config().hidden_size,
+            };
             Ok(u32::try_from(dim).map_err(|_| HostTrap::Internal { what: "hidden-dim" })?)
         })
     }

@@ -120,12 +120,18 @@ impl task::Host for HostState {
                 .students()
                 .allow
                 .iter()
-                .map(|a| wit::ArchLimit {
-                    family: match a.family {
+                // `lm_lora` is never in `allow` (it is `students.lora`,
+                // read through `lm.allowed-lora`).
+                .filter_map(|a| {
+                    let family = match a.family {
                         ArchFamily::Linear => wit::ArchFamily::Linear,
                         ArchFamily::Mlp => wit::ArchFamily::Mlp,
-                    },
-                    max_hidden: a.max_hidden,
+                        ArchFamily::LmLora => return None,
+                    };
+                    Some(wit::ArchLimit {
+                        family,
+                        max_hidden: a.max_hidden,
+                    })
                 })
                 .collect())
         })

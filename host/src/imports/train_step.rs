@@ -29,9 +29,12 @@ impl HostState {
         if let Err(e) = validate_batch(n, classes, &targets, &weights) {
             return Ok(Err(train_refusal(e, WHAT)?));
         }
+        if self.table.get(&this)?.lora().is_some() {
+            return self.lora_train_step(&this, &opt, &indices, targets, weights);
+        }
         let (id, arch) = {
             let s = self.table.get(&this)?;
-            (s.id, s.head.arch())
+            (s.id, s.head()?.arch())
         };
         if let Err(e) = self.check_call_size(n, arch) {
             return Ok(Err(e));
@@ -65,7 +68,7 @@ impl HostState {
         // reach them.
         student.vars = None;
         // The batch's rows are read in place on the CPU, gathered on a GPU.
-        let result = student.head.train_step_rows(
+        let result = student.head_mut()?.train_step_rows(
             &mut optimizer,
             &self.task.features,
             &indices,
@@ -115,6 +118,8 @@ mod tests {
             task_hash: task.task_hash.clone(),
             features,
             weak_probs: task.weak_probs.clone(),
+            pool_tokens: task.pool_tokens.clone(),
+            backbone: task.backbone.clone(),
         })
     }
 
