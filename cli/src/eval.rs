@@ -22,7 +22,7 @@ use w2s_eval::{Evaluation, Executable, PolicyInfo, Submission, Task};
 
 use crate::progress::Bars;
 use crate::seeds::SeedArgs;
-use crate::table;
+use w2s_eval::table;
 
 /// Arguments shared by `eval` and `run`.
 #[derive(Args)]

@@ -23,9 +23,6 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand};
-use w2s_policy::{ImportCheck, Policy};
-use wac_graph::types::{ItemKind, Package};
-use wac_graph::{CompositionGraph, EncodeOptions};
 
 /// The pinned toolchain, one `name==version` line among comments.
 const REQUIREMENTS: &str = include_str!("../../guest-sdk/python/requirements.txt");
@@ -214,7 +211,8 @@ fn build(args: &BuildArgs) -> Result<()> {
         let reason = stderr.split("Stack backtrace").next().unwrap_or("").trim();
         bail!("componentize-py failed on {}: {reason}", args.app.display());
     }
-    let composed = plug_sockets_stub(&std::fs::read(&raw)?, &std::fs::read(&stub)?)?;
+    let composed =
+        w2s_eval::python_guest::plug_sockets_stub(&std::fs::read(&raw)?, &std::fs::read(&stub)?)?;
     std::fs::write(&args.output, &composed)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     println!(
@@ -223,37 +221,4 @@ fn build(args: &BuildArgs) -> Result<()> {
         composed.len() as f64 / 1e6
     );
     Ok(())
-}
-
-/// Plugs `stub`'s exports into `python`'s imports and checks that what is
-/// left imports only interfaces the default policy allows.
-pub(crate) fn plug_sockets_stub(python: &[u8], stub: &[u8]) -> Result<Vec<u8>> {
-    let mut graph = CompositionGraph::new();
-    let python = Package::from_bytes("w2s:python-strategy", None, python, graph.types_mut())
-        .context("componentize-py's output is not a component")?;
-    let stub = Package::from_bytes("w2s:sockets-deny", None, stub, graph.types_mut())
-        .context("the sockets stub is not a component")?;
-    let python = graph.register_package(python)?;
-    let stub = graph.register_package(stub)?;
-    wac_graph::plug(&mut graph, vec![stub], python).context("cannot plug the sockets stub")?;
-    let bytes = graph
-        .encode(EncodeOptions::default())
-        .context("cannot encode the composition")?;
-    let mut check = CompositionGraph::new();
-    let composed = Package::from_bytes("w2s:composed", None, bytes.clone(), check.types_mut())?;
-    let policy = Policy::default();
-    for (name, kind) in &check.types()[composed.ty()].imports {
-        // A type import (the world's `use student.{student}`) is an alias,
-        // as the sandbox's own check says; every instance must be allowed.
-        let allowed = match kind {
-            ItemKind::Type(_) => true,
-            _ => policy.imports().check(name) == ImportCheck::Allowed,
-        };
-        if !allowed {
-            bail!(
-                "the built component still imports {name}, which the default policy does not allow"
-            );
-        }
-    }
-    Ok(bytes)
 }

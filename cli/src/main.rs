@@ -22,7 +22,6 @@ mod score_cmd;
 mod seeds;
 mod service_cmd;
 mod suite;
-mod table;
 mod task_cmd;
 
 #[global_allocator]

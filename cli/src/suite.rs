@@ -10,7 +10,7 @@ use w2s_eval::{Executable, Report};
 
 use crate::eval::{CommonArgs, print_refusal, status, write_json};
 use crate::progress::Bars;
-use crate::table::suite_table;
+use w2s_eval::table::suite_table;
 
 /// Arguments of `w2s eval --suite`.
 #[derive(Args, Default)]

@@ -16,6 +16,14 @@ use w2s_train::TrainError;
 /// Everything that can stop an evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
+    /// `w2s guest build` could not compose or check a Python component.
+    #[error("{step}: {detail}")]
+    PythonComposition {
+        /// The step that failed.
+        step: &'static str,
+        /// What wac or the policy check said.
+        detail: String,
+    },
     /// The path of the running executable is unknown.
     #[error("cannot locate the w2s executable")]
     Executable {

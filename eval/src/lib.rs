@@ -69,6 +69,7 @@ pub mod flags;
 mod options;
 pub mod policy;
 mod progress;
+pub mod python_guest;
 pub mod replay;
 pub mod report;
 pub mod runs;
@@ -79,6 +80,7 @@ pub mod seeds;
 pub mod stats;
 mod submission;
 pub mod suite;
+pub mod table;
 pub mod task;
 
 pub use error::{EvalError, Result};

@@ -1,16 +1,19 @@
 //! The tables `w2s` prints: a report, its feedback, a suite report.
 //!
+//! They live in the library, not in the binary, so that an embedder (a
+//! research harness, a notebook) prints exactly what `w2s eval` prints.
+//!
 //! Every accuracy and PGR is rounded to 0.01 (the resolution people see);
 //! full-precision figures live only in the JSON report.
 
-use w2s_eval::Report;
-use w2s_eval::controls::{ControlReport, Controls, Verdict};
-use w2s_eval::feedback::Feedback;
-use w2s_eval::flags::Flag;
-use w2s_eval::runs::{RunEntry, failure_line};
-use w2s_eval::seeds::SeedSource;
-use w2s_eval::stats::{Summary, round2};
-use w2s_eval::suite::SuiteReport;
+use crate::Report;
+use crate::controls::{ControlReport, Controls, Verdict};
+use crate::feedback::Feedback;
+use crate::flags::Flag;
+use crate::runs::{RunEntry, failure_line};
+use crate::seeds::SeedSource;
+use crate::stats::{Summary, round2};
+use crate::suite::SuiteReport;
 use w2s_verdict::CacheStatus;
 
 fn gflop(flops: u64) -> String {
@@ -18,12 +21,12 @@ fn gflop(flops: u64) -> String {
 }
 
 /// A figure at the resolution people see: two decimals.
-pub(crate) fn coarse(x: f64) -> String {
+pub fn coarse(x: f64) -> String {
     format!("{:.2}", round2(x))
 }
 
 /// `0.38  95% CI [0.36, 0.40]`, or `0.38 (one seed: no interval)`.
-pub(crate) fn coarse_summary(s: &Summary) -> String {
+pub fn coarse_summary(s: &Summary) -> String {
     match s.ci95 {
         Some([lo, hi]) => format!(
             "{}  95% CI [{}, {}]",
@@ -37,7 +40,7 @@ pub(crate) fn coarse_summary(s: &Summary) -> String {
 
 /// The evaluator's table of a report. Every accuracy and PGR is rounded to
 /// 0.01; exact figures are only in the JSON report.
-pub(crate) fn report_table(report: &Report) -> String {
+pub fn report_table(report: &Report) -> String {
     let mut rows: Vec<(&str, String)> = Vec::new();
     let n = report.seeds.values.len();
     let source = match report.seeds.source {
@@ -156,7 +159,7 @@ pub(crate) fn report_table(report: &Report) -> String {
 }
 
 /// Right-aligned keys, two spaces, values.
-pub(crate) fn format_rows(rows: &[(&str, String)]) -> String {
+pub fn format_rows(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in rows {
@@ -166,7 +169,7 @@ pub(crate) fn format_rows(rows: &[(&str, String)]) -> String {
 }
 
 /// `5/5 completed`, or with the first failure.
-pub(crate) fn runs_line(runs: &[RunEntry]) -> String {
+pub fn runs_line(runs: &[RunEntry]) -> String {
     let done = runs
         .iter()
         .filter(|r| r.outcome.code == "completed")
@@ -180,7 +183,7 @@ pub(crate) fn runs_line(runs: &[RunEntry]) -> String {
 }
 
 /// The flags' codes, or `none`.
-pub(crate) fn flags_line(flags: &[Flag]) -> String {
+pub fn flags_line(flags: &[Flag]) -> String {
     if flags.is_empty() {
         "none".to_owned()
     } else {
@@ -213,7 +216,7 @@ fn controls_line(c: &Controls) -> String {
 }
 
 /// One named test subset's private figures, for the table.
-fn subset_row(s: &w2s_eval::scores::SubsetReport) -> (&'static str, String) {
+fn subset_row(s: &crate::scores::SubsetReport) -> (&'static str, String) {
     let acc = s
         .student_acc
         .as_ref()
@@ -238,7 +241,7 @@ fn cache_word(s: &CacheStatus) -> &'static str {
 }
 
 /// The table `--feedback-only` prints.
-pub(crate) fn feedback_table(feedback: &Feedback, runs: &[RunEntry], flags: &[Flag]) -> String {
+pub fn feedback_table(feedback: &Feedback, runs: &[RunEntry], flags: &[Flag]) -> String {
     let pgr = match (feedback.public_pgr, feedback.public_pgr_ci95) {
         (Some(m), Some([lo, hi])) => {
             format!(
@@ -263,7 +266,7 @@ pub(crate) fn feedback_table(feedback: &Feedback, runs: &[RunEntry], flags: &[Fl
 
 /// Per-task PGR and the worst case; public figures only with
 /// `feedback_only`. Rounded to 0.01 either way.
-pub(crate) fn suite_table(r: &SuiteReport, feedback_only: bool) -> String {
+pub fn suite_table(r: &SuiteReport, feedback_only: bool) -> String {
     let fig = |v: Option<f64>| v.map_or("not scored".to_owned(), coarse);
     let mut rows: Vec<(String, String)> = Vec::new();
     for t in &r.summary {
