@@ -18,7 +18,7 @@ use w2s_train::{Head, Optimizer, autograd};
 use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
-use crate::imports::optimizer::OptimizerEntry;
+use crate::imports::optimizer::{OptimizerEntry, StepEnd};
 use crate::imports::student::{StudentEntry, StudentModel};
 use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, refusal, train_refusal, wit};
@@ -136,23 +136,12 @@ impl HostState {
             // Nothing changed: keep the variables for another loss.
             student.vars = Some(vars);
         }
-        let entry = self.table.get_mut(opt)?;
-        entry.optimizer = Some(optimizer);
-        match result {
-            Ok(()) => {
-                if first_step {
-                    entry.bound_to = Some(id);
-                    entry.state_bytes = state_bytes;
-                }
-                self.meters.train_steps += 1;
-                self.progress.report(self.meters.progress());
-                Ok(Ok(()))
-            }
-            Err(e) => {
-                self.meters.free_tensor(state_bytes);
-                Ok(Err(train_refusal(e, WHAT)?))
-            }
-        }
+        let step = StepEnd {
+            first_step,
+            student: id,
+            state_bytes,
+        };
+        self.finish_step(opt, optimizer, result, step, WHAT)
     }
 
     pub(crate) fn reinit_inner(

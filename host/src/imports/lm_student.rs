@@ -12,7 +12,7 @@ use w2s_train::lora_tokens::TokenBatch;
 use wasmtime::component::Resource;
 
 use crate::error::HostTrap;
-use crate::imports::optimizer::OptimizerEntry;
+use crate::imports::optimizer::{OptimizerEntry, StepEnd};
 use crate::imports::student::{StudentEntry, StudentModel};
 use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, refusal, train_refusal, wit};
@@ -263,23 +263,12 @@ impl HostState {
             StudentModel::Lora(l) => l.apply_gradients(&mut optimizer, &grads),
             StudentModel::Head(_) => return Err(HostTrap::Internal { what: WHAT }.into()),
         };
-        let oe = self.table.get_mut(opt)?;
-        oe.optimizer = Some(optimizer);
-        match result {
-            Ok(()) => {
-                if first_step {
-                    oe.bound_to = Some(id);
-                    oe.state_bytes = state_bytes;
-                }
-                self.meters.train_steps += 1;
-                self.progress.report(self.meters.progress());
-                Ok(Ok(()))
-            }
-            Err(e) => {
-                self.meters.free_tensor(state_bytes);
-                Ok(Err(train_refusal(e, WHAT)?))
-            }
-        }
+        let step = StepEnd {
+            first_step,
+            student: id,
+            state_bytes,
+        };
+        self.finish_step(opt, optimizer, result, step, WHAT)
     }
 
     pub(crate) fn lora_reinit(

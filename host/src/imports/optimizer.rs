@@ -67,6 +67,50 @@ impl OptimizerEntry {
     }
 }
 
+/// What [`HostState::finish_step`] needs to know of a step begun by a
+/// backward-driven update (`backward-step`, and its LoRA twin).
+pub(crate) struct StepEnd {
+    /// Whether this is the optimizer's first step (it binds then).
+    pub(crate) first_step: bool,
+    /// The student's run-unique id.
+    pub(crate) student: u64,
+    /// Tensor memory charged for the optimizer state at this step.
+    pub(crate) state_bytes: u64,
+}
+
+impl HostState {
+    /// Puts `optimizer` back in its entry and settles a step: on success
+    /// the optimizer is bound to the student (first step), the step is
+    /// counted and progress reported; on failure the state's charge is
+    /// returned and the guest gets the refusal.
+    pub(crate) fn finish_step(
+        &mut self,
+        opt: &Resource<OptimizerEntry>,
+        optimizer: Optimizer,
+        result: w2s_train::Result<()>,
+        step: StepEnd,
+        what: &'static str,
+    ) -> WitResult<()> {
+        let entry = self.table.get_mut(opt)?;
+        entry.optimizer = Some(optimizer);
+        match result {
+            Ok(()) => {
+                if step.first_step {
+                    entry.bound_to = Some(step.student);
+                    entry.state_bytes = step.state_bytes;
+                }
+                self.meters.train_steps += 1;
+                self.progress.report(self.meters.progress());
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                self.meters.free_tensor(step.state_bytes);
+                Ok(Err(train_refusal(e, what)?))
+            }
+        }
+    }
+}
+
 fn native_config(c: &wit::OptimizerConfig) -> OptimizerConfig {
     OptimizerConfig {
         kind: match c.kind {
