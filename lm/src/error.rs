@@ -31,6 +31,16 @@ pub enum LmError {
         /// What is wrong.
         problem: String,
     },
+    /// A GGUF file is truncated or corrupt, names an architecture or a
+    /// tensor type this crate does not implement, or lacks what the model
+    /// needs (a tensor, tokenizer metadata).
+    #[error("{file}: GGUF: {problem}")]
+    Gguf {
+        /// The GGUF file.
+        file: PathBuf,
+        /// What is wrong (naming the tensor, key or byte offset).
+        problem: String,
+    },
     /// A caller-supplied value is out of range (a layer, a batch size...).
     #[error("invalid {what}: {problem}")]
     Invalid {

@@ -16,8 +16,11 @@
 //!   ([`Decoder::hidden_states_with`]).
 //! - [`pooling`], [`extract`]: last-token or mean pooling, and batched
 //!   extraction with a progress callback.
-//! - [`model_dir`]: a model directory opened as a whole, with the hashes
-//!   of every file that shapes its outputs.
+//! - [`model_dir`]: a model directory or GGUF file opened as a whole,
+//!   with the hashes of every file that shapes its outputs.
+//! - [`gguf`]: a GGUF file (llama.cpp's format): config and tokenizer
+//!   rebuilt from its metadata, weights dequantized to f32 on load and
+//!   served under Hugging Face names, so the forward is the same.
 //! - [`random_model`]: seeded random-weight model directories for tests and
 //!   benchmarks.
 //!
@@ -49,6 +52,7 @@ pub mod config;
 pub mod decoder;
 pub mod error;
 pub mod extract;
+pub mod gguf;
 pub mod lora;
 pub mod model_dir;
 pub mod norm;
@@ -62,5 +66,5 @@ pub mod weights;
 pub use config::{Family, ModelConfig};
 pub use decoder::Decoder;
 pub use error::{LmError, Result};
-pub use model_dir::ModelDir;
+pub use model_dir::{ModelDir, is_gguf};
 pub use pooling::Pooling;

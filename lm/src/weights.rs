@@ -7,28 +7,76 @@
 //! (`model-00001-of-00002.safetensors`, ...) read the same way. Any stored
 //! float type (f32, bf16, f16) is converted to f32 on load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use candle_core::safetensors::Load;
 use candle_core::{DType, Device, Tensor};
 use sha2::{Digest, Sha256};
 
 use crate::error::{LmError, Result};
+use crate::gguf::GgufFile;
 
 struct MappedWeights {
     name: String,
     map: memmap2::Mmap,
 }
 
-/// The mapped weight files of one model directory.
+/// Where the tensors come from.
+enum Store {
+    Safetensors {
+        files: Vec<MappedWeights>,
+        /// Tensor name -> index into `files`.
+        index: BTreeMap<String, usize>,
+    },
+    Gguf(Box<GgufFile>),
+}
+
+/// The mapped weight files of one model directory, or one GGUF file.
 pub struct WeightFiles {
+    /// The model directory, or the GGUF file.
     dir: PathBuf,
-    files: Vec<MappedWeights>,
-    /// Tensor name -> index into `files`.
-    index: BTreeMap<String, usize>,
+    store: Store,
     /// File name -> sha256 (lowercase hex).
     hashes: BTreeMap<String, String>,
+}
+
+/// Memory-maps `path` read-only.
+pub(crate) fn map_file(path: &Path) -> Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path).map_err(|e| LmError::io(path, e))?;
+    // SAFETY: the map is read-only and private to this process. A file
+    // changed underneath us could change what we read, but never the
+    // memory safety of safe code reading a `&[u8]` that stays mapped;
+    // model files are inputs we do not write.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| LmError::io(path, e))?;
+    Ok(map)
+}
+
+/// sha256 of a mapped file's bytes, computed once per process for a given
+/// file (keyed by canonical path, size and modification time, so a
+/// changed file is hashed again).
+pub(crate) fn sha256_of(path: &Path, bytes: &[u8]) -> String {
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static SEEN: OnceLock<Mutex<HashMap<Key, String>>> = OnceLock::new();
+    let key = std::fs::metadata(path).ok().map(|m| {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        (canonical, m.len(), m.modified().ok())
+    });
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(key) = &key
+        && let Some(hash) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(key)
+    {
+        return hash.clone();
+    }
+    let hash = hex::encode(Sha256::digest(bytes));
+    if let Some(key) = key {
+        seen.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, hash.clone());
+    }
+    hash
 }
 
 impl WeightFiles {
@@ -52,14 +100,8 @@ impl WeightFiles {
         let mut hashes = BTreeMap::new();
         for (i, name) in names.into_iter().enumerate() {
             let path = dir.join(&name);
-            let file = std::fs::File::open(&path).map_err(|e| LmError::io(&path, e))?;
-            // SAFETY: the map is read-only and private to this process. A
-            // file changed underneath us could change what we read, but
-            // never the memory safety of safe code reading a `&[u8]` that
-            // stays mapped; model directories are inputs we do not write.
-            #[allow(unsafe_code)]
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| LmError::io(&path, e))?;
-            hashes.insert(name.clone(), hex::encode(Sha256::digest(&map[..])));
+            let map = map_file(&path)?;
+            hashes.insert(name.clone(), sha256_of(&path, &map));
             let st = safetensors::SafeTensors::deserialize(&map)
                 .map_err(|e| weights_err(dir, format!("{name} is not valid safetensors: {e}")))?;
             for tensor in st.names() {
@@ -75,10 +117,32 @@ impl WeightFiles {
         }
         Ok(Self {
             dir: dir.to_path_buf(),
-            files,
-            index,
+            store: Store::Safetensors { files, index },
             hashes,
         })
+    }
+
+    /// Serves the tensors of an opened GGUF file under their Hugging Face
+    /// names; its one hash is keyed by the file name.
+    pub fn from_gguf(gguf: GgufFile) -> Self {
+        let name = gguf.path().file_name().map_or_else(
+            || gguf.path().display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let hashes = BTreeMap::from([(name, gguf.sha256().to_owned())]);
+        Self {
+            dir: gguf.path().to_path_buf(),
+            store: Store::Gguf(Box::new(gguf)),
+            hashes,
+        }
+    }
+
+    /// The GGUF file behind these weights, if they come from one.
+    pub fn gguf(&self) -> Option<&GgufFile> {
+        match &self.store {
+            Store::Gguf(g) => Some(g),
+            Store::Safetensors { .. } => None,
+        }
     }
 
     /// sha256 of each weight file, by file name.
@@ -88,16 +152,22 @@ impl WeightFiles {
 
     /// Whether a tensor of this name exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+        match &self.store {
+            Store::Safetensors { index, .. } => index.contains_key(name),
+            Store::Gguf(g) => g.contains(name),
+        }
     }
 
     /// The tensor `name` as f32 on `device`, checked to have `shape`.
     pub fn load(&self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
-        let &i = self
-            .index
+        let (files, index) = match &self.store {
+            Store::Safetensors { files, index } => (files, index),
+            Store::Gguf(g) => return g.load(name, shape, device),
+        };
+        let &i = index
             .get(name)
             .ok_or_else(|| weights_err(&self.dir, format!("no tensor named {name}")))?;
-        let file = &self.files[i];
+        let file = &files[i];
         let st = safetensors::SafeTensors::deserialize(&file.map)
             .map_err(|e| weights_err(&self.dir, format!("{}: {e}", file.name)))?;
         let view = st
@@ -126,7 +196,7 @@ impl WeightFiles {
         Ok(tensor.to_dtype(DType::F32)?)
     }
 
-    /// The directory.
+    /// The directory (or the GGUF file).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
