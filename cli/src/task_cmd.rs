@@ -62,12 +62,20 @@ pub(crate) struct BuildArgs {
     #[arg(long)]
     format: w2s_taskbuild::dataset::Format,
     /// The strong model: a Hugging Face directory (config.json,
-    /// tokenizer.json, *.safetensors).
+    /// tokenizer.json, *.safetensors) or a GGUF file (dequantized to f32;
+    /// config and tokenizer from its metadata).
     #[arg(long)]
     strong: PathBuf,
-    /// The weak model's directory.
+    /// The weak model: a directory or a GGUF file, as --strong.
     #[arg(long)]
     weak: PathBuf,
+    /// The strong model's tokenizer.json, for a GGUF file whose tokenizer
+    /// cannot be rebuilt from its metadata (GGUF only).
+    #[arg(long, value_name = "TOKENIZER_JSON")]
+    tokenizer: Option<PathBuf>,
+    /// The weak model's tokenizer.json (GGUF only), as --tokenizer.
+    #[arg(long, value_name = "TOKENIZER_JSON")]
+    weak_tokenizer: Option<PathBuf>,
     /// Output bundle directory (must not exist).
     #[arg(long)]
     out: PathBuf,
@@ -148,6 +156,8 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         dataset_revision: args.dataset_revision,
         strong: args.strong,
         weak: args.weak,
+        strong_tokenizer: args.tokenizer,
+        weak_tokenizer: args.weak_tokenizer,
         strong_name: args.strong_name,
         weak_name: args.weak_name,
         layer: args.layer,

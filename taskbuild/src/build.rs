@@ -63,10 +63,15 @@ pub struct BuildConfig {
     pub classes: Option<u32>,
     /// The dataset's revision (a commit or version), recorded if given.
     pub dataset_revision: Option<String>,
-    /// The strong model's directory.
+    /// The strong model: a Hugging Face directory or a GGUF file.
     pub strong: PathBuf,
-    /// The weak model's directory.
+    /// The weak model: a Hugging Face directory or a GGUF file.
     pub weak: PathBuf,
+    /// The strong model's `tokenizer.json` when it is a GGUF file whose
+    /// tokenizer cannot be rebuilt from its metadata.
+    pub strong_tokenizer: Option<PathBuf>,
+    /// The weak model's, as `strong_tokenizer`.
+    pub weak_tokenizer: Option<PathBuf>,
     /// The strong model's name in provenance (default: its directory name).
     pub strong_name: Option<String>,
     /// The weak model's name in provenance (default: its directory name).
@@ -151,8 +156,8 @@ pub fn build(
         ));
     }
     let data = Dataset::read(&cfg.data, cfg.format, cfg.split_rule, cfg.classes, cfg.seed)?;
-    let strong = ModelDir::open(&cfg.strong, cfg.max_tokens)?;
-    let weak = ModelDir::open(&cfg.weak, cfg.max_tokens)?;
+    let strong = ModelDir::open_with(&cfg.strong, cfg.strong_tokenizer.as_deref(), cfg.max_tokens)?;
+    let weak = ModelDir::open_with(&cfg.weak, cfg.weak_tokenizer.as_deref(), cfg.max_tokens)?;
     let strong_layer = strong.layer(cfg.layer)?;
     let weak_layer = weak.layer(cfg.weak_layer)?;
     let cache = cfg.cache_dir.as_deref().map(ActivationCache::new);

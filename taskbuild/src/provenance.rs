@@ -36,6 +36,11 @@ pub(crate) fn record(
             model.config.family.architecture().into(),
         );
         p.insert(format!("{role}_files_sha256"), json(&model.file_hashes));
+        if let Some(types) = model.quant_types() {
+            // A GGUF: its tensors' types (the file's sha256 is in
+            // `{role}_files_sha256`); its figures are the dequantized model's.
+            p.insert(format!("{role}_gguf_quant_types"), json(&types));
+        }
         p.insert(
             format!("{role}_layer"),
             format!("{} of {}", run.layer, model.config.num_layers),

@@ -73,6 +73,8 @@ impl Fixture {
             dataset_revision: Some("test-rev".into()),
             strong: self.path("strong"),
             weak: self.path("weak"),
+            strong_tokenizer: None,
+            weak_tokenizer: None,
             strong_name: None,
             weak_name: None,
             layer: None,

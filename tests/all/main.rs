@@ -27,6 +27,7 @@ mod native_twin;
 mod policy;
 mod policy_run;
 mod python_twin;
+mod real_model;
 mod real_task;
 mod replay;
 mod seeds;
