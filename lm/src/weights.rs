@@ -140,7 +140,7 @@ impl WeightFiles {
     /// The GGUF file behind these weights, if they come from one.
     pub fn gguf(&self) -> Option<&GgufFile> {
         match &self.store {
-            Store::Gguf(g) => Some(g),
+            Store::Gguf(g) => Some(g.as_ref()),
             Store::Safetensors { .. } => None,
         }
     }

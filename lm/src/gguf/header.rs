@@ -150,7 +150,7 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.fixed(what)?))
     }
 
-    fn len(&mut self, what: &str) -> Result<u64, HeaderError> {
+    fn length(&mut self, what: &str) -> Result<u64, HeaderError> {
         let at = self.pos;
         let n = if self.wide {
             self.u64(what)?
@@ -164,7 +164,7 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self, what: &str) -> Result<String, HeaderError> {
-        let n = self.len(what)?;
+        let n = self.length(what)?;
         let at = self.pos;
         let b = self.take(n, what)?;
         String::from_utf8(b.to_vec()).map_err(|_| format!("offset {at}: {what} is not UTF-8"))
@@ -184,7 +184,7 @@ impl<'a> Reader<'a> {
             8 => Value::String(self.string(what)?),
             9 if depth < MAX_DEPTH => {
                 let elem = self.u32(what)?;
-                let n = self.len(what)?;
+                let n = self.length(what)?;
                 // Every element takes at least one byte: a count past the
                 // end of the file is corrupt, not a reason to allocate.
                 if n > (self.bytes.len() - self.pos) as u64 {
@@ -231,8 +231,8 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Header, HeaderError> {
         2 | 3 => {}
         v => return Err(format!("offset 4: GGUF version {v} is not supported (1, 2, 3)")),
     }
-    let n_tensors = r.len("the tensor count")?;
-    let n_kv = r.len("the metadata count")?;
+    let n_tensors = r.length("the tensor count")?;
+    let n_kv = r.length("the metadata count")?;
     let mut metadata = BTreeMap::new();
     for i in 0..n_kv {
         let key = r.string(&format!("metadata key {i}"))?;

@@ -2,13 +2,13 @@
 //! metadata, tokenizer rebuilt from its metadata, weights dequantized to
 //! f32 on load.
 //!
-//! - [`header`]: metadata and tensor infos, with errors that name the
+//! - `header`: metadata and tensor infos, with errors that name the
 //!   offset and the key or tensor, and every tensor's data range checked
 //!   against the file size before anything is loaded.
-//! - [`config`]: the [`ModelConfig`] from `<arch>.*` keys
+//! - `config`: the [`ModelConfig`] from `<arch>.*` keys
 //!   (`general.architecture` llama, mistral, qwen2 or qwen3).
-//! - [`tokenizer`]: byte-level BPE rebuilt as `transformers` rebuilds it.
-//! - [`names`]: Hugging Face tensor names to GGUF names, so the decoder
+//! - `tokenizer`: byte-level BPE rebuilt as `transformers` rebuilds it.
+//! - `names`: Hugging Face tensor names to GGUF names, so the decoder
 //!   loads from a GGUF through the same [`WeightFiles`](crate::weights::WeightFiles)
 //!   calls as from safetensors.
 //! - [`writer`]: a random model written as llama.cpp would, for tests.

@@ -46,7 +46,10 @@ fn an_f32_gguf_gives_the_hidden_states_of_its_safetensors_directory() {
         let (dir, file) = write_both(family, &GgufSpec::default(), root.path());
         let hf = ModelDir::open(&dir, 64).unwrap();
         let gguf = ModelDir::open(&file, 64).unwrap();
+        // The GGUF stores epsilon as f32, and no sliding window.
         let mut want = hf.config.clone();
+        assert!((gguf.config.rms_norm_eps - want.rms_norm_eps).abs() < 1e-12);
+        want.rms_norm_eps = gguf.config.rms_norm_eps;
         want.sliding_window = None;
         assert_eq!(gguf.config, want, "{family}");
         let ids = |m: &ModelDir| -> Vec<Vec<u32>> {
