@@ -10,10 +10,6 @@ soft targets and weights, and the adapters' initial values (`A` from
     cargo run -p w2s-train --example write_lora_case -- /tmp/lora-case > /tmp/lora-case/case.json
     python3 lm/reference/make_lora_reference.py /tmp/lora-case > lm/reference/lora_expected.json
 
-With a GGUF file given to the example (see there), the case is on that
-real model, and this script loads the same file (`gguf_file=`; run it from
-the repository root, the case names the file relative to it).
-
 This script loads the same model with `transformers` (CPU, f32, eager
 attention), wraps it with `peft` (`LoraConfig(r, lora_alpha, use_rslora,
 target_modules, layers_to_transform, lora_dropout=0)`), copies the given
@@ -57,22 +53,11 @@ def flat(t):
 def main(root: Path):
     case = json.loads((root / "case.json").read_text())
     spec = case["spec"]
+    model_dir = root / "qwen2"
     torch.manual_seed(0)  # unused: every value below is given
-    gguf = case.get("gguf")
-    if gguf:
-        # A real model: transformers dequantizes the same GGUF file.
-        gguf_path = Path(gguf["path"])
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf_path.parent,
-            gguf_file=gguf_path.name,
-            dtype=torch.float32,
-            attn_implementation="eager",
-        )
-    else:
-        model_dir = root / "qwen2"
-        model = AutoModelForCausalLM.from_pretrained(
-            model_dir, dtype=torch.float32, attn_implementation="eager"
-        )
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation="eager"
+    )
     config = LoraConfig(
         r=spec["rank"],
         lora_alpha=spec["alpha"],
@@ -123,8 +108,7 @@ def main(root: Path):
         weight_decay=a["weight_decay"],
     )
     opt.step()
-    weights_file = gguf_path if gguf else model_dir / "model.safetensors"
-    weights_sha = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    weights_sha = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
     expected = {
         "generated_by": "lm/reference/make_lora_reference.py",
         "versions": {

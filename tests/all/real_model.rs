@@ -41,12 +41,28 @@ fn build(d: &Path, extra: &[&str]) -> PathBuf {
         .arg(&model)
         .arg("--weak")
         .arg(&model)
-        .args(["--layer", "20", "--weak-layer", "4", "--max-tokens", "48", "--no-cache"])
-        .args(["--strong-name", "smollm2-135m-q4_1", "--weak-name", "smollm2-135m-q4_1"])
+        .args([
+            "--layer",
+            "20",
+            "--weak-layer",
+            "4",
+            "--max-tokens",
+            "48",
+            "--no-cache",
+        ])
+        .args([
+            "--strong-name",
+            "smollm2-135m-q4_1",
+            "--weak-name",
+            "smollm2-135m-q4_1",
+        ])
         .args(extra)
         .arg("--out")
         .arg(&task));
-    assert!(out.status.success(), "task build failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "task build failed:\n{stdout}\n{stderr}"
+    );
     task
 }
 
@@ -73,10 +89,20 @@ fn a_task_built_from_a_gguf_is_evaluated_and_lora_trains_on_real_weights() {
     assert!(private["ceiling_acc"].as_f64().unwrap() > 0.6, "{private}");
 
     let policy = repo().join("examples/policies/lora.toml");
-    let args = ["--seeds", "1", "--policy", policy.to_str().unwrap(), "--config", RECIPE];
+    let args = [
+        "--seeds",
+        "1",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--config",
+        RECIPE,
+    ];
     let (report, table) = eval_report(&plugin("lora_vanilla"), &task, d, "l.json", &args);
     assert!(table.contains("runs  1/1 completed"), "{table}");
-    assert!(report["score"]["private"]["pgr"]["mean"].is_number(), "{table}");
+    assert!(
+        report["score"]["private"]["pgr"]["mean"].is_number(),
+        "{table}"
+    );
 }
 
 #[test]
@@ -84,7 +110,13 @@ fn a_bad_gguf_stops_the_build_before_any_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let good = d.join("m.gguf");
-    write_gguf(&RandomModel::tiny(Family::Qwen2), 1, &GgufSpec::default(), &good).unwrap();
+    write_gguf(
+        &RandomModel::tiny(Family::Qwen2),
+        1,
+        &GgufSpec::default(),
+        &good,
+    )
+    .unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let cut = d.join("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() - 64]).unwrap();

@@ -9,16 +9,6 @@
 //! python3 lm/reference/make_lora_reference.py /tmp/lora-case > lm/reference/lora_expected.json
 //! ```
 //!
-//! With a GGUF file as second argument the case is on that real model
-//! instead (its own tokenizer; label tokens `" A"` and `" B"`; adapters on
-//! its first and last layers), and the script loads the same file:
-//!
-//! ```sh
-//! cargo run -p w2s-train --example write_lora_case -- /tmp/lora-real \
-//!     .w2s/real/SmolLM2-135M-Instruct.Q4_1.gguf > /tmp/lora-real/case.json
-//! python3 lm/reference/make_lora_reference.py /tmp/lora-real > lm/reference/lora_smollm2_expected.json
-//! ```
-//!
 //! `train/tests/lora_reference.rs` reads the result.
 
 use std::sync::Arc;
@@ -43,24 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::env::args()
         .nth(1)
         .ok_or("usage: write_lora_case DIR")?;
-    let gguf = std::env::args().nth(2).map(std::path::PathBuf::from);
-    let dir = match &gguf {
-        Some(file) => file.clone(),
-        None => {
-            let dir = std::path::Path::new(&root).join("qwen2");
-            RandomModel::tiny(Family::Qwen2).write(&dir, 7)?;
-            dir
-        }
-    };
+    let dir = std::path::Path::new(&root).join("qwen2");
+    RandomModel::tiny(Family::Qwen2).write(&dir, 7)?;
     let model = ModelDir::open(&dir, 64)?;
-    let labels: Vec<u32> = match &gguf {
-        Some(_) => [" A", " B"]
-            .iter()
-            .map(|t| model.tokenizer.single_token(t)?.ok_or("label token is not one token".into()))
-            .collect::<Result<_, Box<dyn std::error::Error>>>()?,
-        None => LABELS.to_vec(),
-    };
-    let last = model.config.num_layers - 1;
     let seqs: Vec<Vec<u32>> = model
         .tokenizer
         .encode_all(&TEXTS)?
@@ -68,14 +43,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|e| e.get_ids().to_vec())
         .collect();
     let decoder = model.decoder(model.config.num_layers, &Device::Cpu)?;
-    let rows = decoder.output_rows(model.weights(), &labels)?;
+    let rows = decoder.output_rows(model.weights(), &LABELS)?;
     let backbone = Arc::new(Backbone::new(decoder, rows)?);
     let spec = LoraSpec {
         rank: 4,
         alpha: 8.0,
         rslora: true,
         targets: Target::ALL.to_vec(),
-        layers: if gguf.is_some() { vec![0, last] } else { vec![0, 2] },
+        layers: vec![0, 2],
         readout: Readout::LabelTokens,
     };
     let fresh = LoraStudent::init(backbone.clone(), spec.clone(), 11)?;
@@ -104,11 +79,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(v, s)| Tensor::from_slice(v, s.as_slice(), &Device::Cpu))
         .collect::<candle_core::Result<_>>()?;
     LoraStudent::from_params(backbone, spec.clone(), check)?;
-    let mut case = json!({
+    let case = json!({
         "model_seed": 7,
         "init_seed": 11,
         "spec": spec,
-        "label_token_ids": labels,
+        "label_token_ids": LABELS,
         "ids": batch.ids(),
         "mask": batch.mask(),
         "lens": batch.lens(),
@@ -119,10 +94,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "param_shapes": shapes,
         "params": params,
     });
-    if gguf.is_some() {
-        let name = model.file_hashes.keys().next().ok_or("no file")?;
-        case["gguf"] = json!({"path": dir, "file": name, "sha256": model.file_hashes[name]});
-    }
     println!("{}", serde_json::to_string(&case)?);
     Ok(())
 }

@@ -93,7 +93,11 @@ pub(crate) fn model_config(header: &Header) -> Result<ModelConfig, String> {
     let head_dim = match get_uint("attention.key_length")? {
         Some(d) => d,
         None if hidden_size % num_heads == 0 => hidden_size / num_heads,
-        None => return Err(format!("embedding_length {hidden_size} is not a multiple of head_count {num_heads}")),
+        None => {
+            return Err(format!(
+                "embedding_length {hidden_size} is not a multiple of head_count {num_heads}"
+            ));
+        }
     };
     if head_dim % 2 == 1 {
         return Err(format!("head width {head_dim} must be even (RoPE)"));
@@ -105,19 +109,32 @@ pub(crate) fn model_config(header: &Header) -> Result<ModelConfig, String> {
         .ok_or("no tensor token_embd.weight")?;
     let vocab_size = match embed.shape[..] {
         [rows, cols] if cols == hidden_size => rows,
-        ref s => return Err(format!("token_embd.weight has shape {s:?}, not (vocab, {hidden_size})")),
+        ref s => {
+            return Err(format!(
+                "token_embd.weight has shape {s:?}, not (vocab, {hidden_size})"
+            ));
+        }
     };
     let has = |name: &str| header.tensors.contains_key(name);
     let (qkv_bias, o_bias, qk_norm) = match family {
         Family::Qwen2 => (true, false, false),
-        Family::Qwen3 => (has("blk.0.attn_q.bias"), has("blk.0.attn_output.bias"), true),
-        Family::Llama | Family::Mistral => (has("blk.0.attn_q.bias"), has("blk.0.attn_output.bias"), false),
+        Family::Qwen3 => (
+            has("blk.0.attn_q.bias"),
+            has("blk.0.attn_output.bias"),
+            true,
+        ),
+        Family::Llama | Family::Mistral => (
+            has("blk.0.attn_q.bias"),
+            has("blk.0.attn_output.bias"),
+            false,
+        ),
     };
-    let mut special_token_ids: Vec<u32> = ["tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"]
-        .iter()
-        .filter_map(|k| meta.get(*k).and_then(uint))
-        .filter_map(|id| u32::try_from(id).ok())
-        .collect();
+    let mut special_token_ids: Vec<u32> =
+        ["tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"]
+            .iter()
+            .filter_map(|k| meta.get(*k).and_then(uint))
+            .filter_map(|id| u32::try_from(id).ok())
+            .collect();
     special_token_ids.sort_unstable();
     special_token_ids.dedup();
     Ok(ModelConfig {
@@ -141,7 +158,11 @@ pub(crate) fn model_config(header: &Header) -> Result<ModelConfig, String> {
     })
 }
 
-fn rope_scaling(meta: &BTreeMap<String, Value>, arch: &str, header: &Header) -> Result<RopeScaling, String> {
+fn rope_scaling(
+    meta: &BTreeMap<String, Value>,
+    arch: &str,
+    header: &Header,
+) -> Result<RopeScaling, String> {
     if header.tensors.contains_key("rope_freqs.weight") {
         // Llama 3.1's scaling, stored as precomputed frequency factors.
         return Err("rope_freqs.weight (Llama 3.1 RoPE scaling stored as frequency factors) is not supported".into());
@@ -149,7 +170,11 @@ fn rope_scaling(meta: &BTreeMap<String, Value>, arch: &str, header: &Header) -> 
     let kind = match meta.get(&format!("{arch}.rope.scaling.type")) {
         None => return Ok(RopeScaling::None),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(format!("{arch}.rope.scaling.type is {other:?}, not a string")),
+        Some(other) => {
+            return Err(format!(
+                "{arch}.rope.scaling.type is {other:?}, not a string"
+            ));
+        }
     };
     match kind.as_str() {
         "none" => Ok(RopeScaling::None),
@@ -157,9 +182,15 @@ fn rope_scaling(meta: &BTreeMap<String, Value>, arch: &str, header: &Header) -> 
             let factor = meta
                 .get(&format!("{arch}.rope.scaling.factor"))
                 .and_then(float)
-                .ok_or_else(|| format!("{arch}.rope.scaling.type is linear but no {arch}.rope.scaling.factor"))?;
-            Ok(RopeScaling::Linear { factor: factor as f32 })
+                .ok_or_else(|| {
+                    format!("{arch}.rope.scaling.type is linear but no {arch}.rope.scaling.factor")
+                })?;
+            Ok(RopeScaling::Linear {
+                factor: factor as f32,
+            })
         }
-        other => Err(format!("{arch}.rope.scaling.type {other:?} is not supported (none, linear)")),
+        other => Err(format!(
+            "{arch}.rope.scaling.type {other:?} is not supported (none, linear)"
+        )),
     }
 }

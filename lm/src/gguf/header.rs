@@ -124,7 +124,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], HeaderError> {
-        let end = (self.pos as u64).checked_add(n).filter(|&e| e <= self.bytes.len() as u64);
+        let end = (self.pos as u64)
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len() as u64);
         let Some(end) = end else {
             return Err(format!(
                 "offset {}: {what} needs {n} bytes, the file ends at {} (truncated?)",
@@ -158,7 +160,9 @@ impl<'a> Reader<'a> {
             u64::from(self.u32(what)?)
         };
         if n > MAX_LEN {
-            return Err(format!("offset {at}: {what} has length {n}, over {MAX_LEN} (corrupt?)"));
+            return Err(format!(
+                "offset {at}: {what} has length {n}, over {MAX_LEN} (corrupt?)"
+            ));
         }
         Ok(n)
     }
@@ -202,7 +206,12 @@ impl<'a> Reader<'a> {
             10 => Value::U64(self.u64(what)?),
             11 => Value::I64(i64::from_le_bytes(self.fixed(what)?)),
             12 => Value::F64(f64::from_le_bytes(self.fixed(what)?)),
-            9 => return Err(format!("offset {}: {what} nests arrays deeper than {MAX_DEPTH}", self.pos)),
+            9 => {
+                return Err(format!(
+                    "offset {}: {what} nests arrays deeper than {MAX_DEPTH}",
+                    self.pos
+                ));
+            }
             other => {
                 return Err(format!(
                     "offset {}: {what} has value type {other}, not a GGUF type (corrupt?)",
@@ -223,13 +232,19 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Header, HeaderError> {
     };
     let magic = r.fixed::<4>("the magic number")?;
     if &magic != b"GGUF" {
-        return Err(format!("offset 0: not a GGUF file (magic {magic:02x?}, expected \"GGUF\")"));
+        return Err(format!(
+            "offset 0: not a GGUF file (magic {magic:02x?}, expected \"GGUF\")"
+        ));
     }
     let version = r.u32("the version")?;
     match version {
         1 => r.wide = false,
         2 | 3 => {}
-        v => return Err(format!("offset 4: GGUF version {v} is not supported (1, 2, 3)")),
+        v => {
+            return Err(format!(
+                "offset 4: GGUF version {v} is not supported (1, 2, 3)"
+            ));
+        }
     }
     let n_tensors = r.length("the tensor count")?;
     let n_kv = r.length("the metadata count")?;
@@ -247,17 +262,30 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Header, HeaderError> {
         let at = r.pos;
         let n_dims = r.u32(&what)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(format!("offset {at}: {what} has {n_dims} dimensions (1 to {MAX_DIMS})"));
+            return Err(format!(
+                "offset {at}: {what} has {n_dims} dimensions (1 to {MAX_DIMS})"
+            ));
         }
         let mut shape = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
-            let d = if r.wide { r.u64(&what)? } else { u64::from(r.u32(&what)?) };
+            let d = if r.wide {
+                r.u64(&what)?
+            } else {
+                u64::from(r.u32(&what)?)
+            };
             shape.push(usize::try_from(d).map_err(|_| format!("{what}: dimension {d} too large"))?);
         }
         shape.reverse();
         let type_id = r.u32(&what)?;
         let offset = r.u64(&what)?;
-        tensors.insert(name, TensorEntry { type_id, shape, offset });
+        tensors.insert(
+            name,
+            TensorEntry {
+                type_id,
+                shape,
+                offset,
+            },
+        );
     }
     let alignment = match metadata.get("general.alignment") {
         None => DEFAULT_ALIGNMENT,

@@ -141,7 +141,9 @@ impl GgufFile {
             offset: entry.offset,
         };
         let mut reader = std::io::Cursor::new(&self.map[..]);
-        let read_err = |e: candle_core::Error| gguf_err(&self.path, format!("tensor {gname} ({type_name}): {e}"));
+        let read_err = |e: candle_core::Error| {
+            gguf_err(&self.path, format!("tensor {gname} ({type_name}): {e}"))
+        };
         let q = info
             .read(&mut reader, self.header.data_offset, &Device::Cpu)
             .map_err(read_err)?;

@@ -73,9 +73,15 @@ mod tests {
     #[test]
     fn every_loaded_name_maps() {
         let n = |hf: &str| gguf_name(hf, true).map(|g| g.name);
-        assert_eq!(n("model.embed_tokens.weight").as_deref(), Some("token_embd.weight"));
+        assert_eq!(
+            n("model.embed_tokens.weight").as_deref(),
+            Some("token_embd.weight")
+        );
         assert_eq!(n("lm_head.weight").as_deref(), Some("output.weight"));
-        assert_eq!(n("model.norm.weight").as_deref(), Some("output_norm.weight"));
+        assert_eq!(
+            n("model.norm.weight").as_deref(),
+            Some("output_norm.weight")
+        );
         assert_eq!(
             n("model.layers.12.self_attn.o_proj.weight").as_deref(),
             Some("blk.12.attn_output.weight")

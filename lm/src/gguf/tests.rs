@@ -25,14 +25,24 @@ fn write_both(family: Family, spec: &GgufSpec, root: &Path) -> (PathBuf, PathBuf
 
 fn features(model: &ModelDir, layer: usize) -> Vec<f32> {
     let decoder = model.decoder(layer, &Device::Cpu).unwrap();
-    extract(&decoder, &model.tokenizer, &TEXTS, Pooling::Mean, 2, &mut |_| {})
-        .unwrap()
-        .0
+    extract(
+        &decoder,
+        &model.tokenizer,
+        &TEXTS,
+        Pooling::Mean,
+        2,
+        &mut |_| {},
+    )
+    .unwrap()
+    .0
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -61,7 +71,10 @@ fn an_f32_gguf_gives_the_hidden_states_of_its_safetensors_directory() {
             let d = max_diff(&features(&hf, layer), &features(&gguf, layer));
             assert!(d < 1e-5, "{family} layer {layer}: {d}");
         }
-        assert_eq!(gguf.quant_types().unwrap().keys().collect::<Vec<_>>(), ["F32"]);
+        assert_eq!(
+            gguf.quant_types().unwrap().keys().collect::<Vec<_>>(),
+            ["F32"]
+        );
         assert_eq!(gguf.file_hashes.keys().collect::<Vec<_>>(), ["model.gguf"]);
     }
 }
@@ -108,7 +121,10 @@ fn a_truncated_gguf_names_the_tensor_it_cuts() {
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
     let e = open_err(&file);
-    assert!(e.contains("GGUF: tensor ") && e.contains("truncated?"), "{e}");
+    assert!(
+        e.contains("GGUF: tensor ") && e.contains("truncated?"),
+        "{e}"
+    );
     // Cut inside the header: the offset and what was being read.
     std::fs::write(&file, &bytes[..200]).unwrap();
     let e = open_err(&file);
@@ -145,7 +161,9 @@ fn an_unsupported_quantization_type_is_named() {
     assert_eq!(model.quant_types().unwrap().get("IQ4_NL"), Some(&1));
     let e = model.decoder(1, &Device::Cpu).unwrap_err().to_string();
     assert!(
-        e.contains("tensor blk.0.ffn_up.weight is stored as IQ4_NL, a type this crate cannot dequantize"),
+        e.contains(
+            "tensor blk.0.ffn_up.weight is stored as IQ4_NL, a type this crate cannot dequantize"
+        ),
         "{e}"
     );
 }
@@ -173,7 +191,10 @@ fn a_gguf_without_tokenizer_metadata_asks_for_a_tokenizer_json() {
     };
     let file = tiny_gguf(root.path(), &spec);
     let e = open_err(&file);
-    assert!(e.contains("no tokenizer metadata") && e.contains("--tokenizer"), "{e}");
+    assert!(
+        e.contains("no tokenizer metadata") && e.contains("--tokenizer"),
+        "{e}"
+    );
     // With the model's tokenizer.json given, it opens, and that file is
     // hashed with the weights.
     let dir = root.path().join("hf");

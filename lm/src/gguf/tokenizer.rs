@@ -63,7 +63,10 @@ fn byte_alphabet() -> [char; 256] {
     table
 }
 
-fn strings<'a>(meta: &'a BTreeMap<String, Value>, key: &str) -> Result<Option<Vec<&'a str>>, RebuildError> {
+fn strings<'a>(
+    meta: &'a BTreeMap<String, Value>,
+    key: &str,
+) -> Result<Option<Vec<&'a str>>, RebuildError> {
     let Some(v) = meta.get(key) else {
         return Ok(None);
     };
@@ -84,7 +87,9 @@ fn text<'a>(meta: &'a BTreeMap<String, Value>, key: &str) -> Result<Option<&'a s
     match meta.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(RebuildError::Malformed(format!("{key} is {other:?}, not a string"))),
+        Some(other) => Err(RebuildError::Malformed(format!(
+            "{key} is {other:?}, not a string"
+        ))),
     }
 }
 
@@ -124,8 +129,9 @@ pub(crate) fn rebuild(meta: &BTreeMap<String, Value>) -> Result<Tokenizer, Rebui
         )));
     }
     let pre = pre_tokenizer(text(meta, "tokenizer.ggml.pre")?)?;
-    let merges = strings(meta, "tokenizer.ggml.merges")?
-        .ok_or_else(|| RebuildError::Malformed("no tokenizer.ggml.merges (byte-level BPE needs them)".into()))?;
+    let merges = strings(meta, "tokenizer.ggml.merges")?.ok_or_else(|| {
+        RebuildError::Malformed("no tokenizer.ggml.merges (byte-level BPE needs them)".into())
+    })?;
     let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -133,10 +139,16 @@ pub(crate) fn rebuild(meta: &BTreeMap<String, Value>) -> Result<Tokenizer, Rebui
             .map(|v| match *v {
                 Value::I32(t) => Ok(i64::from(t)),
                 Value::U32(t) => Ok(i64::from(t)),
-                _ => Err(RebuildError::Malformed("tokenizer.ggml.token_type holds a non-integer".into())),
+                _ => Err(RebuildError::Malformed(
+                    "tokenizer.ggml.token_type holds a non-integer".into(),
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(RebuildError::Malformed("tokenizer.ggml.token_type is not an array".into())),
+        Some(_) => {
+            return Err(RebuildError::Malformed(
+                "tokenizer.ggml.token_type is not an array".into(),
+            ));
+        }
     };
     let alphabet = byte_alphabet();
     let in_alphabet = |t: &str| t.chars().all(|c| alphabet.contains(&c));
@@ -155,8 +167,10 @@ pub(crate) fn rebuild(meta: &BTreeMap<String, Value>) -> Result<Tokenizer, Rebui
         // mislabel that transformers skips; so do we.
         let special = kind == CONTROL && in_alphabet(token);
         if special || (kind == USER_DEFINED && vocab.contains_key(*token)) {
-            added.push(json!({"id": id, "content": token, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false, "special": special}));
+            added.push(
+                json!({"id": id, "content": token, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": special}),
+            );
         }
     }
     let merges: Vec<Json> = merges
@@ -171,23 +185,31 @@ pub(crate) fn rebuild(meta: &BTreeMap<String, Value>) -> Result<Tokenizer, Rebui
         if !matches!(meta.get(flag), Some(Value::Bool(true))) {
             return Ok(None);
         }
-        let id = meta
-            .get(id_key)
-            .and_then(uint)
-            .ok_or_else(|| RebuildError::Malformed(format!("{flag} is set but {id_key} is missing")))?;
-        let token = tokens
-            .get(id as usize)
-            .ok_or_else(|| RebuildError::Malformed(format!("{id_key} = {id} is outside the vocabulary")))?;
+        let id = meta.get(id_key).and_then(uint).ok_or_else(|| {
+            RebuildError::Malformed(format!("{flag} is set but {id_key} is missing"))
+        })?;
+        let token = tokens.get(id as usize).ok_or_else(|| {
+            RebuildError::Malformed(format!("{id_key} = {id} is outside the vocabulary"))
+        })?;
         Ok(Some((id, (*token).to_owned())))
     };
-    let bos = special("tokenizer.ggml.add_bos_token", "tokenizer.ggml.bos_token_id")?;
-    let eos = special("tokenizer.ggml.add_eos_token", "tokenizer.ggml.eos_token_id")?;
+    let bos = special(
+        "tokenizer.ggml.add_bos_token",
+        "tokenizer.ggml.bos_token_id",
+    )?;
+    let eos = special(
+        "tokenizer.ggml.add_eos_token",
+        "tokenizer.ggml.eos_token_id",
+    )?;
     let mut single = Vec::new();
     let mut specials = serde_json::Map::new();
     let mut piece = |s: &Option<(u64, String)>, out: &mut Vec<Json>| {
         if let Some((id, token)) = s {
             out.push(json!({"SpecialToken": {"id": token, "type_id": 0}}));
-            specials.insert(token.clone(), json!({"id": token, "ids": [id], "tokens": [token]}));
+            specials.insert(
+                token.clone(),
+                json!({"id": token, "ids": [id], "tokens": [token]}),
+            );
         }
     };
     piece(&bos, &mut single);
@@ -233,9 +255,15 @@ mod tests {
         assert!(matches!(e, RebuildError::Unsupported(ref m) if m.contains("\"chatglm-bpe\"")));
         let mut meta = BTreeMap::new();
         meta.insert("tokenizer.ggml.model".into(), Value::String("llama".into()));
-        meta.insert("tokenizer.ggml.tokens".into(), Value::Array(vec![Value::String("a".into())]));
+        meta.insert(
+            "tokenizer.ggml.tokens".into(),
+            Value::Array(vec![Value::String("a".into())]),
+        );
         let e = rebuild(&meta).unwrap_err();
         assert!(matches!(e, RebuildError::Unsupported(ref m) if m.contains("\"llama\"")));
-        assert!(matches!(rebuild(&BTreeMap::new()), Err(RebuildError::Missing)));
+        assert!(matches!(
+            rebuild(&BTreeMap::new()),
+            Err(RebuildError::Missing)
+        ));
     }
 }

@@ -46,7 +46,8 @@ fn permute(values: &[f32], rows: usize, cols: usize, heads: usize) -> Vec<f32> {
             for i in 0..half {
                 let src = (h * 2 + two) * half + i;
                 let dst = (h * half + i) * 2 + two;
-                out[dst * cols..(dst + 1) * cols].copy_from_slice(&values[src * cols..(src + 1) * cols]);
+                out[dst * cols..(dst + 1) * cols]
+                    .copy_from_slice(&values[src * cols..(src + 1) * cols]);
             }
         }
     }
@@ -71,7 +72,11 @@ pub fn write_gguf(model: &RandomModel, seed: u64, spec: &GgufSpec, path: &Path) 
             None => values,
         };
         let t = Tensor::from_vec(values, shape.clone(), &Device::Cpu)?;
-        let dtype = if shape.len() == 2 { spec.quant } else { GgmlDType::F32 };
+        let dtype = if shape.len() == 2 {
+            spec.quant
+        } else {
+            GgmlDType::F32
+        };
         tensors.push((name.name, QTensor::quantize(&t, dtype)?));
     }
     let key = |k: &str| format!("{arch}.{k}");
@@ -107,9 +112,16 @@ pub fn write_gguf(model: &RandomModel, seed: u64, spec: &GgufSpec, path: &Path) 
 fn tokenizer_metadata(model: &RandomModel) -> Vec<(String, Value)> {
     let specials: Vec<String> = model.tokenizer_json()["added_tokens"]
         .as_array()
-        .map(|a| a.iter().filter_map(|t| t["content"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["content"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
-    let mut tokens: Vec<Value> = byte_alphabet().into_iter().map(|c| Value::String(c.to_string())).collect();
+    let mut tokens: Vec<Value> = byte_alphabet()
+        .into_iter()
+        .map(|c| Value::String(c.to_string()))
+        .collect();
     let mut types = vec![Value::I32(1); BYTE_TOKENS];
     for s in &specials {
         tokens.push(Value::String(s.clone()));
