@@ -166,7 +166,7 @@ impl GgufFile {
 fn reverse_permute(t: &Tensor, heads: usize) -> Result<Tensor> {
     let dims = t.dims().to_vec();
     let rows = dims[0];
-    if heads == 0 || rows % (2 * heads) != 0 {
+    if heads == 0 || !rows.is_multiple_of(2 * heads) {
         return Err(LmError::invalid(
             "q/k weight",
             format!("{rows} rows are not a whole number of {heads} heads of even width"),
