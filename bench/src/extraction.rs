@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
-use w2s_lm::extract::extract;
+use w2s_lm::extract::{ExtractionModel, extract};
 use w2s_lm::random_model::RandomModel;
 use w2s_lm::{Family, ModelDir, Pooling};
 
@@ -122,7 +122,12 @@ fn measure_one(w: &Workload, threads: usize, device: &Device) -> Result<Figures>
     std::fs::write(&texts_file, serde_json::to_vec(&texts)?)?;
 
     let model = ModelDir::open(&model_dir, w.tokens + 8)?;
-    let decoder = model.decoder(model.config.num_layers, device)?;
+    let decoder = ExtractionModel::load(
+        model.weights(),
+        &model.config,
+        model.config.num_layers,
+        device,
+    )?;
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut fastest = f64::INFINITY;
     let mut tokens = 0;

@@ -7,8 +7,8 @@
 //! row of `b`), stored back. Tiles at the right edge mask the columns past
 //! `n`; rows past a multiple of `MR` go through one-row tiles.
 //!
-//! This is the crate's only unsafe code besides memory-mapping task files:
-//! intrinsics that read and write through pointers. Every pointer is derived
+//! This is the crate's only unsafe code: intrinsics that read and write
+//! through pointers. Every pointer is derived
 //! from a slice whose length is checked in [`drive`] before any tile runs;
 //! masked-off lanes are never accessed (AVX-512 and AVX2 masked loads and
 //! stores suppress them), and pointers that may point past a slice for such
