@@ -40,6 +40,7 @@ mod guest;
 mod machine;
 mod on_device;
 mod python;
+mod real_extraction;
 mod report;
 mod tax;
 mod throughput;
@@ -72,6 +73,9 @@ struct Args {
     device: Option<DeviceSpec>,
     /// The feature-extraction benchmark (needs `--device`).
     extraction: bool,
+    /// Internal: one real model's w2s-lm side (`DIR LAYER TEXTS.json`),
+    /// printed as JSON ([`real_extraction::child`]).
+    extraction_child: Option<(PathBuf, usize, PathBuf)>,
 }
 
 impl Args {
@@ -86,6 +90,7 @@ impl Args {
             extraction_only: false,
             device: None,
             extraction: false,
+            extraction_child: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -104,6 +109,14 @@ impl Args {
                 "--python-only" => args.python_only = true,
                 "--extraction-only" => args.extraction_only = true,
                 "--extraction" => args.extraction = true,
+                "--extraction-child" => {
+                    let (Some(dir), Some(layer), Some(texts)) = (it.next(), it.next(), it.next())
+                    else {
+                        bail!("--extraction-child needs DIR LAYER TEXTS.json");
+                    };
+                    args.extraction_child =
+                        Some((PathBuf::from(dir), layer.parse()?, PathBuf::from(texts)));
+                }
                 "--device" => match it.next() {
                     Some(d) => args.device = Some(w2s_train::device::parse_device(&d)?),
                     None => bail!("--device needs cpu, cuda or cuda:N"),
@@ -130,6 +143,9 @@ impl Args {
 
 fn main() -> Result<()> {
     let args = Args::parse()?;
+    if let Some((dir, layer, texts)) = &args.extraction_child {
+        return real_extraction::child(dir, *layer, texts);
+    }
     if args.throughput_child {
         let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
         println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
@@ -168,11 +184,18 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if args.extraction_only {
+        let real = real_extraction::measure(machine.threads)?;
         let figures = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
-        print!(
-            "{}",
-            extraction::markdown(&figures, machine.threads, load_before)?
+        let section = format!(
+            "{}\n{}",
+            extraction::markdown(&figures, machine.threads, load_before)?,
+            real_extraction::markdown(&real)
         );
+        print!("{section}");
+        if let Some(path) = args.write {
+            extraction::replace_section(&path, &section)?;
+            eprintln!("wrote the extraction section of {}", path.display());
+        }
         return Ok(());
     }
     if args.throughput_only {
@@ -186,6 +209,7 @@ fn main() -> Result<()> {
     let python = python::measure(&task, args.repeats.min(5))?;
     let extraction_load = machine::load();
     let extraction = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
+    let real = real_extraction::measure(machine.threads)?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,
@@ -198,7 +222,11 @@ fn main() -> Result<()> {
         python,
     };
     print!("{}", figures.summary());
-    let extraction = extraction::markdown(&extraction, figures.machine.threads, extraction_load)?;
+    let extraction = format!(
+        "{}\n{}",
+        extraction::markdown(&extraction, figures.machine.threads, extraction_load)?,
+        real_extraction::markdown(&real)
+    );
     print!("{extraction}");
     if let Some(path) = args.write {
         std::fs::write(&path, format!("{}\n{extraction}", figures.markdown()))?;

@@ -35,6 +35,11 @@ mod x86;
 /// stays in the L1 cache while the rows of `a` stream past it.
 const DEPTH_BLOCK: usize = 256;
 
+/// Columns of `b` per panel: a `DEPTH_BLOCK x WIDTH_BLOCK` block of `b`
+/// (256 KiB) stays in a core's L2 cache while every row of `a` passes over
+/// it (a multiple of every path's tile width, 32 and 16).
+const WIDTH_BLOCK: usize = 256;
+
 /// Products with fewer multiply-adds than this run on one thread: waking
 /// a second one costs more than it saves.
 const PARALLEL_MIN_FMAS: usize = 1 << 22;

@@ -217,8 +217,15 @@ impl FrozenDecoder {
             &format!("{prefix}embed_tokens.weight"),
             &[config.vocab_size, config.hidden_size],
         )?;
+        weights.release_pages();
+        // Block by block, each block's mapped pages released once it is
+        // converted: the process never holds a block twice.
         let blocks = (0..layer)
-            .map(|i| FrozenBlock::load(weights, prefix, i, config))
+            .map(|i| {
+                let block = FrozenBlock::load(weights, prefix, i, config);
+                weights.release_pages();
+                block
+            })
             .collect::<Result<Vec<_>>>()?;
         let final_norm = if layer == config.num_layers {
             Some(load_vec(

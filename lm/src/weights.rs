@@ -60,6 +60,8 @@ impl WeightFiles {
             #[allow(unsafe_code)]
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| LmError::io(&path, e))?;
             hashes.insert(name.clone(), hex::encode(Sha256::digest(&map[..])));
+            // Hashing touched every page: give them back (see `release_pages`).
+            release(&map);
             let st = safetensors::SafeTensors::deserialize(&map)
                 .map_err(|e| weights_err(dir, format!("{name} is not valid safetensors: {e}")))?;
             for tensor in st.names() {
@@ -130,7 +132,35 @@ impl WeightFiles {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Drops the mapped pages this process has read from the weight files
+    /// from its resident memory (they are read again from the file if a
+    /// tensor is loaded again). A loaded model holds its own `f32` copy of
+    /// every tensor, so without this its peak resident memory would count
+    /// the bytes of each tensor twice. Called after loading; never needed
+    /// for correctness.
+    pub fn release_pages(&self) {
+        for file in &self.files {
+            release(&file.map);
+        }
+    }
 }
+
+/// `madvise(MADV_DONTNEED)` on a whole read-only map (a hint: a failure
+/// only leaves the pages resident).
+#[cfg(unix)]
+fn release(map: &memmap2::Mmap) {
+    // SAFETY: the map is read-only and private and this process never
+    // writes it, so dropping its pages changes no byte that a live `&[u8]`
+    // into it can see: the next read faults the same bytes in from the file
+    // (the file changing underneath is the case `open` already discusses).
+    #[allow(unsafe_code)]
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+}
+
+/// Elsewhere the pages stay resident.
+#[cfg(not(unix))]
+fn release(_: &memmap2::Mmap) {}
 
 pub(crate) fn weights_err(dir: &Path, problem: impl Into<String>) -> LmError {
     LmError::Weights {
