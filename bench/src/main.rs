@@ -24,9 +24,13 @@
 //! - **Python guests** ([`python`]): compile time (cold and cached) of the
 //!   Python ports (`scripts/build-python-plugins.sh`) and their Rust twins,
 //!   and their fuel and wall time.
-//! - **feature extraction** ([`extraction`]): tokens per second of
-//!   `w2s-lm`'s forward pass against PyTorch `transformers` on random-weight
-//!   Qwen2-shaped models (`bench/torch_extraction.py`).
+//! - **feature extraction** ([`extraction`], [`real_extraction`]): tokens
+//!   per second of `w2s-lm`'s forward pass against PyTorch `transformers`
+//!   on random-weight Qwen2-shaped models and on the real models' layers
+//!   (`bench/torch_extraction.py`), with peak resident memory; and one
+//!   `lm-lora` train step on SmolLM2-135M against PyTorch + peft
+//!   ([`lora_step`], `bench/torch_lora.py`). `--extraction-only --write
+//!   docs/PERFORMANCE.md` measures these alone and rewrites their section.
 //!
 //! The binary uses mimalloc, as `w2s` does. It is a workspace member so
 //! that CI builds it, but nothing runs it in `cargo test`.
@@ -37,6 +41,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod calls;
 mod extraction;
 mod guest;
+mod lora_step;
 mod machine;
 mod on_device;
 mod python;
@@ -185,11 +190,16 @@ fn main() -> Result<()> {
     }
     if args.extraction_only {
         let real = real_extraction::measure(machine.threads)?;
+        let lora = lora_step::measure(machine.threads)?;
         let figures = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
         let section = format!(
-            "{}\n{}",
+            "{}\n{}{}",
             extraction::markdown(&figures, machine.threads, load_before)?,
-            real_extraction::markdown(&real)
+            real_extraction::markdown(&real),
+            match &lora {
+                Some(f) => format!("\n{}", lora_step::markdown(f)?),
+                None => String::new(),
+            }
         );
         print!("{section}");
         if let Some(path) = args.write {
