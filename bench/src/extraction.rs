@@ -237,12 +237,16 @@ pub(crate) fn markdown(
     }
     let mut s = format!(
         "## Feature extraction (`w2s task build`)\n\n\
-         Tokens per second through `w2s-lm`'s forward pass (the whole stack, \
+         Tokens per second through `w2s-lm`'s frozen forward (what `task \
+         build` runs on the CPU: `w2s_lm::FrozenDecoder`; the whole stack, \
          last-token pooling) against PyTorch `transformers` (`AutoModel`, f32, \
          eager attention, inference mode) on the same random-weight \
          Qwen2-shaped model files, texts and batches, {threads} threads each \
-         (`cargo run -p w2s-bench -- --extraction-only`; \
-         `bench/src/extraction.rs`, `bench/torch_extraction.py`). Load average \
+         (`PATH=/work/cache/torchenv/bin:$PATH cargo run -p w2s-bench -- \
+         --extraction-only --write docs/PERFORMANCE.md`, which writes this \
+         whole section; `bench/src/extraction.rs`, \
+         `bench/src/real_extraction.rs`, `bench/src/lora_step.rs`, \
+         `bench/torch_extraction.py`, `bench/torch_lora.py`). Load average \
          at the start: {}.\n\n\
          | model | shape | w2s-lm tokens/s | PyTorch tokens/s | ratio |\n\
          |---|---|---|---|---|\n",
