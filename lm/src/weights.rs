@@ -59,9 +59,11 @@ impl WeightFiles {
             // stays mapped; model directories are inputs we do not write.
             #[allow(unsafe_code)]
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| LmError::io(&path, e))?;
-            hashes.insert(name.clone(), hex::encode(Sha256::digest(&map[..])));
-            // Hashing touched every page: give them back (see `release_pages`).
-            release(&map);
+            // Hashed through reads, not the map: the page cache is not this
+            // process's resident memory, a mapped page read once would be.
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut &file, &mut hasher).map_err(|e| LmError::io(&path, e))?;
+            hashes.insert(name.clone(), hex::encode(hasher.finalize()));
             let st = safetensors::SafeTensors::deserialize(&map)
                 .map_err(|e| weights_err(dir, format!("{name} is not valid safetensors: {e}")))?;
             for tensor in st.names() {
