@@ -273,11 +273,14 @@ pub(crate) fn markdown(
 /// the end) with `section`, or appends `section` when there is none.
 pub(crate) fn replace_section(path: &Path, section: &str) -> Result<()> {
     const HEADING: &str = "## Feature extraction";
-    let doc = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let new = match doc.find(HEADING) {
         Some(start) => {
             let after = start + HEADING.len();
-            let end = doc[after..].find("\n## ").map_or(doc.len(), |i| after + i + 1);
+            let end = doc[after..]
+                .find("\n## ")
+                .map_or(doc.len(), |i| after + i + 1);
             format!("{}{section}\n{}", &doc[..start], &doc[end..])
         }
         None => format!("{doc}\n{section}"),

@@ -109,7 +109,11 @@ fn longest_first(dir: &Path, texts: Vec<String>) -> Result<Vec<String>> {
     let config = ModelConfig::read(dir)?;
     let tokenizer = TextTokenizer::open(dir, &config, MAX_TOKENS)?;
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let lens: Vec<usize> = tokenizer.encode_all(&strs)?.iter().map(|e| e.len()).collect();
+    let lens: Vec<usize> = tokenizer
+        .encode_all(&strs)?
+        .iter()
+        .map(|e| e.len())
+        .collect();
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
     Ok(order.into_iter().map(|i| texts[i].clone()).collect())
@@ -193,7 +197,10 @@ pub(crate) fn measure(threads: usize) -> Result<Vec<String>> {
     for m in &MODELS {
         let dir = PathBuf::from(m.dir);
         if !dir.join("DONE").exists() {
-            eprintln!("  {}: {} is not ready (no DONE file), skipped", m.name, m.dir);
+            eprintln!(
+                "  {}: {} is not ready (no DONE file), skipped",
+                m.name, m.dir
+            );
             continue;
         }
         let config = ModelConfig::read(&dir)?;

@@ -233,7 +233,8 @@ fn drive<T: Tile, const MR: usize>(block: Block<'_, '_>) {
                     // values from `bp`/`cp`, of which the tile touches `cols`.
                     unsafe {
                         if transposed {
-                            let at = |i: usize, kk: usize| source[k0 + kk].as_ptr().add(row0 + i0 + i);
+                            let at =
+                                |i: usize, kk: usize| source[k0 + kk].as_ptr().add(row0 + i0 + i);
                             if tile_rows == MR {
                                 T::tile::<MR>(at, kc, bp, n, cp, cols);
                             } else {

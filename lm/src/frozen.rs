@@ -146,7 +146,9 @@ impl FrozenBlock {
         let (hs, is, d) = (c.hidden_size, c.intermediate_size, c.head_dim);
         let norm = |name: &str, dim: usize| load_vec(weights, &format!("{name}.weight"), &[dim]);
         let qk_norm = |name: &str| -> Result<Option<Vec<f32>>> {
-            c.qk_norm.then(|| norm(&format!("{a}.{name}"), d)).transpose()
+            c.qk_norm
+                .then(|| norm(&format!("{a}.{name}"), d))
+                .transpose()
         };
         let (q, k, v, o) = (
             format!("{a}.q_proj"),

@@ -67,7 +67,7 @@ pub mod weights;
 
 pub use config::{Family, ModelConfig};
 pub use decoder::Decoder;
-pub use frozen::FrozenDecoder;
 pub use error::{LmError, Result};
+pub use frozen::FrozenDecoder;
 pub use model_dir::ModelDir;
 pub use pooling::Pooling;

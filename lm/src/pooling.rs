@@ -50,7 +50,11 @@ impl std::fmt::Display for Pooling {
 /// layout), into row-major `(lens.len(), dim)`. Mean pooling sums the
 /// tokens in order, then divides by the count.
 pub fn pool_stacked(hidden: &[f32], dim: usize, lens: &[usize], pooling: Pooling) -> Vec<f32> {
-    assert_eq!(hidden.len(), lens.iter().sum::<usize>() * dim, "one row per token");
+    assert_eq!(
+        hidden.len(),
+        lens.iter().sum::<usize>() * dim,
+        "one row per token"
+    );
     assert!(lens.iter().all(|&l| l >= 1), "lengths of at least 1");
     let mut out = Vec::with_capacity(lens.len() * dim);
     let mut row = 0;

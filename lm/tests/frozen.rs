@@ -43,9 +43,16 @@ fn frozen_features_are_the_same_bits_at_one_and_two_threads() {
             .with_threads(threads);
         let pool = rayon_pool(threads);
         pool.install(|| {
-            extract(&frozen, &model.tokenizer, &strs, Pooling::Mean, 4, &mut |_| {})
-                .unwrap()
-                .0
+            extract(
+                &frozen,
+                &model.tokenizer,
+                &strs,
+                Pooling::Mean,
+                4,
+                &mut |_| {},
+            )
+            .unwrap()
+            .0
         })
     };
     let one = run(1);
@@ -62,12 +69,26 @@ fn frozen_features_do_not_depend_on_the_batch() {
     texts.push("short".to_owned());
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let frozen = FrozenDecoder::load(model.weights(), &model.config, 1).unwrap();
-    let alone = extract(&frozen, &model.tokenizer, &strs, Pooling::LastToken, 1, &mut |_| {})
-        .unwrap()
-        .0;
-    let together = extract(&frozen, &model.tokenizer, &strs, Pooling::LastToken, 5, &mut |_| {})
-        .unwrap()
-        .0;
+    let alone = extract(
+        &frozen,
+        &model.tokenizer,
+        &strs,
+        Pooling::LastToken,
+        1,
+        &mut |_| {},
+    )
+    .unwrap()
+    .0;
+    let together = extract(
+        &frozen,
+        &model.tokenizer,
+        &strs,
+        Pooling::LastToken,
+        5,
+        &mut |_| {},
+    )
+    .unwrap()
+    .0;
     assert_eq!(bits(&alone), bits(&together));
 }
 
