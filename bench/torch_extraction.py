@@ -13,10 +13,18 @@ tokens per second.
 
     python3 bench/torch_extraction.py MODEL_DIR TEXTS.json --batch 8 --repeats 3 --threads 2
     python3 bench/torch_extraction.py MODEL_DIR TEXTS.json --device cuda   # on the GPU (synchronised)
+    python3 bench/torch_extraction.py HF_DIR TEXTS.json --layer 12 --warmup-batches 1   # a real model, cut at layer 12
+
+--layer L loads only the first L blocks (config override num_hidden_layers=L)
+and, below the top of the stack, drops the final norm: the hidden states
+w2s-lm's layer L returns, for the same work. --warmup-batches N makes the
+untimed pass only N batches (real models are slow). The output also gives
+the process's peak resident memory (ru_maxrss).
 """
 
 import argparse
 import json
+import resource
 import time
 
 import tokenizers
@@ -33,6 +41,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--layer", type=int, default=None)
+    p.add_argument("--warmup-batches", type=int, default=None)
     a = p.parse_args()
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
@@ -49,17 +59,23 @@ def main():
             torch.tensor([[1] * len(i) + [0] * (seq - len(i)) for i in chunk], device=dev),
         ))
     tokens = sum(len(i) for i in ids)
-    model = AutoModel.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager")
+    kwargs = {}
+    if a.layer is not None:
+        total = json.load(open(f"{a.model}/config.json"))["num_hidden_layers"]
+        kwargs["num_hidden_layers"] = a.layer
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32, attn_implementation="eager", **kwargs)
+    if a.layer is not None and a.layer < total:
+        model.norm = torch.nn.Identity()
     model.to(dev)
     model.eval()
 
-    def one_pass():
+    def one_pass(limit=None):
         with torch.inference_mode():
-            for input_ids, mask in batches:
+            for input_ids, mask in batches[:limit]:
                 model(input_ids=input_ids, attention_mask=mask).last_hidden_state
         sync()
 
-    one_pass()
+    one_pass(a.warmup_batches)
     fastest = float("inf")
     for _ in range(a.repeats):
         t = time.perf_counter()
@@ -72,6 +88,7 @@ def main():
         "device": a.device,
         "tokens": tokens,
         "tokens_per_s": tokens / fastest,
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }))
 
 

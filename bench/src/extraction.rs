@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
-use w2s_lm::extract::extract;
+use w2s_lm::extract::{ExtractionModel, extract};
 use w2s_lm::random_model::RandomModel;
 use w2s_lm::{Family, ModelDir, Pooling};
 
@@ -122,7 +122,12 @@ fn measure_one(w: &Workload, threads: usize, device: &Device) -> Result<Figures>
     std::fs::write(&texts_file, serde_json::to_vec(&texts)?)?;
 
     let model = ModelDir::open(&model_dir, w.tokens + 8)?;
-    let decoder = model.decoder(model.config.num_layers, device)?;
+    let decoder = ExtractionModel::load(
+        model.weights(),
+        &model.config,
+        model.config.num_layers,
+        device,
+    )?;
     let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut fastest = f64::INFINITY;
     let mut tokens = 0;
@@ -232,12 +237,16 @@ pub(crate) fn markdown(
     }
     let mut s = format!(
         "## Feature extraction (`w2s task build`)\n\n\
-         Tokens per second through `w2s-lm`'s forward pass (the whole stack, \
+         Tokens per second through `w2s-lm`'s frozen forward (what `task \
+         build` runs on the CPU: `w2s_lm::FrozenDecoder`; the whole stack, \
          last-token pooling) against PyTorch `transformers` (`AutoModel`, f32, \
          eager attention, inference mode) on the same random-weight \
          Qwen2-shaped model files, texts and batches, {threads} threads each \
-         (`cargo run -p w2s-bench -- --extraction-only`; \
-         `bench/src/extraction.rs`, `bench/torch_extraction.py`). Load average \
+         (`PATH=/work/cache/torchenv/bin:$PATH cargo run -p w2s-bench -- \
+         --extraction-only --write docs/PERFORMANCE.md`, which writes this \
+         whole section; `bench/src/extraction.rs`, \
+         `bench/src/real_extraction.rs`, `bench/src/lora_step.rs`, \
+         `bench/torch_extraction.py`, `bench/torch_lora.py`). Load average \
          at the start: {}.\n\n\
          | model | shape | w2s-lm tokens/s | PyTorch tokens/s | ratio |\n\
          |---|---|---|---|---|\n",
@@ -257,4 +266,24 @@ pub(crate) fn markdown(
         ));
     }
     Ok(s)
+}
+
+/// Replaces the feature-extraction section of the Markdown file at `path`
+/// (from its `## Feature extraction` heading to the next `## ` heading or
+/// the end) with `section`, or appends `section` when there is none.
+pub(crate) fn replace_section(path: &Path, section: &str) -> Result<()> {
+    const HEADING: &str = "## Feature extraction";
+    let doc =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let new = match doc.find(HEADING) {
+        Some(start) => {
+            let after = start + HEADING.len();
+            let end = doc[after..]
+                .find("\n## ")
+                .map_or(doc.len(), |i| after + i + 1);
+            format!("{}{section}\n{}", &doc[..start], &doc[end..])
+        }
+        None => format!("{doc}\n{section}"),
+    };
+    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))
 }

@@ -24,9 +24,13 @@
 //! - **Python guests** ([`python`]): compile time (cold and cached) of the
 //!   Python ports (`scripts/build-python-plugins.sh`) and their Rust twins,
 //!   and their fuel and wall time.
-//! - **feature extraction** ([`extraction`]): tokens per second of
-//!   `w2s-lm`'s forward pass against PyTorch `transformers` on random-weight
-//!   Qwen2-shaped models (`bench/torch_extraction.py`).
+//! - **feature extraction** ([`extraction`], [`real_extraction`]): tokens
+//!   per second of `w2s-lm`'s forward pass against PyTorch `transformers`
+//!   on random-weight Qwen2-shaped models and on the real models' layers
+//!   (`bench/torch_extraction.py`), with peak resident memory; and one
+//!   `lm-lora` train step on SmolLM2-135M against PyTorch + peft
+//!   ([`lora_step`], `bench/torch_lora.py`). `--extraction-only --write
+//!   docs/PERFORMANCE.md` measures these alone and rewrites their section.
 //!
 //! The binary uses mimalloc, as `w2s` does. It is a workspace member so
 //! that CI builds it, but nothing runs it in `cargo test`.
@@ -37,9 +41,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod calls;
 mod extraction;
 mod guest;
+mod lora_step;
 mod machine;
 mod on_device;
 mod python;
+mod real_extraction;
 mod report;
 mod tax;
 mod throughput;
@@ -72,6 +78,9 @@ struct Args {
     device: Option<DeviceSpec>,
     /// The feature-extraction benchmark (needs `--device`).
     extraction: bool,
+    /// Internal: one real model's w2s-lm side (`DIR LAYER TEXTS.json`),
+    /// printed as JSON ([`real_extraction::child`]).
+    extraction_child: Option<(PathBuf, usize, PathBuf)>,
 }
 
 impl Args {
@@ -86,6 +95,7 @@ impl Args {
             extraction_only: false,
             device: None,
             extraction: false,
+            extraction_child: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -104,6 +114,14 @@ impl Args {
                 "--python-only" => args.python_only = true,
                 "--extraction-only" => args.extraction_only = true,
                 "--extraction" => args.extraction = true,
+                "--extraction-child" => {
+                    let (Some(dir), Some(layer), Some(texts)) = (it.next(), it.next(), it.next())
+                    else {
+                        bail!("--extraction-child needs DIR LAYER TEXTS.json");
+                    };
+                    args.extraction_child =
+                        Some((PathBuf::from(dir), layer.parse()?, PathBuf::from(texts)));
+                }
                 "--device" => match it.next() {
                     Some(d) => args.device = Some(w2s_train::device::parse_device(&d)?),
                     None => bail!("--device needs cpu, cuda or cuda:N"),
@@ -130,6 +148,9 @@ impl Args {
 
 fn main() -> Result<()> {
     let args = Args::parse()?;
+    if let Some((dir, layer, texts)) = &args.extraction_child {
+        return real_extraction::child(dir, *layer, texts);
+    }
     if args.throughput_child {
         let [linear, mlp] = throughput::rust_both(throughput::Shapes::STANDARD)?;
         println!("{}", serde_json::json!({ "linear": linear, "mlp": mlp }));
@@ -168,11 +189,23 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if args.extraction_only {
+        let real = real_extraction::measure(machine.threads)?;
+        let lora = lora_step::measure(machine.threads)?;
         let figures = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
-        print!(
-            "{}",
-            extraction::markdown(&figures, machine.threads, load_before)?
+        let section = format!(
+            "{}\n{}{}",
+            extraction::markdown(&figures, machine.threads, load_before)?,
+            real_extraction::markdown(&real),
+            match &lora {
+                Some(f) => format!("\n{}", lora_step::markdown(f)?),
+                None => String::new(),
+            }
         );
+        print!("{section}");
+        if let Some(path) = args.write {
+            extraction::replace_section(&path, &section)?;
+            eprintln!("wrote the extraction section of {}", path.display());
+        }
         return Ok(());
     }
     if args.throughput_only {
@@ -186,6 +219,7 @@ fn main() -> Result<()> {
     let python = python::measure(&task, args.repeats.min(5))?;
     let extraction_load = machine::load();
     let extraction = extraction::measure(machine.threads, &candle_core::Device::Cpu)?;
+    let real = real_extraction::measure(machine.threads)?;
     let load_after = machine::load();
     let figures = report::Figures {
         machine,
@@ -198,7 +232,11 @@ fn main() -> Result<()> {
         python,
     };
     print!("{}", figures.summary());
-    let extraction = extraction::markdown(&extraction, figures.machine.threads, extraction_load)?;
+    let extraction = format!(
+        "{}\n{}",
+        extraction::markdown(&extraction, figures.machine.threads, extraction_load)?,
+        real_extraction::markdown(&real)
+    );
     print!("{extraction}");
     if let Some(path) = args.write {
         std::fs::write(&path, format!("{}\n{extraction}", figures.markdown()))?;

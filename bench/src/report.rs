@@ -104,7 +104,7 @@ impl Figures {
              | CPU | {} |\n\
              | logical cores | {} |\n\
              | threads (candle's kernels, and `torch.set_num_threads`) | {} |\n\
-             | AVX-512F (the train step's GEMM kernels, `train/src/gemm`; else AVX2+FMA) | {} |\n\
+             | AVX-512F (the train step's GEMM kernels, `gemm/` (crate `w2s-gemm`); else AVX2+FMA) | {} |\n\
              | load average (1 / 5 / 15 min) before | {} |\n\
              | load average after | {} |\n\
              | build | `dev` profile (our crates opt-level 2, dependencies 3), mimalloc |\n",
@@ -269,7 +269,7 @@ logconf's `predict`, and a run thread kept across runs would save its start.\n\n
 /// How the train step gets its speed, and what is left.
 const THROUGHPUT_HOW: &str = "\
 **How (throughput).** The CPU train step is one pass over plain buffers \
-(`train/src/head/cpu.rs`) with the crate's own f32 GEMM (`train/src/gemm`): \
+(`train/src/head/cpu.rs`) with the crate's own f32 GEMM (`gemm/` (crate `w2s-gemm`)): \
 8 x 32 AVX-512 register tiles (6 x 16 with AVX2+FMA), blocks of 256 values \
 of `k` so that a block of the right operand stays in L1, the batch's rows \
 read in place by index (the gather fused into the first product and into \

@@ -39,16 +39,7 @@ impl Decoder {
         device: &Device,
     ) -> Result<Self> {
         check_layer(config, layer)?;
-        let prefix = if weights.contains("model.embed_tokens.weight") {
-            "model."
-        } else if weights.contains("embed_tokens.weight") {
-            ""
-        } else {
-            return Err(weights_err(
-                weights.dir(),
-                "no tensor named model.embed_tokens.weight",
-            ));
-        };
+        let prefix = tensor_prefix(weights)?;
         let embed = weights.load(
             &format!("{prefix}embed_tokens.weight"),
             &[config.vocab_size, config.hidden_size],
@@ -245,6 +236,21 @@ impl Decoder {
             Some(norm) => norm.forward(&x),
             None => Ok(x),
         }
+    }
+}
+
+/// The prefix of the checkpoint's tensor names: `model.` (a causal LM's
+/// checkpoint) or nothing (a bare model's).
+pub(crate) fn tensor_prefix(weights: &WeightFiles) -> Result<&'static str> {
+    if weights.contains("model.embed_tokens.weight") {
+        Ok("model.")
+    } else if weights.contains("embed_tokens.weight") {
+        Ok("")
+    } else {
+        Err(weights_err(
+            weights.dir(),
+            "no tensor named model.embed_tokens.weight",
+        ))
     }
 }
 

@@ -12,6 +12,10 @@
 //! - [`decoder`], [`block`], [`attention`], [`projection`], [`norm`],
 //!   [`rope`]: the forward pass. Only the blocks below the requested layer
 //!   are loaded and run.
+//! - [`frozen`]: the inference-only forward of feature extraction (plain
+//!   `f32` buffers, `w2s-gemm` for the projections, fused kernels in
+//!   `frozen_ops`, packed batches): the same numbers as the candle forward
+//!   within rounding, the same bits at any thread count.
 //! - [`lora`]: low-rank adapters threaded through the forward
 //!   ([`Decoder::hidden_states_with`]).
 //! - [`pooling`], [`extract`]: last-token or mean pooling, and batched
@@ -52,6 +56,8 @@ pub mod config;
 pub mod decoder;
 pub mod error;
 pub mod extract;
+pub mod frozen;
+mod frozen_ops;
 pub mod gguf;
 pub mod lora;
 pub mod model_dir;
@@ -66,5 +72,6 @@ pub mod weights;
 pub use config::{Family, ModelConfig};
 pub use decoder::Decoder;
 pub use error::{LmError, Result};
+pub use frozen::FrozenDecoder;
 pub use model_dir::{ModelDir, is_gguf};
 pub use pooling::Pooling;

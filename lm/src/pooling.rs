@@ -45,6 +45,38 @@ impl std::fmt::Display for Pooling {
     }
 }
 
+/// Pools the stacked states of sequences of `lens` tokens (each at least
+/// 1), `hidden` row-major `(sum of lens, dim)` (the frozen forward's
+/// layout), into row-major `(lens.len(), dim)`. Mean pooling sums the
+/// tokens in order, then divides by the count.
+pub fn pool_stacked(hidden: &[f32], dim: usize, lens: &[usize], pooling: Pooling) -> Vec<f32> {
+    assert_eq!(
+        hidden.len(),
+        lens.iter().sum::<usize>() * dim,
+        "one row per token"
+    );
+    assert!(lens.iter().all(|&l| l >= 1), "lengths of at least 1");
+    let mut out = Vec::with_capacity(lens.len() * dim);
+    let mut row = 0;
+    for &len in lens {
+        let rows = &hidden[row * dim..(row + len) * dim];
+        match pooling {
+            Pooling::LastToken => out.extend_from_slice(&rows[(len - 1) * dim..]),
+            Pooling::Mean => {
+                let mut sum = vec![0f32; dim];
+                for token in rows.chunks_exact(dim) {
+                    for (s, &v) in sum.iter_mut().zip(token) {
+                        *s += v;
+                    }
+                }
+                out.extend(sum.iter().map(|s| s / len as f32));
+            }
+        }
+        row += len;
+    }
+    out
+}
+
 /// Pools `hidden` `(batch, seq, dim)` of a right-padded batch whose rows
 /// have `lens` real tokens (each in `1..=seq`) into `(batch, dim)`.
 pub fn pool(hidden: &Tensor, lens: &[usize], pooling: Pooling) -> Result<Tensor> {

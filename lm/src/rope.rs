@@ -56,6 +56,22 @@ impl Rope {
         Self { inv_freq }
     }
 
+    /// `(cos, sin)`, each `seq` rows of `head_dim / 2` values (one per
+    /// pair), for positions `0..seq`: the same values as
+    /// [`Rope::tables`]' halves, for the frozen forward.
+    pub(crate) fn half_tables(&self, seq: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut cos = Vec::with_capacity(seq * self.inv_freq.len());
+        let mut sin = Vec::with_capacity(seq * self.inv_freq.len());
+        for p in 0..seq {
+            for f in &self.inv_freq {
+                let angle = p as f32 * f;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+        (cos, sin)
+    }
+
     /// `(cos, sin)`, each `(1, 1, seq, head_dim)`, for positions `0..seq`.
     pub fn tables(&self, seq: usize, device: &Device) -> Result<(Tensor, Tensor)> {
         let half = self.inv_freq.len();

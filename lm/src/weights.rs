@@ -70,7 +70,19 @@ pub(crate) fn sha256_of(path: &Path, bytes: &[u8]) -> String {
     {
         return hash.clone();
     }
-    let hash = hex::encode(Sha256::digest(bytes));
+    // Hashed through reads where the file can be read, not through the
+    // map: the page cache is not this process's resident memory, while a
+    // mapped page read once would count against it (issue 20's memory
+    // bound). The map's bytes are the fallback, and equal.
+    let mut hasher = Sha256::new();
+    let streamed = std::fs::File::open(path)
+        .and_then(|mut f| std::io::copy(&mut f, &mut hasher))
+        .is_ok_and(|n| n == bytes.len() as u64);
+    let hash = if streamed {
+        hex::encode(hasher.finalize())
+    } else {
+        hex::encode(Sha256::digest(bytes))
+    };
     if let Some(key) = key {
         seen.lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -200,7 +212,35 @@ impl WeightFiles {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Drops the mapped pages this process has read from the weight files
+    /// from its resident memory (they are read again from the file if a
+    /// tensor is loaded again). A loaded model holds its own `f32` copy of
+    /// every tensor, so without this its peak resident memory would count
+    /// the bytes of each tensor twice. Called after loading; never needed
+    /// for correctness.
+    pub fn release_pages(&self) {
+        for file in &self.files {
+            release(&file.map);
+        }
+    }
 }
+
+/// `madvise(MADV_DONTNEED)` on a whole read-only map (a hint: a failure
+/// only leaves the pages resident).
+#[cfg(unix)]
+fn release(map: &memmap2::Mmap) {
+    // SAFETY: the map is read-only and private and this process never
+    // writes it, so dropping its pages changes no byte that a live `&[u8]`
+    // into it can see: the next read faults the same bytes in from the file
+    // (the file changing underneath is the case `open` already discusses).
+    #[allow(unsafe_code)]
+    let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+}
+
+/// Elsewhere the pages stay resident.
+#[cfg(not(unix))]
+fn release(_: &memmap2::Mmap) {}
 
 pub(crate) fn weights_err(dir: &Path, problem: impl Into<String>) -> LmError {
     LmError::Weights {

@@ -15,7 +15,7 @@ use candle_core::Device;
 use serde_json::Value;
 use w2s_lm::extract::extract;
 use w2s_lm::random_model::RandomModel;
-use w2s_lm::{Family, ModelDir, Pooling};
+use w2s_lm::{Family, FrozenDecoder, ModelDir, Pooling};
 
 const SEED: u64 = 7;
 const TOLERANCE: f32 = 1e-4;
@@ -71,6 +71,18 @@ fn check_family(family: Family, expected: &Value, texts: &[&str], root: &Path) -
             assert!(d <= TOLERANCE, "{family} layer {l} {key}: max abs diff {d}");
             worst = worst.max(d);
         }
+        // The frozen forward (what `task build` runs on the CPU).
+        let frozen = FrozenDecoder::load(model.weights(), &model.config, l).unwrap();
+        for (pooling, key) in [(Pooling::LastToken, "last_token"), (Pooling::Mean, "mean")] {
+            let (ours, _) =
+                extract(&frozen, &model.tokenizer, texts, pooling, 2, &mut |_| {}).unwrap();
+            let d = max_diff(&ours, &floats(&layer[key]));
+            assert!(
+                d <= TOLERANCE,
+                "{family} layer {l} {key} (frozen): max abs diff {d}"
+            );
+            worst = worst.max(d);
+        }
     }
     let full_layer = expected["full_layer"].as_u64().unwrap() as usize;
     let text = expected["full_text"].as_u64().unwrap() as usize;
@@ -91,7 +103,14 @@ fn check_family(family: Family, expected: &Value, texts: &[&str], root: &Path) -
         d <= TOLERANCE,
         "{family} full states at layer {full_layer}: max abs diff {d}"
     );
-    worst.max(d)
+    let frozen = FrozenDecoder::load(model.weights(), &model.config, full_layer).unwrap();
+    let ours = frozen.hidden_states(&[enc[text].get_ids()]).unwrap();
+    let d_frozen = max_diff(&ours, &floats(&expected["full"]));
+    assert!(
+        d_frozen <= TOLERANCE,
+        "{family} full states at layer {full_layer} (frozen): max abs diff {d_frozen}"
+    );
+    worst.max(d).max(d_frozen)
 }
 
 /// sha256 of bytes, lowercase hex (the test's own, to keep the crate's

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use w2s_lm::extract::{Progress, extract};
+use w2s_lm::extract::{ExtractionModel, Progress, extract};
 use w2s_lm::{ModelDir, Pooling};
 use w2s_train::bundle_writer::{BundleContents, write_bundle};
 use w2s_train::recipe;
@@ -322,7 +322,7 @@ impl Extraction<'_> {
             Some(Ok(None)) => CacheStatus::Miss,
             Some(Err(reason)) => CacheStatus::Recomputed { reason },
         };
-        let decoder = model.decoder(layer, self.device)?;
+        let decoder = ExtractionModel::load(model.weights(), &model.config, layer, self.device)?;
         let strs: Vec<&str> = texts.iter().map(|e| e.text.as_str()).collect();
         let (features, tokens_run) = extract(
             &decoder,

@@ -25,7 +25,13 @@ use sha2::{Digest, Sha256};
 use crate::error::{BuildError, Result};
 
 /// Bumped whenever extraction code changes what it computes.
-pub const CACHE_VERSION: &str = "w2s-activations/v1";
+///
+/// v2: the CPU runs the frozen forward (`w2s_lm::FrozenDecoder`, the
+/// projections through `w2s-gemm`), whose bits differ from candle's. Its
+/// bits depend on no thread count and no batch composition, so the key's
+/// `batch_size` no longer shapes CPU features (it stays in the key: the
+/// candle forward on other devices still pads to the batch).
+pub const CACHE_VERSION: &str = "w2s-activations/v2";
 
 /// How a model's features were obtained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -43,7 +43,9 @@ pub mod bundle_writer;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
-pub mod gemm;
+/// The CPU kernels' matrix products: the `w2s-gemm` crate (its own crate so
+/// that `w2s-lm`'s frozen forward uses it without depending on this one).
+pub use w2s_gemm as gemm;
 pub mod head;
 pub mod logconf;
 pub mod lora;

@@ -1,8 +1,26 @@
 use super::*;
-use crate::rng::Rng;
+
+/// A seeded generator for test operands (splitmix64; values uniform in
+/// [-1, 1), enough to exercise every bit of the sums).
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn uniform(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+}
 
 fn draw(rng: &mut Rng, len: usize) -> Vec<f32> {
-    (0..len).map(|_| rng.normal() as f32).collect()
+    (0..len).map(|_| rng.uniform()).collect()
 }
 
 /// The contract, written out: each value is a chain of `mul_add` over `k`

@@ -1,11 +1,14 @@
-//! f32 matrix products for the fused train step on the CPU, with a fixed
-//! summation order.
+//! f32 matrix products on the CPU with a fixed summation order, for the
+//! fused train step (`w2s-train`) and the frozen forward of feature
+//! extraction (`w2s-lm`).
 //!
 //! [`gemm`] computes `c += a * b` where `a` is a set of rows (optionally
 //! gathered from a larger matrix by index, which fuses the batch's row
 //! gather into the product) or the transpose of one, `b` is row-major and
-//! `c` is row-major. It is specialised for the train step's shapes (a few
-//! hundred rows, a feature width of hundreds to thousands, few classes).
+//! `c` is row-major. It was written for the train step's shapes (a few
+//! hundred rows, a feature width of hundreds to thousands, few classes)
+//! and serves a decoder's projections too (a batch's tokens times a
+//! weight matrix stored `(in, out)`).
 //!
 //! **The order is part of the contract.** Every output value is one chain
 //! of fused multiply-adds over `k` in ascending order, starting from the
@@ -31,6 +34,11 @@ mod x86;
 /// Values of `k` per pass over a block of `c`: a block of `b` this deep
 /// stays in the L1 cache while the rows of `a` stream past it.
 const DEPTH_BLOCK: usize = 256;
+
+/// Columns of `b` per panel: a `DEPTH_BLOCK x WIDTH_BLOCK` block of `b`
+/// (256 KiB) stays in a core's L2 cache while every row of `a` passes over
+/// it (a multiple of every path's tile width, 32 and 16).
+const WIDTH_BLOCK: usize = 256;
 
 /// Products with fewer multiply-adds than this run on one thread: waking
 /// a second one costs more than it saves.

@@ -7,8 +7,8 @@
 //! row of `b`), stored back. Tiles at the right edge mask the columns past
 //! `n`; rows past a multiple of `MR` go through one-row tiles.
 //!
-//! This is the crate's only unsafe code besides memory-mapping task files:
-//! intrinsics that read and write through pointers. Every pointer is derived
+//! This is the crate's only unsafe code: intrinsics that read and write
+//! through pointers. Every pointer is derived
 //! from a slice whose length is checked in [`drive`] before any tile runs;
 //! masked-off lanes are never accessed (AVX-512 and AVX2 masked loads and
 //! stores suppress them), and pointers that may point past a slice for such
@@ -17,7 +17,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Block, DEPTH_BLOCK};
+use super::{Block, DEPTH_BLOCK, WIDTH_BLOCK};
 
 /// A register tile kernel.
 trait Tile {
@@ -213,38 +213,46 @@ fn drive<T: Tile, const MR: usize>(block: Block<'_, '_>) {
             source.len() >= row0 + rows && source[row0..row0 + rows].iter().all(|r| r.len() == k)
         );
     }
-    for k0 in (0..k).step_by(DEPTH_BLOCK) {
-        let kc = DEPTH_BLOCK.min(k - k0);
-        for i0 in (0..rows).step_by(MR) {
-            let tile_rows = MR.min(rows - i0);
-            for j0 in (0..n).step_by(T::NR) {
-                let cols = T::NR.min(n - j0);
-                let bp = b[k0 * n + j0..].as_ptr();
-                let cp = c[i0 * n + j0..].as_mut_ptr();
-                // SAFETY: by the assertions above, `a(i, kk)` stays inside
-                // the source rows for the tile's rows and `kk < kc`, and
-                // `b`/`c` cover `kc` rows and `tile_rows` rows of `n`
-                // values from `bp`/`cp`, of which the tile touches `cols`.
-                unsafe {
-                    if transposed {
-                        let at = |i: usize, kk: usize| source[k0 + kk].as_ptr().add(row0 + i0 + i);
-                        if tile_rows == MR {
-                            T::tile::<MR>(at, kc, bp, n, cp, cols);
-                        } else {
-                            for r in 0..tile_rows {
-                                let at = |_: usize, kk: usize| at(r, kk);
-                                T::tile::<1>(at, kc, bp, n, cp.add(r * n), cols);
+    // Panels of `WIDTH_BLOCK` columns, outermost: a panel's `kc x
+    // WIDTH_BLOCK` block of `b` stays in the L2 cache while every row tile
+    // passes over it. Each value of `c` still sees the blocks of `k` in
+    // ascending order, so the panels change no bit.
+    for p0 in (0..n).step_by(WIDTH_BLOCK) {
+        let p1 = (p0 + WIDTH_BLOCK).min(n);
+        for k0 in (0..k).step_by(DEPTH_BLOCK) {
+            let kc = DEPTH_BLOCK.min(k - k0);
+            for i0 in (0..rows).step_by(MR) {
+                let tile_rows = MR.min(rows - i0);
+                for j0 in (p0..p1).step_by(T::NR) {
+                    let cols = T::NR.min(p1 - j0);
+                    let bp = b[k0 * n + j0..].as_ptr();
+                    let cp = c[i0 * n + j0..].as_mut_ptr();
+                    // SAFETY: by the assertions above, `a(i, kk)` stays inside
+                    // the source rows for the tile's rows and `kk < kc`, and
+                    // `b`/`c` cover `kc` rows and `tile_rows` rows of `n`
+                    // values from `bp`/`cp`, of which the tile touches `cols`.
+                    unsafe {
+                        if transposed {
+                            let at =
+                                |i: usize, kk: usize| source[k0 + kk].as_ptr().add(row0 + i0 + i);
+                            if tile_rows == MR {
+                                T::tile::<MR>(at, kc, bp, n, cp, cols);
+                            } else {
+                                for r in 0..tile_rows {
+                                    let at = |_: usize, kk: usize| at(r, kk);
+                                    T::tile::<1>(at, kc, bp, n, cp.add(r * n), cols);
+                                }
                             }
-                        }
-                    } else {
-                        let start = |i: usize| source[row0 + i0 + i].as_ptr().add(k0);
-                        if tile_rows == MR {
-                            let ptrs: [*const f32; MR] = std::array::from_fn(start);
-                            T::tile::<MR>(|i, kk| ptrs[i].add(kk), kc, bp, n, cp, cols);
                         } else {
-                            for r in 0..tile_rows {
-                                let p = start(r);
-                                T::tile::<1>(|_, kk| p.add(kk), kc, bp, n, cp.add(r * n), cols);
+                            let start = |i: usize| source[row0 + i0 + i].as_ptr().add(k0);
+                            if tile_rows == MR {
+                                let ptrs: [*const f32; MR] = std::array::from_fn(start);
+                                T::tile::<MR>(|i, kk| ptrs[i].add(kk), kc, bp, n, cp, cols);
+                            } else {
+                                for r in 0..tile_rows {
+                                    let p = start(r);
+                                    T::tile::<1>(|_, kk| p.add(kk), kc, bp, n, cp.add(r * n), cols);
+                                }
                             }
                         }
                     }
