@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
 use w2s_lm::ModelDir;
 use w2s_lm::lora::Target;
@@ -162,5 +162,4 @@ pub(crate) fn markdown(f: &Figures) -> Result<String> {
         f.load.map_or("unknown".to_owned(), |l| format!("{l:.2}")),
         f.rust_steps_per_s,
     ))
-    .context("formatting the LoRA row")
 }
