@@ -115,6 +115,7 @@ mod sandbox;
 pub mod scratch;
 mod state;
 mod store;
+mod wire;
 
 pub use audit::AuditSummary;
 pub use cache::{ArtifactCache, CacheStatus, Lookup};

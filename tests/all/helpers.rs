@@ -37,8 +37,43 @@ pub(crate) fn workdir() -> &'static Path {
     .path()
 }
 
+/// The `w2s` executable, with the confined runner built beside it.
+pub(crate) fn w2s_exe() -> &'static Path {
+    ensure_runner();
+    Path::new(env!("CARGO_BIN_EXE_w2s"))
+}
+
+/// Builds `w2s-runner` (the confined process that runs guests, which an
+/// evaluation starts from beside `w2s`) and the test-only
+/// `w2s-breach-probe` once per test process: `cargo test -p w2s-cli`
+/// builds only the `w2s` binary. Returns the directory they are in.
+pub(crate) fn ensure_runner() -> &'static Path {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_w2s")).parent().unwrap();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "w2s-runner",
+            "--features",
+            "breach-probe",
+            "--bins",
+        ]);
+        if bin_dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo starts");
+        assert!(status.success(), "building w2s-runner failed");
+    });
+    bin_dir
+}
+
 /// A `w2s` command, run in [`workdir`].
 pub(crate) fn w2s() -> Command {
+    ensure_runner();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_w2s"));
     cmd.current_dir(workdir());
     cmd

@@ -17,7 +17,7 @@ fn the_library_example_gives_the_report_w2s_eval_gives() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let from_library = evaluate_example::evaluate(
-        Path::new(env!("CARGO_BIN_EXE_w2s")),
+        crate::helpers::w2s_exe(),
         &plugin("vanilla"),
         &default_task(),
         "epochs=10",
