@@ -21,13 +21,14 @@ pub const TARGET_ABI: ABI = ABI::V7;
 /// opens some lazily), its own `/proc/self` (memory maps, thread ids), and
 /// the CPU and cgroup files that size thread pools. None of them holds a
 /// task's data or a secret (the runner starts with an empty environment).
-pub const PROCESS_READ: [&str; 8] = [
+pub const PROCESS_READ: [&str; 9] = [
     "/lib",
     "/lib64",
     "/usr/lib",
     "/usr/lib64",
     "/etc/ld.so.cache",
     "/proc/self",
+    "/proc/cpuinfo",
     "/sys/devices/system/cpu",
     "/sys/fs/cgroup",
 ];

@@ -15,17 +15,79 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use w2s_confine::Applied;
 use w2s_host::{Progress, RunReport};
 use w2s_runner::job::{Event, JOB_FILE, Job, JobResult, RESULT_FILE, RunResult, RunSpec};
 
+use crate::compile::Loaded;
 use crate::error::{EvalError, Result};
 use crate::options::Options;
 use crate::progress::ProgressSink;
 use crate::submission::Submission;
 use crate::task::Task;
+
+/// The environment variable passed through to the runner.
+const THREADS_VAR: &str = "RAYON_NUM_THREADS";
+/// Time for the runner to start, load the task (and a language model) and
+/// write its results, beyond its runs' own deadlines.
+const RUNNER_OVERHEAD: Duration = Duration::from_secs(300);
+/// How often the runner's deadline is checked.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How long the runner may take: its runs' deadlines, twice (a host call
+/// runs to its end past a deadline, and checkpoints are written after),
+/// and [`RUNNER_OVERHEAD`].
+fn deadline(policy: &w2s_policy::Policy, runs: usize) -> Duration {
+    let per_run = Duration::from_millis(policy.guest().wall_clock_ms.saturating_mul(2));
+    RUNNER_OVERHEAD.saturating_add(per_run.saturating_mul(runs.try_into().unwrap_or(u32::MAX)))
+}
+
+/// Reads the child's stdout with `read` while a watchdog kills the child
+/// past `limit`, then reaps it. The watchdog stops before the child is
+/// reaped, so it never signals a process id that was reused.
+fn watched(
+    child: &mut std::process::Child,
+    limit: Duration,
+    read: impl FnOnce(std::process::ChildStdout),
+) -> std::result::Result<std::process::ExitStatus, String> {
+    let start = std::time::Instant::now();
+    let pid = rustix::process::Pid::from_child(child);
+    let reading = AtomicBool::new(true);
+    let killed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while reading.load(Ordering::Acquire) {
+                if start.elapsed() >= limit {
+                    killed.store(true, Ordering::Release);
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        });
+        if let Some(stdout) = child.stdout.take() {
+            read(stdout);
+        }
+        reading.store(false, Ordering::Release);
+    });
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            if killed.load(Ordering::Acquire) {
+                return Err(format!("killed past its deadline of {} s", limit.as_secs()));
+            }
+            return Ok(status);
+        }
+        if start.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("killed past its deadline of {} s", limit.as_secs()));
+        }
+        std::thread::sleep(POLL);
+    }
+}
 
 /// Longest progress line read from the runner; longer ones are skipped.
 const MAX_EVENT_BYTES: u64 = 4096;
@@ -159,14 +221,12 @@ fn copy_out(from: &Path, to: &Path) -> Result<()> {
 /// confined and each run, in order.
 pub(crate) fn run_confined(
     sub: &Submission,
+    loaded: &Loaded,
     task: &Task,
     opts: &Options,
     planned: &[PlannedRun],
     progress: &dyn ProgressSink,
 ) -> Result<(Applied, Vec<FinishedRun>)> {
-    let Ok(loaded) = &sub.loaded else {
-        unreachable!("a refused component has no runner");
-    };
     let dir = tempfile::Builder::new()
         .prefix("w2s-runner-")
         .tempdir()
@@ -214,11 +274,15 @@ pub(crate) fn run_confined(
     let stderr_path = dir.path().join("stderr.txt");
     let stderr = std::fs::File::create(&stderr_path).map_err(io(&stderr_path))?;
     let runner = sub.executable().runner_path();
-    let mut child = std::process::Command::new(&runner)
-        .arg("--job")
-        .arg(&job_path)
-        .env_clear()
-        .env("TMPDIR", &tmp)
+    let mut cmd = std::process::Command::new(&runner);
+    cmd.arg("--job").arg(&job_path).env_clear().env("TMPDIR", &tmp);
+    // The one variable that reaches the runner from the evaluator's
+    // environment: the training pool's size (speed only; results are
+    // identical at any thread count).
+    if let Some(threads) = std::env::var_os(THREADS_VAR) {
+        cmd.env(THREADS_VAR, threads);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -228,12 +292,13 @@ pub(crate) fn run_confined(
             reason: source.to_string(),
         })?;
     let labels: Vec<String> = planned.iter().map(|p| p.label.clone()).collect();
-    if let Some(stdout) = child.stdout.take() {
-        forward_progress(stdout, &labels, policy.host().compute_flops, progress);
-    }
-    let status = child.wait().map_err(|source| EvalError::Runner {
+    let limit = deadline(policy, planned.len());
+    let status = watched(&mut child, limit, |stdout| {
+        forward_progress(stdout, &labels, policy.host().compute_flops, progress)
+    })
+    .map_err(|reason| EvalError::Runner {
         path: runner.clone(),
-        reason: source.to_string(),
+        reason,
     })?;
     if !status.success() {
         return Err(EvalError::Runner {

@@ -183,8 +183,9 @@ pub(crate) fn run_all(
     let single = seeds.values.len() == 1 && !opts.controls;
     let planned = plan(sub, &groups, seeds, single, out);
     let (confinement, finished) = match &sub.loaded {
-        Ok(_) => {
-            let (applied, runs) = runner::run_confined(sub, task, opts, &planned, progress)?;
+        Ok(loaded) => {
+            let (applied, runs) =
+                runner::run_confined(sub, loaded, task, opts, &planned, progress)?;
             for (p, r) in planned.iter().zip(&runs) {
                 if let (Some(path), Some(e)) = (&p.audit, &r.run.audit_error) {
                     return Err(EvalError::AuditLog {

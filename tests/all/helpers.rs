@@ -166,6 +166,7 @@ where
 /// submission (wall-clock times, the baseline cache status).
 pub(crate) fn strip_volatile(report: &mut serde_json::Value) {
     report.as_object_mut().unwrap().remove("timing");
+    report.as_object_mut().unwrap().remove("confinement");
     if let Some(b) = report.pointer_mut("/score/baselines") {
         b.as_object_mut().unwrap().remove("cache");
     }
