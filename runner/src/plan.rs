@@ -1,7 +1,7 @@
 //! The confinement plan of a job: what the runner may read and write, and
 //! its resource limits, all derived from the job and its policy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use w2s_confine::Plan;
 use w2s_host::ArtifactCache;
@@ -18,6 +18,9 @@ const WASM_MEMORY_RESERVATION: u64 = (4 << 30) + (64 << 20);
 /// Address space beyond the policy's figures: thread stacks, the
 /// allocator's arenas, compiled code, the runtime.
 const HEADROOM_BYTES: u64 = 8 << 30;
+/// Address space per byte of the files the runner reads: weights stored
+/// in 4 bits are dequantized to `f32` (8x), and files are mapped besides.
+const FILE_EXPANSION: u64 = 9;
 /// Room in the file-size limit beyond the largest file a run writes (the
 /// result file with its metrics).
 const FILE_HEADROOM_BYTES: u64 = 64 << 20;
@@ -29,11 +32,11 @@ const JSON_ESCAPE_FACTOR: u64 = 6;
 const CUDA_WRITE: [&str; 1] = ["/dev"];
 const CUDA_READ: [&str; 2] = ["/proc/driver/nvidia", "/sys"];
 
-fn size_of(path: &PathBuf) -> u64 {
+fn size_of(path: &Path) -> u64 {
     walk_size(path).unwrap_or(0)
 }
 
-fn walk_size(path: &PathBuf) -> std::io::Result<u64> {
+fn walk_size(path: &Path) -> std::io::Result<u64> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
         return Ok(meta.len());
@@ -52,7 +55,8 @@ fn walk_size(path: &PathBuf) -> std::io::Result<u64> {
 ///   `heldout/`, never the evaluator's secret);
 /// - read and write: the job's output directory;
 /// - address space: a reservation per allowed core instance, twice the
-///   tensor-memory limit, twice the files read, and a fixed headroom;
+///   tensor-memory limit, [`FILE_EXPANSION`] times the files read, and a
+///   fixed headroom;
 /// - file size: the largest of a checkpoint, the audit log, the scratch
 ///   quota and the kept output as JSON, plus a margin.
 pub fn plan_for(job: &Job, policy: &Policy) -> Result<Plan, RunnerError> {
@@ -77,12 +81,12 @@ pub fn plan_for(job: &Job, policy: &Policy) -> Result<Plan, RunnerError> {
         read.extend(CUDA_READ.iter().map(PathBuf::from));
         write.extend(CUDA_WRITE.iter().map(PathBuf::from));
     }
-    let files: u64 = read.iter().map(size_of).sum();
+    let files: u64 = read.iter().map(PathBuf::as_path).map(size_of).sum();
     let (guest, host, io) = (policy.guest(), policy.host(), policy.io());
     let address_space = u64::from(guest.instances)
         .saturating_mul(WASM_MEMORY_RESERVATION)
         .saturating_add(host.tensor_bytes.saturating_mul(2))
-        .saturating_add(files.saturating_mul(2))
+        .saturating_add(files.saturating_mul(FILE_EXPANSION))
         .saturating_add(HEADROOM_BYTES);
     let scratch = policy
         .filesystem()
