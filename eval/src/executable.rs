@@ -18,7 +18,7 @@ use std::process::Command;
 use crate::error::{EvalError, Result};
 
 /// The runner executable's file name, beside `w2s`.
-pub const RUNNER: &str = "w2s-runner";
+const RUNNER: &str = "w2s-runner";
 
 /// The `w2s` executable the child processes are started from.
 #[derive(Debug, Clone, PartialEq, Eq)]

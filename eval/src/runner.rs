@@ -193,10 +193,16 @@ fn first_line(path: &Path) -> String {
     w2s_host::printable(text.lines().next().unwrap_or("").trim())
 }
 
-fn report_of(sub: &Submission, seed: u64, r: RunResult) -> RunReport {
+fn report_of(sub: &Submission, seed: u64, r: RunResult) -> Result<RunReport, String> {
     let mut usage = r.usage;
     usage.wall_time = Duration::from_micros(r.wall_time_us);
-    RunReport {
+    let notes = r
+        .notes
+        .into_iter()
+        .map(|n| n.into_note().map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let audit = r.audit.into_summary().map_err(|e| e.to_string())?;
+    Ok(RunReport {
         outcome: r.outcome,
         student: None,
         lora_student: None,
@@ -205,12 +211,12 @@ fn report_of(sub: &Submission, seed: u64, r: RunResult) -> RunReport {
         stdout: r.stdout,
         stderr: r.stderr,
         usage,
-        notes: r.notes,
-        audit: r.audit,
+        notes,
+        audit,
         audit_error: r.audit_error,
         wasm_sha256: sub.wasm_sha256().to_owned(),
         seed,
-    }
+    })
 }
 
 fn copy_out(from: &Path, to: &Path) -> Result<()> {
@@ -345,10 +351,11 @@ pub(crate) fn run_confined(
         {
             copy_out(from, to)?;
         }
-        finished.push(FinishedRun {
-            run: report_of(sub, p.seed, r),
-            checkpoint,
-        });
+        let run = report_of(sub, p.seed, r).map_err(|reason| EvalError::Runner {
+            path: runner.clone(),
+            reason,
+        })?;
+        finished.push(FinishedRun { run, checkpoint });
     }
     Ok((result.confinement, finished))
 }

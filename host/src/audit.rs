@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::imports::wit;
@@ -40,10 +40,9 @@ const TAIL_RESERVE_BYTES: u64 = 16 << 10;
 
 /// Counts of one run's host calls and what they used. The report carries
 /// it; it has no times, so identical runs give identical summaries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuditSummary {
     /// Calls per host function (`interface.function`).
-    #[serde(deserialize_with = "crate::wire::call_counts")]
     pub calls: BTreeMap<&'static str, u64>,
     /// All host calls.
     pub host_calls: u64,

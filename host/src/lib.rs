@@ -115,7 +115,6 @@ mod sandbox;
 pub mod scratch;
 mod state;
 mod store;
-mod wire;
 
 pub use audit::AuditSummary;
 pub use cache::{ArtifactCache, CacheStatus, Lookup};

@@ -143,14 +143,13 @@ impl Outcome {
 
 /// Something worth knowing about a run that is not a failure. Serialized
 /// with its [`Note::code`] in a `code` field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Note {
     /// A stream wrote more than the policy keeps; the rest was counted and
     /// dropped.
     OutputTruncated {
         /// `stdout` or `stderr`.
-        #[serde(deserialize_with = "crate::wire::stream_name")]
         stream: &'static str,
         /// Bytes kept.
         kept_bytes: u64,

@@ -12,6 +12,7 @@ use w2s_train::bundle::PublicTask;
 
 use crate::error::RunnerError;
 use crate::job::{Event, Job, JobResult, RunResult, RunSpec};
+use crate::wire::{AuditWire, NoteWire};
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunnerError + '_ {
     move |source| RunnerError::Io {
@@ -110,8 +111,8 @@ fn one_run(
         stdout: run.stdout,
         stderr: run.stderr,
         usage: run.usage,
-        notes: run.notes,
-        audit: run.audit,
+        notes: run.notes.iter().map(NoteWire::from).collect(),
+        audit: AuditWire::from(&run.audit),
         audit_error: run.audit_error,
         checkpoint,
     })

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use w2s_confine::Applied;
-use w2s_host::{AuditSummary, CapturedOutput, MetricPoint, Note, Outcome, Usage};
+use w2s_host::{CapturedOutput, MetricPoint, Outcome, Usage};
 use w2s_train::device::DeviceSpec;
 use w2s_policy::file::{ArchRule, FilesystemFile, ImportsFile, StudentsFile};
 use w2s_policy::{ArchFamily, Policy, PolicyFile};
 
 use crate::error::RunnerError;
+use crate::wire::{AuditWire, NoteWire};
 
 /// The job file's name inside the output directory.
 pub const JOB_FILE: &str = "job.json";
@@ -79,9 +80,9 @@ pub struct RunResult {
     /// Wall time of the run in microseconds (`usage` leaves it out).
     pub wall_time_us: u64,
     /// Notes that are not failures.
-    pub notes: Vec<Note>,
+    pub notes: Vec<NoteWire>,
     /// The audit log's summary.
-    pub audit: AuditSummary,
+    pub audit: AuditWire,
     /// The first error writing the audit log.
     pub audit_error: Option<String>,
     /// The checkpoint written, when the run returned a student.

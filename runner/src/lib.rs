@@ -35,6 +35,7 @@ pub mod error;
 pub mod execute;
 pub mod job;
 pub mod plan;
+pub mod wire;
 
 pub use error::RunnerError;
 
