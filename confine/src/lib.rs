@@ -130,8 +130,8 @@ pub fn confine(plan: &Plan) -> Result<Applied, ConfineError> {
     limits::apply(plan)?;
     let landlock = paths::apply(plan)?;
     syscalls::apply()?;
-    let no_new_privs =
-        rustix::thread::no_new_privs().map_err(|e| ConfineError::NoNewPrivs { source: e.into() })?;
+    let no_new_privs = rustix::thread::no_new_privs()
+        .map_err(|e| ConfineError::NoNewPrivs { source: e.into() })?;
     let applied = Applied {
         landlock: landlock.describe(),
         landlock_tcp: landlock.tcp,

@@ -139,7 +139,11 @@ fn forward_progress(
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.by_ref().take(MAX_EVENT_BYTES).read_until(b'\n', &mut line) {
+        match reader
+            .by_ref()
+            .take(MAX_EVENT_BYTES)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) | Err(_) => return,
             Ok(_) if line.last() != Some(&b'\n') => {
                 // Too long: skip to the end of the line.
@@ -281,7 +285,10 @@ pub(crate) fn run_confined(
     let stderr = std::fs::File::create(&stderr_path).map_err(io(&stderr_path))?;
     let runner = sub.executable().runner_path();
     let mut cmd = std::process::Command::new(&runner);
-    cmd.arg("--job").arg(&job_path).env_clear().env("TMPDIR", &tmp);
+    cmd.arg("--job")
+        .arg(&job_path)
+        .env_clear()
+        .env("TMPDIR", &tmp);
     // The one variable that reaches the runner from the evaluator's
     // environment: the training pool's size (speed only; results are
     // identical at any thread count).
@@ -324,11 +331,7 @@ pub(crate) fn run_confined(
     if result.runs.len() != planned.len() {
         return Err(EvalError::Runner {
             path: runner,
-            reason: format!(
-                "{} results for {} runs",
-                result.runs.len(),
-                planned.len()
-            ),
+            reason: format!("{} results for {} runs", result.runs.len(), planned.len()),
         });
     }
     let mut finished = Vec::with_capacity(planned.len());

@@ -132,7 +132,13 @@ struct Group {
     weak_probs: Option<Vec<f32>>,
 }
 
-fn plan(sub: &Submission, groups: &[Group], seeds: &SeedPlan, single: bool, out: &Path) -> Vec<PlannedRun> {
+fn plan(
+    sub: &Submission,
+    groups: &[Group],
+    seeds: &SeedPlan,
+    single: bool,
+    out: &Path,
+) -> Vec<PlannedRun> {
     let n = seeds.values.len();
     let mut planned = Vec::with_capacity(groups.len() * n);
     for g in groups {

@@ -136,7 +136,14 @@ pub fn run_job(
             None => Arc::clone(&task),
             Some(path) => Arc::new(task.with_weak_probs(weak_probs(path)?)?),
         };
-        let result = one_run(&sandbox, &strategy, run_task, &job.config, (index, spec), out)?;
+        let result = one_run(
+            &sandbox,
+            &strategy,
+            run_task,
+            &job.config,
+            (index, spec),
+            out,
+        )?;
         runs.push(result);
     }
     Ok(JobResult { confinement, runs })

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use w2s_confine::Applied;
 use w2s_host::{CapturedOutput, MetricPoint, Outcome, Usage};
-use w2s_train::device::DeviceSpec;
 use w2s_policy::file::{ArchRule, FilesystemFile, ImportsFile, StudentsFile};
 use w2s_policy::{ArchFamily, Policy, PolicyFile};
+use w2s_train::device::DeviceSpec;
 
 use crate::error::RunnerError;
 use crate::wire::{AuditWire, NoteWire};

@@ -94,11 +94,16 @@ pub fn plan_for(job: &Job, policy: &Policy) -> Result<Plan, RunnerError> {
         .as_ref()
         .map_or(0, |s| s.quota_bytes);
     let output = (io.stdout_bytes + io.stderr_bytes).saturating_mul(JSON_ESCAPE_FACTOR);
-    let file_size = [host.tensor_bytes.saturating_mul(2), io.audit_bytes, scratch, output]
-        .into_iter()
-        .max()
-        .unwrap_or(0)
-        .saturating_add(FILE_HEADROOM_BYTES);
+    let file_size = [
+        host.tensor_bytes.saturating_mul(2),
+        io.audit_bytes,
+        scratch,
+        output,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+    .saturating_add(FILE_HEADROOM_BYTES);
     Ok(Plan {
         read,
         write,

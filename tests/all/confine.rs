@@ -110,13 +110,16 @@ fn an_evaluation_runs_confined_and_its_report_says_how() {
         &default_task(),
         dir.path(),
         "confined.json",
-        &["--seed", "1", "--config", "epochs=2", "--require-confinement"],
+        &[
+            "--seed",
+            "1",
+            "--config",
+            "epochs=2",
+            "--require-confinement",
+        ],
     );
     let c = &report["confinement"];
-    assert!(
-        c["landlock"].as_str().unwrap().starts_with("abi "),
-        "{c}"
-    );
+    assert!(c["landlock"].as_str().unwrap().starts_with("abi "), "{c}");
     for layer in ["landlock_tcp", "seccomp", "no_new_privs", "rlimits"] {
         assert_eq!(c[layer], true, "{layer}: {c}");
     }

@@ -149,9 +149,18 @@ fn host_train_and_scorer_keep_apart() {
 #[test]
 fn the_runner_links_no_held_out_reader() {
     let g = graph(&repo());
-    assert!(g.contains_key("w2s-runner"), "w2s-runner missing from the graph");
+    assert!(
+        g.contains_key("w2s-runner"),
+        "w2s-runner missing from the graph"
+    );
     let runner = reachable(&g, "w2s-runner");
-    for forbidden in ["w2s-scorer", "w2s-eval", "w2s-taskbuild", "w2s-service", "w2s-cli"] {
+    for forbidden in [
+        "w2s-scorer",
+        "w2s-eval",
+        "w2s-taskbuild",
+        "w2s-service",
+        "w2s-cli",
+    ] {
         assert!(
             !runner.contains(forbidden),
             "w2s-runner depends on {forbidden}"
