@@ -53,13 +53,17 @@ pub(crate) fn ensure_runner() -> &'static Path {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
+        // With `w2s-cli`, so that dependencies are built with the features
+        // `cargo build` gives them (no second copy of wasmtime).
         cmd.current_dir(repo()).args([
             "build",
             "--quiet",
             "-p",
+            "w2s-cli",
+            "-p",
             "w2s-runner",
             "--features",
-            "breach-probe",
+            "w2s-runner/breach-probe",
             "--bins",
         ]);
         if bin_dir.ends_with("release") {
