@@ -15,7 +15,9 @@ use crate::ConfineError;
 /// (`io_uring` runs socket and file operations that seccomp does not see;
 /// `bpf`, namespaces and mounts change what the kernel enforces;
 /// `process_vm_*` reads and writes other processes).
-const DENIED: [(&str, libc::c_long); 20] = [
+/// (Syscall numbers are `c_long`, 64 bits on the two architectures
+/// seccompiler supports.)
+const DENIED: [(&str, i64); 20] = [
     ("socket", libc::SYS_socket),
     ("socketpair", libc::SYS_socketpair),
     ("execve", libc::SYS_execve),
@@ -71,10 +73,8 @@ fn compile(
 /// The main filter: [`DENIED`], and `clone` without `CLONE_THREAD` (a new
 /// process; a thread sets it), with `EPERM`.
 fn main_filter() -> Result<BpfProgram, ConfineError> {
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED
-        .iter()
-        .map(|(_, nr)| (*nr as i64, Vec::new()))
-        .collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        DENIED.iter().map(|(_, nr)| (*nr, Vec::new())).collect();
     let new_process = SeccompCondition::new(
         0,
         SeccompCmpArgLen::Qword,
@@ -83,7 +83,7 @@ fn main_filter() -> Result<BpfProgram, ConfineError> {
     )
     .map_err(seccomp_err)?;
     rules.insert(
-        libc::SYS_clone as i64,
+        libc::SYS_clone,
         vec![SeccompRule::new(vec![new_process]).map_err(seccomp_err)?],
     );
     compile(rules, libc::EPERM)
@@ -93,7 +93,7 @@ fn main_filter() -> Result<BpfProgram, ConfineError> {
 /// fails with `ENOSYS`, and the C library starts threads with `clone`.
 fn clone3_filter() -> Result<BpfProgram, ConfineError> {
     compile(
-        BTreeMap::from([(libc::SYS_clone3 as i64, Vec::new())]),
+        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
         libc::ENOSYS,
     )
 }

@@ -2,8 +2,6 @@
 //! and its report is `w2s eval`'s: the library is the engine, the binary
 //! its argument parsing and printing.
 
-use std::path::Path;
-
 use w2s_eval::replay::first_difference;
 
 use crate::helpers::{default_task, eval_report, plugin, strip_volatile};
