@@ -94,8 +94,8 @@ if [ "$MODE" = check ]; then
     cargo check -p w2s-train --features cuda --locked --all-targets
     exit 0
 fi
-cargo build -p w2s-cli -p w2s-bench --features w2s-cli/cuda,w2s-bench/cuda --locked
-echo "built $CARGO_TARGET_DIR/debug/w2s and $CARGO_TARGET_DIR/debug/w2s-bench (cuda, compute capability $CUDA_COMPUTE_CAP)"
+cargo build -p w2s-cli -p w2s-runner -p w2s-bench --features w2s-cli/cuda,w2s-runner/cuda,w2s-bench/cuda --locked
+echo "built $CARGO_TARGET_DIR/debug/w2s, w2s-runner and w2s-bench (cuda, compute capability $CUDA_COMPUTE_CAP)"
 
 CARRY=$ROOT/.w2s/gpu
 rm -rf "$CARRY"

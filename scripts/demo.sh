@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
 scripts/build-plugins.sh --quiet
-cargo build --locked --quiet -p w2s-cli
+cargo build --locked --quiet -p w2s-cli -p w2s-runner
 exec target/debug/w2s eval plugins/target/wasm32-wasip2/release/vanilla.wasm --json .w2s/vanilla-report.json "$@"

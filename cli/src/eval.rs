@@ -1,8 +1,9 @@
 //! `w2s eval` and `w2s run`: the arguments, and what they print.
 //!
 //! The evaluation itself is the library's ([`w2s_eval::Evaluation`]): this
-//! process loads the component (compiled in a `w2s compile` child) and runs
-//! it in the sandbox over the *public* part of the task only; one `w2s
+//! process loads the component (compiled in a `w2s compile` child), and a
+//! confined `w2s-runner` child runs it in the sandbox over the *public*
+//! part of the task only; one `w2s
 //! score` child, the same executable, scores the students and is the only
 //! process that opens `heldout/`. A test runs `w2s run` on a copy of a
 //! bundle whose `heldout/` was deleted to prove the first half never needs
@@ -52,6 +53,7 @@ impl CommonArgs {
             config: self.config.clone(),
             controls: self.controls,
             device: self.sandbox.device,
+            require_confinement: self.sandbox.require_confinement,
         }
     }
 }
@@ -78,6 +80,13 @@ pub(crate) struct SandboxArgs {
     /// runs on the CPU. See docs/DEVICES.md for what a GPU reproduces.
     #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
     pub(crate) device: w2s_train::device::DeviceSpec,
+    /// Fail unless the runner process that runs the guest applied every OS
+    /// layer under the wasm sandbox: Landlock (with its TCP rules), seccomp,
+    /// `no_new_privs` and rlimits. Without it, a layer this kernel lacks is
+    /// only recorded in the report's `confinement`. `w2s serve` and `w2s
+    /// worker` always pass it.
+    #[arg(long)]
+    pub(crate) require_confinement: bool,
 }
 
 impl SandboxArgs {

@@ -176,6 +176,10 @@ pub struct Loaded {
     pub cache: CacheStatus,
     /// Wall time of the cache lookup, compiling and loading.
     pub compile_ms: u64,
+    /// The cache it was loaded from (the runner loads it from there too).
+    pub cache_dir: std::path::PathBuf,
+    /// Its key in that cache.
+    pub cache_key: String,
 }
 
 /// Loads `wasm` for `sandbox`: preflight checks, the cache in `cache_dir`
@@ -213,6 +217,8 @@ pub fn load(
         strategy,
         cache: status,
         compile_ms,
+        cache_dir: cache_dir.to_path_buf(),
+        cache_key: key,
     })
 }
 

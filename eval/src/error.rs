@@ -399,6 +399,15 @@ pub enum EvalError {
         /// Task reports in the report.
         reports: usize,
     },
+    /// The confined runner (`w2s-runner`) could not start, failed, or
+    /// answered something that does not fit its job.
+    #[error("the runner {}: {reason}", path.display())]
+    Runner {
+        /// The runner executable.
+        path: PathBuf,
+        /// What went wrong (its own error line when it said one).
+        reason: String,
+    },
     /// A report could not be turned into JSON.
     #[error("cannot serialize the report")]
     Serialize {

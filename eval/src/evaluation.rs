@@ -194,6 +194,7 @@ impl<'a> Evaluation<'a> {
             config: opts.config.clone(),
             device: task.device(),
             gpu: task.gpu(),
+            confinement: phase.confinement.clone(),
             feedback: Feedback::new(&runs, scores.as_ref(), &flags, rankable.value),
             timing: Timing {
                 compile_ms: sub.loaded.as_ref().map_or(0, |l| l.compile_ms),

@@ -8,12 +8,17 @@
 //! synth`, which holds the task's ground truth). The library starts them
 //! from one `w2s` executable: the running one for `w2s` itself
 //! ([`Executable::current`]), a path for anyone embedding the library
-//! ([`Executable::at`]).
+//! ([`Executable::at`]). The guest runs in a fourth, `w2s-runner`, a binary
+//! of its own beside `w2s` ([`Executable::runner_path`]) that links no
+//! held-out reader and confines itself before it loads the guest.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{EvalError, Result};
+
+/// The runner executable's file name, beside `w2s`.
+const RUNNER: &str = "w2s-runner";
 
 /// The `w2s` executable the child processes are started from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,12 @@ impl Executable {
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The confined runner, `w2s-runner`, beside it: the process that runs
+    /// guest code (see `w2s-runner`).
+    pub fn runner_path(&self) -> PathBuf {
+        self.path.with_file_name(RUNNER)
     }
 
     /// A command that runs it.

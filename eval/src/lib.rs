@@ -8,8 +8,9 @@
 //!    bounds and cached, or the sandbox's refusal of it;
 //! 2. **the seeds** ([`seeds`]): chosen by the host from the evaluator's
 //!    secret and the wasm's and task's hashes, or given by hand;
-//! 3. **the sandboxed runs** (`sandboxed`, this process, the public part of
-//!    the task only): once per seed, and once per seed and control;
+//! 3. **the sandboxed runs** (`sandboxed`, in one confined `w2s-runner`
+//!    child process, the public part of the task only): once per seed, and
+//!    once per seed and control;
 //! 4. **scoring** (`scoring`, [`scores`]): one `w2s score` child process,
 //!    the only process that opens held-out data, scores every student;
 //! 5. **controls and flags** ([`controls`], [`degeneracy`], [`flags`]);
@@ -72,6 +73,7 @@ mod progress;
 pub mod python_guest;
 pub mod replay;
 pub mod report;
+mod runner;
 pub mod runs;
 mod sandboxed;
 pub mod scores;

@@ -16,4 +16,8 @@ pub struct Options {
     /// itself (a suite's; a replay's comes from its report) [default: the
     /// CPU]. A [`crate::Task`] opened by the caller keeps its own device.
     pub device: DeviceSpec,
+    /// Fail unless the runner applied every layer of confinement
+    /// (Landlock with TCP rules, seccomp, `no_new_privs`, rlimits) [default:
+    /// no: a missing layer is only recorded in the report].
+    pub require_confinement: bool,
 }

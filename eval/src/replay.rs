@@ -236,6 +236,7 @@ fn replay_one(
         config: recorded.config,
         controls: recorded.controls.is_some(),
         device: recorded.device,
+        require_confinement: false,
     };
     Evaluation::new(&task, sub, recorded.seeds)
         .options(options)

@@ -5,8 +5,9 @@
 //! came from, the config string, whether controls ran, and the versions of
 //! w2s, the scorer, wasmtime and candle. Two fields may differ between
 //! identical evaluations, and only they: `timing` (wall-clock times and
-//! whether the compiled component came from the cache) and
-//! `score.baselines.cache` (whether the baseline cache was hit).
+//! whether the compiled component came from the cache),
+//! `score.baselines.cache` (whether the baseline cache was hit) and
+//! `confinement` (the OS layers this machine's kernel allowed).
 //! Every other field is identical, bit for bit, for the same wasm, task,
 //! policy, config and seeds on CPU; a replay ([`crate::replay`]) checks
 //! exactly that.
@@ -16,6 +17,7 @@
 //! whose `private` part decides rankings.
 
 use serde::Serialize;
+use w2s_confine::Applied;
 use w2s_host::CacheStatus;
 
 use crate::controls::Controls;
@@ -35,8 +37,9 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 /// The candle version the primitives are built on (checked likewise).
 pub const CANDLE_VERSION: &str = "0.11.1";
 /// JSON paths (dot-separated) that may differ between two evaluations of
-/// the same submission: wall-clock times and the baseline cache status.
-pub const VOLATILE_PATHS: [&str; 2] = ["timing", "score.baselines.cache"];
+/// the same submission: wall-clock times, the baseline cache status, and
+/// the confinement the machine's kernel allowed.
+pub const VOLATILE_PATHS: [&str; 3] = ["timing", "score.baselines.cache", "confinement"];
 
 /// The versions of what made a report.
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +127,10 @@ pub struct Report {
     /// The GPU's name, on a GPU (absent on the CPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<String>,
+    /// The OS layers the runner process applied under the wasm sandbox
+    /// (`w2s-confine`); `null` when no run started (a refused component).
+    /// It describes the machine, not the evaluation: volatile.
+    pub confinement: Option<Applied>,
     /// Whether a ranking may use it.
     pub rankable: Rankable,
     /// One run per seed.

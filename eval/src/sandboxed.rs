@@ -1,16 +1,17 @@
-//! The third stage: the sandboxed runs, in this process, on the public
-//! part of the task only.
+//! The third stage: the sandboxed runs, in the confined runner process
+//! ([`crate::runner`]), on the public part of the task only.
 //!
 //! The strategy runs once per seed, then, with controls, once per seed on
-//! each control task ([`crate::controls`]). Each completed student is
-//! written as a checkpoint (for the scorer process) and checked for
+//! each control task ([`crate::controls`]), all in one `w2s-runner`
+//! process. Each completed student comes back as a checkpoint (for the
+//! scorer process), which this process reads to check the student for
 //! degeneracy on the pool ([`crate::degeneracy`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
-use w2s_host::{Outcome, Progress, RunReport};
+use w2s_confine::Applied;
+use w2s_host::{Outcome, RunReport};
 use w2s_train::bundle::PublicTask;
 
 use crate::controls::{self, ControlKind};
@@ -18,6 +19,7 @@ use crate::degeneracy::{self, PoolPredictions};
 use crate::error::{EvalError, Result};
 use crate::options::Options;
 use crate::progress::ProgressSink;
+use crate::runner::{self, FinishedRun, PlannedRun};
 use crate::seeds::SeedPlan;
 use crate::submission::Submission;
 use crate::task::Task;
@@ -41,6 +43,9 @@ pub(crate) struct SandboxedPhase {
     pub(crate) runs: Vec<SeedRun>,
     pub(crate) controls: Option<ControlPhase>,
     pub(crate) controls_ms: u64,
+    /// How the runner was confined (`None`: no runner started, the
+    /// component was refused).
+    pub(crate) confinement: Option<Applied>,
 }
 
 impl SandboxedPhase {
@@ -99,130 +104,62 @@ fn audit_path(base: &Path, label: &str, single: bool) -> PathBuf {
     base.with_file_name(format!("{stem}-{label}.{ext}"))
 }
 
-/// One run of the strategy.
-struct GuestRun<'a> {
-    task: Arc<PublicTask>,
-    config: &'a str,
-    seed: u64,
-    label: &'a str,
-    audit: Option<PathBuf>,
-}
-
-fn run_guest(sub: &Submission, g: GuestRun<'_>, progress: &dyn ProgressSink) -> Result<RunReport> {
-    let loaded = match &sub.loaded {
-        Ok(l) => l,
-        Err((outcome, _)) => return Ok(refused(outcome.clone(), sub.wasm_sha256(), g.seed)),
-    };
-    progress.run_started(g.label, sub.policy().effective.host().compute_flops);
-    let mut on_progress = |pr: Progress| progress.run_progress(g.label, &pr);
-    let report = match g.audit {
-        None => sub
-            .sandbox
-            .run(&loaded.strategy, g.task, g.config, g.seed, &mut on_progress),
-        Some(path) => {
-            let file = std::fs::File::create(&path).map_err(|source| EvalError::Create {
-                path: path.clone(),
-                source,
-            })?;
-            let out = Box::new(std::io::BufWriter::new(file));
-            let r = sub.sandbox.run_audited(
-                &loaded.strategy,
-                g.task,
-                g.config,
-                g.seed,
-                &mut on_progress,
-                out,
-            );
-            if let Some(e) = &r.audit_error {
-                return Err(EvalError::AuditLog {
-                    path,
-                    reason: e.to_string(),
-                });
-            }
-            r
-        }
-    };
-    progress.run_finished(g.label);
-    Ok(report)
-}
-
-fn write_checkpoint(run: &RunReport, task: &PublicTask, path: &Path) -> Result<Option<PathBuf>> {
-    let bytes = match (&run.student, &run.lora_student, &task.manifest.lm) {
-        (Some(head), _, _) => w2s_train::checkpoint::to_bytes(head),
-        (None, Some(lora), Some(lm)) => {
-            w2s_train::checkpoint::lora_to_bytes(lora, &lm.fingerprint())
-        }
-        _ => return Ok(None),
-    }
-    .map_err(|source| EvalError::Checkpoint { source })?;
-    std::fs::write(path, bytes).map_err(|source| EvalError::Write {
-        path: path.to_path_buf(),
+/// The pool predictions of the student in `checkpoint` (read back from
+/// the file the runner wrote, not taken from the runner's word).
+fn pool_of(checkpoint: &Path, task: &PublicTask, weak: &[f64]) -> Result<Option<PoolPredictions>> {
+    let bytes = std::fs::read(checkpoint).map_err(|source| EvalError::Read {
+        path: checkpoint.to_path_buf(),
         source,
     })?;
-    Ok(Some(path.to_path_buf()))
+    let checkpoint_err = |source| EvalError::Checkpoint { source };
+    if w2s_train::checkpoint::is_lora(&bytes) {
+        let (Some(lm), Some(backbone)) = (&task.manifest.lm, &task.backbone) else {
+            return Ok(None);
+        };
+        let student =
+            w2s_train::checkpoint::lora_from_bytes(&bytes, Arc::clone(backbone), &lm.fingerprint())
+                .map_err(checkpoint_err)?;
+        return degeneracy::lora_pool_predictions(&student, task, weak);
+    }
+    let head = w2s_train::checkpoint::from_bytes(&bytes, task.features.device())
+        .map_err(checkpoint_err)?;
+    Ok(Some(degeneracy::pool_predictions(&head, task, weak)?))
 }
 
-/// Where the runs of one evaluation go, and what they share.
-struct Batch<'a> {
-    sub: &'a Submission,
-    seeds: &'a SeedPlan,
-    opts: &'a Options,
-    out: &'a Path,
-    progress: &'a dyn ProgressSink,
+/// The runs of one group (the real task, or one control), planned.
+struct Group {
+    name: String,
+    weak_probs: Option<Vec<f32>>,
 }
 
-impl Batch<'_> {
-    /// The strategy under every seed on `task`; `weak` (the teacher's class
-    /// distribution) turns on the degeneracy checks.
-    fn seed_runs(
-        &self,
-        task: &Arc<PublicTask>,
-        name: &str,
-        weak: Option<&[f64]>,
-    ) -> Result<Vec<SeedRun>> {
-        let n = self.seeds.values.len();
-        let single = n == 1 && !self.opts.controls;
-        let mut runs = Vec::with_capacity(n);
-        for (i, &seed) in self.seeds.values.iter().enumerate() {
-            let label = format!("{name} {}/{n}", i + 1);
-            let audit = self
-                .sub
-                .audit()
-                .map(|base| audit_path(base, &format!("{name}-{i}"), single));
-            let guest = GuestRun {
-                task: Arc::clone(task),
-                config: &self.opts.config,
+fn plan(
+    sub: &Submission,
+    groups: &[Group],
+    seeds: &SeedPlan,
+    single: bool,
+    out: &Path,
+) -> Vec<PlannedRun> {
+    let n = seeds.values.len();
+    let mut planned = Vec::with_capacity(groups.len() * n);
+    for g in groups {
+        for (i, &seed) in seeds.values.iter().enumerate() {
+            planned.push(PlannedRun {
+                label: format!("{} {}/{n}", g.name, i + 1),
                 seed,
-                label: &label,
-                audit,
-            };
-            let mut run = run_guest(self.sub, guest, self.progress)?;
-            let path = self.out.join(format!("{name}-{i}.safetensors"));
-            let checkpoint = write_checkpoint(&run, task, &path)?;
-            let pool = match (&run.student, &run.lora_student, weak) {
-                (Some(head), _, Some(weak)) => {
-                    Some(degeneracy::pool_predictions(head, task, weak)?)
-                }
-                (None, Some(lora), Some(weak)) => {
-                    degeneracy::lora_pool_predictions(lora, task, weak)?
-                }
-                _ => None,
-            };
-            run.student = None;
-            run.lora_student = None;
-            runs.push(SeedRun {
-                seed,
-                run,
-                checkpoint,
-                pool,
+                weak_probs: g.weak_probs.clone(),
+                checkpoint: out.join(format!("{}-{i}.safetensors", g.name)),
+                audit: sub
+                    .audit()
+                    .map(|base| audit_path(base, &format!("{}-{i}", g.name), single)),
             });
         }
-        Ok(runs)
     }
+    planned
 }
 
-/// Runs the strategy under every seed (and the controls), writing the
-/// checkpoints into `out`. Needs only the public part of the task.
+/// Runs the strategy under every seed (and the controls) in one confined
+/// runner process, writing the checkpoints into `out`. Needs only the
+/// public part of the task.
 pub(crate) fn run_all(
     sub: &Submission,
     task: &Task,
@@ -235,34 +172,93 @@ pub(crate) fn run_all(
         path: out.to_path_buf(),
         source,
     })?;
-    let batch = Batch {
-        sub,
-        seeds,
-        opts,
-        out,
-        progress,
+    let mut groups = vec![Group {
+        name: "student".to_owned(),
+        weak_probs: None,
+    }];
+    let perm_seed = controls::permutation_seed(&seeds.values);
+    if opts.controls {
+        for kind in ControlKind::ALL {
+            let control = controls::control_task(task.public(), kind, perm_seed)?;
+            groups.push(Group {
+                name: format!("control-{}", kind.name()),
+                weak_probs: Some(control.weak_probs),
+            });
+        }
+    }
+    let single = seeds.values.len() == 1 && !opts.controls;
+    let planned = plan(sub, &groups, seeds, single, out);
+    let (confinement, finished) = match &sub.loaded {
+        Ok(loaded) => {
+            let (applied, runs) =
+                runner::run_confined(sub, loaded, task, opts, &planned, progress)?;
+            for (p, r) in planned.iter().zip(&runs) {
+                if let (Some(path), Some(e)) = (&p.audit, &r.run.audit_error) {
+                    return Err(EvalError::AuditLog {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            (Some(applied), runs)
+        }
+        Err((outcome, _)) => {
+            let runs = planned
+                .iter()
+                .map(|p| FinishedRun {
+                    run: refused(outcome.clone(), sub.wasm_sha256(), p.seed),
+                    checkpoint: None,
+                })
+                .collect();
+            (None, runs)
+        }
     };
     let weak = degeneracy::weak_class_fractions(task.public());
-    let runs = batch.seed_runs(task.public(), "student", Some(&weak))?;
-    let start = Instant::now();
-    let controls = if opts.controls {
-        let perm_seed = controls::permutation_seed(&seeds.values);
-        let mut all = Vec::new();
-        for kind in ControlKind::ALL {
-            let control = Arc::new(controls::control_task(task.public(), kind, perm_seed)?);
-            let runs = batch.seed_runs(&control, &format!("control-{}", kind.name()), None)?;
-            all.push((kind, runs));
-        }
-        Some(ControlPhase {
+    let n = seeds.values.len();
+    let mut finished = finished.into_iter();
+    let mut runs = Vec::with_capacity(n);
+    for r in finished.by_ref().take(n) {
+        let pool = match &r.checkpoint {
+            Some(path) => pool_of(path, task.public(), &weak)?,
+            None => None,
+        };
+        runs.push(SeedRun {
+            seed: r.run.seed,
+            run: r.run,
+            checkpoint: r.checkpoint,
+            pool,
+        });
+    }
+    let mut controls_ms = 0;
+    let controls = opts.controls.then(|| {
+        let kinds = ControlKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let runs: Vec<SeedRun> = finished
+                    .by_ref()
+                    .take(n)
+                    .map(|r| {
+                        controls_ms += r.run.usage.wall_time.as_millis() as u64;
+                        SeedRun {
+                            seed: r.run.seed,
+                            run: r.run,
+                            checkpoint: r.checkpoint,
+                            pool: None,
+                        }
+                    })
+                    .collect();
+                (kind, runs)
+            })
+            .collect();
+        ControlPhase {
             permutation_seed: perm_seed,
-            kinds: all,
-        })
-    } else {
-        None
-    };
+            kinds,
+        }
+    });
     Ok(SandboxedPhase {
         runs,
         controls,
-        controls_ms: start.elapsed().as_millis() as u64,
+        controls_ms,
+        confinement,
     })
 }

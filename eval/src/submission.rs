@@ -18,12 +18,12 @@ use crate::executable::Executable;
 use crate::policy::PolicyInfo;
 
 /// A loaded submission: the compiled strategy (or the sandbox's refusal
-/// of it), the sandbox it runs in, and the policy that sandbox enforces.
+/// of it: this process compiles and checks the component against the
+/// policy, the confined runner runs it), and the policy it runs under.
 pub struct Submission {
     wasm_file: String,
     wasm_bytes: u64,
     wasm_sha256: String,
-    pub(crate) sandbox: Sandbox,
     /// The compiled strategy, or the outcome and error line of a refused
     /// component.
     pub(crate) loaded: Result<Loaded, (Outcome, String)>,
@@ -68,7 +68,6 @@ impl Submission {
                 .unwrap_or_default(),
             wasm_bytes: bytes.len() as u64,
             wasm_sha256: hex::encode(Sha256::digest(&bytes)),
-            sandbox,
             loaded,
             policy,
             audit: None,

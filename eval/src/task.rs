@@ -22,6 +22,7 @@ use crate::progress::ProgressSink;
 #[derive(Clone)]
 pub struct Task {
     dir: PathBuf,
+    spec: DeviceSpec,
     public: Arc<PublicTask>,
 }
 
@@ -37,6 +38,7 @@ impl Task {
     /// there (the scorer process stays on the CPU). A CUDA device in a build
     /// without the `cuda` feature is a clear error.
     pub fn open_on(dir: &Path, device: DeviceSpec) -> Result<Self> {
+        let spec = device;
         let device = device
             .open()
             .map_err(|source| EvalError::OpenTask { source })?;
@@ -44,8 +46,14 @@ impl Task {
             PublicTask::open(dir, &device).map_err(|source| EvalError::OpenTask { source })?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            spec,
             public: Arc::new(public),
         })
+    }
+
+    /// The device it was opened on.
+    pub fn spec(&self) -> DeviceSpec {
+        self.spec
     }
 
     /// The bundle's directory.

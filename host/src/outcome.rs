@@ -1,7 +1,7 @@
 //! How a run ended: one typed [`Outcome`] per run, found from wasmtime's
 //! error with `downcast_ref`, never by matching message text.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::component::ResourceTableError;
 use wasmtime_wasi::I32Exit;
 
@@ -10,7 +10,7 @@ use crate::limits::MAX_BACKTRACE_BYTES;
 
 /// How a run ended. Serialized with its [`Outcome::code`] in a `code`
 /// field, next to the variant's own fields.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Outcome {
     /// `run` returned a student of an allowed architecture.

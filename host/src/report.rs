@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use w2s_train::Head;
 use w2s_train::lora::LoraStudent;
 
@@ -23,7 +23,7 @@ pub struct Progress {
 }
 
 /// One metric point the guest logged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     /// The guest's step number.
     pub step: u32,
@@ -34,7 +34,7 @@ pub struct MetricPoint {
 }
 
 /// What a run used.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Fuel consumed by wasm code (instantiation included).
     pub fuel_consumed: u64,

@@ -4,9 +4,28 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use w2s_train::bundle::{self, Manifest, MappedFile};
-use w2s_train::test_subsets::TestSubsets;
+use w2s_train::test_subsets::{HELDOUT_TEST_SUBSETS, TestSubsets};
 
 use crate::error::ScorerError;
+
+/// Reads and checks the bundle's named test subsets, if its manifest lists
+/// them (they are held out: only this crate reads them).
+pub fn read_test_subsets(
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<Option<TestSubsets>, ScorerError> {
+    if !manifest.files.contains_key(HELDOUT_TEST_SUBSETS) {
+        return Ok(None);
+    }
+    let file = MappedFile::open_verified(dir, manifest, HELDOUT_TEST_SUBSETS)?;
+    let subsets: TestSubsets =
+        serde_json::from_slice(file.bytes()).map_err(|e| w2s_train::TrainError::Bundle {
+            dir: dir.to_path_buf(),
+            problem: format!("{HELDOUT_TEST_SUBSETS} is not valid: {e}"),
+        })?;
+    subsets.validate(dir, manifest.splits.test as usize)?;
+    Ok(Some(subsets))
+}
 
 /// Everything the scorer reads: the pool (features and ground truth) and
 /// the test split.
@@ -46,7 +65,7 @@ impl Heldout {
         let test_weak_probs = test_file.f32s("weak_probs", &[test, k])?;
         bundle::check_probability_rows(dir, "test weak_probs", &test_weak_probs, k)?;
         let test_labels = test_file.u32s("labels", &[test], manifest.classes)?;
-        let test_subsets = TestSubsets::read(dir, &manifest)?;
+        let test_subsets = read_test_subsets(dir, &manifest)?;
         Ok(Self {
             pool_features: Tensor::from_vec(pool_features, (pool, dim), device)
                 .map_err(w2s_train::TrainError::from)?,

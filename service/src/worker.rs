@@ -160,7 +160,13 @@ async fn run_in(
         .map_err(|e| Error::io("cannot write", &wasm, e))?;
     let report = work.join("report.json");
     let mut cmd = Command::new(&config.exe);
-    cmd.arg("eval").arg(&wasm).arg("--json").arg(&report);
+    // The guest runs confined, or not at all: a kernel without a layer is
+    // an evaluation error here, not a note in the report.
+    cmd.arg("eval")
+        .arg(&wasm)
+        .arg("--json")
+        .arg(&report)
+        .arg("--require-confinement");
     if claim.suite {
         cmd.arg("--suite");
     } else {

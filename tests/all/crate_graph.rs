@@ -10,6 +10,11 @@
 //!   runs each evaluation in a child process (`w2s eval`).
 //! - Guests (the `plugins/` workspace, `guest-sdk` included) depend on
 //!   nothing host-side.
+//! - The confined runner (`runner`, the process that runs guest code) links
+//!   no held-out reader: neither the scorer, nor the evaluation library
+//!   (which starts scorers and task generators), nor task building; and no
+//!   crate it links has code outside its tests that opens a `heldout/`
+//!   file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -139,6 +144,70 @@ fn host_train_and_scorer_keep_apart() {
             "w2s-service depends on {forbidden}"
         );
     }
+}
+
+#[test]
+fn the_runner_links_no_held_out_reader() {
+    let g = graph(&repo());
+    assert!(
+        g.contains_key("w2s-runner"),
+        "w2s-runner missing from the graph"
+    );
+    let runner = reachable(&g, "w2s-runner");
+    for forbidden in [
+        "w2s-scorer",
+        "w2s-eval",
+        "w2s-taskbuild",
+        "w2s-service",
+        "w2s-cli",
+    ] {
+        assert!(
+            !runner.contains(forbidden),
+            "w2s-runner depends on {forbidden}"
+        );
+    }
+    assert!(runner.contains("w2s-confine") && runner.contains("w2s-host"));
+    // What the runner links of ours, itself included: no non-test code
+    // there opens a held-out file (only the scorer does).
+    let ours: Vec<&str> = runner
+        .iter()
+        .map(String::as_str)
+        .chain(["w2s-runner"])
+        .filter(|k| k.starts_with("w2s-"))
+        .collect();
+    let mut checked = 0;
+    for krate in ours {
+        let dir = repo().join(krate.trim_start_matches("w2s-")).join("src");
+        for file in rust_files(&dir) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for line in code.lines() {
+                let reads = ["open_verified", "File::open", "fs::read", "Mmap"]
+                    .iter()
+                    .any(|r| line.contains(r));
+                assert!(
+                    !(reads && line.contains("HELDOUT")),
+                    "{} reads a held-out file: {line}",
+                    file.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} files checked");
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]

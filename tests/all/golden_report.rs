@@ -26,7 +26,16 @@
 //!   different paths, with different bytes, gave reports equal in every
 //!   other field, fuel included);
 //! - `timing` and `score.baselines.cache`: wall-clock times and cache use
-//!   (`VOLATILE_PATHS`).
+//!   (`VOLATILE_PATHS`);
+//! - `confinement`: the OS layers the runner process applied (issue 18),
+//!   which this machine's kernel decides, not the evaluation
+//!   (`VOLATILE_PATHS` too).
+//!
+//! One field added since: `confinement`, when guests moved into the
+//! confined `w2s-runner` process. It was added to every file here with
+//! the value this machine's kernel gives (Landlock ABI 7 and every other
+//! layer), by hand; nothing else in them changed, and the comparison
+//! leaves it out like the other volatile fields.
 //!
 //! One change to the inputs since: the default policy's `guest.instances`
 //! went from 16 to 32 (Python guests instantiate 17 core instances), so
@@ -67,6 +76,7 @@ fn comparable(mut report: Value) -> Value {
     fn strip(r: &mut Value) {
         let obj = r.as_object_mut().unwrap();
         obj.remove("timing");
+        obj.remove("confinement");
         let wasm = obj["wasm"].as_object_mut().unwrap();
         wasm.remove("sha256");
         wasm.remove("bytes");

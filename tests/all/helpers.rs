@@ -37,8 +37,47 @@ pub(crate) fn workdir() -> &'static Path {
     .path()
 }
 
+/// The `w2s` executable, with the confined runner built beside it.
+pub(crate) fn w2s_exe() -> &'static Path {
+    ensure_runner();
+    Path::new(env!("CARGO_BIN_EXE_w2s"))
+}
+
+/// Builds `w2s-runner` (the confined process that runs guests, which an
+/// evaluation starts from beside `w2s`) and the test-only
+/// `w2s-breach-probe` once per test process: `cargo test -p w2s-cli`
+/// builds only the `w2s` binary. Returns the directory they are in.
+pub(crate) fn ensure_runner() -> &'static Path {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_w2s")).parent().unwrap();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        // With `w2s-cli`, so that dependencies are built with the features
+        // `cargo build` gives them (no second copy of wasmtime).
+        cmd.current_dir(repo()).args([
+            "build",
+            "--quiet",
+            "-p",
+            "w2s-cli",
+            "-p",
+            "w2s-runner",
+            "--features",
+            "w2s-runner/breach-probe",
+            "--bins",
+        ]);
+        if bin_dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo starts");
+        assert!(status.success(), "building w2s-runner failed");
+    });
+    bin_dir
+}
+
 /// A `w2s` command, run in [`workdir`].
 pub(crate) fn w2s() -> Command {
+    ensure_runner();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_w2s"));
     cmd.current_dir(workdir());
     cmd
@@ -131,6 +170,7 @@ where
 /// submission (wall-clock times, the baseline cache status).
 pub(crate) fn strip_volatile(report: &mut serde_json::Value) {
     report.as_object_mut().unwrap().remove("timing");
+    report.as_object_mut().unwrap().remove("confinement");
     if let Some(b) = report.pointer_mut("/score/baselines") {
         b.as_object_mut().unwrap().remove("cache");
     }

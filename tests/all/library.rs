@@ -2,8 +2,6 @@
 //! and its report is `w2s eval`'s: the library is the engine, the binary
 //! its argument parsing and printing.
 
-use std::path::Path;
-
 use w2s_eval::replay::first_difference;
 
 use crate::helpers::{default_task, eval_report, plugin, strip_volatile};
@@ -17,7 +15,7 @@ fn the_library_example_gives_the_report_w2s_eval_gives() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let from_library = evaluate_example::evaluate(
-        Path::new(env!("CARGO_BIN_EXE_w2s")),
+        crate::helpers::w2s_exe(),
         &plugin("vanilla"),
         &default_task(),
         "epochs=10",

@@ -5,6 +5,7 @@
 //! built for wasm32-wasip2 on first use (see [`helpers::plugin`]).
 
 mod bad_input;
+mod confine;
 mod controls;
 mod crate_graph;
 mod dashboard;

@@ -4,13 +4,15 @@
 //! A bundle may list `heldout/test_subsets.json` in its manifest:
 //! `{"names": [...], "of_example": [...]}`, one subset index per test
 //! example. The names live only there, under `heldout/`, which only the
-//! scorer reads; the manifest names the file, never a subset.
+//! scorer reads; the manifest names the file, never a subset. This module
+//! has the type and its checks (the bundle writer needs them); reading the
+//! file is the scorer's (`w2s_scorer::heldout`), so that no process that
+//! runs guest code links a held-out reader.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Manifest, MappedFile};
 use crate::error::{Result, TrainError};
 
 /// The file's path inside a bundle.
@@ -86,21 +88,6 @@ impl TestSubsets {
             ));
         }
         Ok(())
-    }
-
-    /// Reads and checks the bundle's subsets, if its manifest lists them.
-    pub fn read(dir: &Path, manifest: &Manifest) -> Result<Option<Self>> {
-        if !manifest.files.contains_key(HELDOUT_TEST_SUBSETS) {
-            return Ok(None);
-        }
-        let file = MappedFile::open_verified(dir, manifest, HELDOUT_TEST_SUBSETS)?;
-        let subsets: Self =
-            serde_json::from_slice(file.bytes()).map_err(|e| TrainError::Bundle {
-                dir: dir.to_path_buf(),
-                problem: format!("{HELDOUT_TEST_SUBSETS} is not valid: {e}"),
-            })?;
-        subsets.validate(dir, manifest.splits.test as usize)?;
-        Ok(Some(subsets))
     }
 
     /// Examples in each subset, in name order.
