@@ -13,6 +13,7 @@ mod families;
 mod feedback;
 mod fuzz;
 mod golden_report;
+mod heldout_facts;
 mod helpers;
 mod hostile;
 mod hostile_modules;
