@@ -188,6 +188,19 @@ impl Secret {
         u64::from_le_bytes(out[..8].try_into().expect("32-byte MAC"))
     }
 
+    /// The generator seed of a ranking task: first 8 bytes, little-endian,
+    /// of `HMAC-SHA256(secret, "w2s-task-seed/v1\n" || label)`. Without
+    /// the secret, nobody can regenerate the task (its test split) from
+    /// public inputs; with it, the evaluator regenerates it exactly
+    /// (issue 18, fix 5a). `label` names the task (`default`, a suite
+    /// task's name) so that each gets its own seed.
+    pub fn task_seed(&self, label: &str) -> u64 {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(format!("w2s-task-seed/v1\n{label}").as_bytes());
+        let out = mac.finalize().into_bytes();
+        u64::from_le_bytes(out[..8].try_into().expect("32-byte MAC"))
+    }
+
     /// `n` seeds for a wasm on a task, with the commitment.
     pub fn plan(&self, wasm_sha256: &str, task_hash: &str, n: u32) -> SeedPlan {
         SeedPlan {
