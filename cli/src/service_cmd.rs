@@ -110,12 +110,7 @@ impl WorkerArgs {
             if self.public_default_task {
                 w2s_eval::task::ensure_default_task(&exe, &dir, &Bars::default())?;
             } else {
-                w2s_eval::task::ensure_ranking_default_task(
-                    &exe,
-                    &dir,
-                    &secret,
-                    &Bars::default(),
-                )?;
+                w2s_eval::task::ensure_ranking_default_task(&exe, &dir, &secret, &Bars::default())?;
             }
         }
         Ok(WorkerConfig {

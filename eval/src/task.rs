@@ -164,7 +164,11 @@ pub fn ensure_ranking_default_task(
     progress: &dyn ProgressSink,
 ) -> Result<()> {
     let config = ranking_default_config(secret);
-    if holds_task_of(dir, &config, "the ranking default task's (from the evaluator's secret)")? {
+    if holds_task_of(
+        dir,
+        &config,
+        "the ranking default task's (from the evaluator's secret)",
+    )? {
         return Ok(());
     }
     ensure_task(exe, dir, &config, progress)

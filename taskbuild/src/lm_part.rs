@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use w2s_lm::ModelDir;
-use w2s_lm::tokenizer::TextTokenizer;
 use w2s_lm::lora::Target;
+use w2s_lm::tokenizer::TextTokenizer;
 use w2s_train::lora::Readout;
 use w2s_train::lora_recipe::LoraRecipe;
 use w2s_train::lora_tokens::{LmSection, TokenSet};

@@ -54,7 +54,10 @@ fn build(d: &Path, name: &str, with_long_test_row: bool) -> PathBuf {
         .args(["--layer", "2", "--weak-layer", "0", "--no-cache"])
         .args(["--name", "same-name", "--out"])
         .arg(&task));
-    assert!(out.status.success(), "task build failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "task build failed:\n{stdout}\n{stderr}"
+    );
     task
 }
 
@@ -75,7 +78,10 @@ fn a_long_test_text_changes_nothing_a_guest_can_read() {
 
     // The held-out split did differ, and its long row was the longest text.
     assert_eq!(a.manifest.splits.test, b.manifest.splits.test + 1);
-    let (la, lb) = (a.manifest.lm.clone().unwrap(), b.manifest.lm.clone().unwrap());
+    let (la, lb) = (
+        a.manifest.lm.clone().unwrap(),
+        b.manifest.lm.clone().unwrap(),
+    );
     let long_tokens = w2s_lm::ModelDir::open(&d.join("strong"), 4096)
         .unwrap()
         .tokenizer

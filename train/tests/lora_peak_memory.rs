@@ -76,17 +76,14 @@ fn backbone(dir: &std::path::Path, family: Family) -> Arc<Backbone> {
 
 /// Bytes allocated at the peak of one step beyond what was live before it
 /// (the optimizer state already exists: a first step made it).
-fn measured_step(
-    bb: &Arc<Backbone>,
-    spec: &LoraSpec,
-    rows: usize,
-    seq: usize,
-) -> (u64, u64) {
+fn measured_step(bb: &Arc<Backbone>, spec: &LoraSpec, rows: usize, seq: usize) -> (u64, u64) {
     let seqs: Vec<Vec<u32>> = (0..rows)
         .map(|r| {
             // Row 0 has `seq` tokens; the others vary below it.
             let len = if r == 0 { seq } else { 1 + (r * 7) % seq };
-            (0..len).map(|p| 1 + ((r * 31 + p * 17) % 290) as u32).collect()
+            (0..len)
+                .map(|p| 1 + ((r * 31 + p * 17) % 290) as u32)
+                .collect()
         })
         .collect();
     let set = TokenSet::from_sequences(&seqs, seq).unwrap();
@@ -138,8 +135,17 @@ fn the_memory_charge_of_a_lora_step_bounds_its_measured_peak() {
         };
         let (peak, charge) = measured_step(&bb, &spec, rows, seq);
         let ratio = charge as f64 / peak as f64;
-        println!("{family:?} {rows}x{seq} {:?}: peak {peak} B, charge {charge} B, charge/peak {ratio:.2}", spec.layers);
-        assert!(peak <= charge, "{family:?} {rows}x{seq}: measured {peak} > charged {charge}");
-        assert!(ratio <= 3.0, "{family:?} {rows}x{seq}: charge {ratio:.2}x the peak");
+        println!(
+            "{family:?} {rows}x{seq} {:?}: peak {peak} B, charge {charge} B, charge/peak {ratio:.2}",
+            spec.layers
+        );
+        assert!(
+            peak <= charge,
+            "{family:?} {rows}x{seq}: measured {peak} > charged {charge}"
+        );
+        assert!(
+            ratio <= 3.0,
+            "{family:?} {rows}x{seq}: charge {ratio:.2}x the peak"
+        );
     }
 }

@@ -56,7 +56,11 @@ fn lora_step_weights_near_f32_max_or_subnormal_are_summed_in_f64() {
     // same loss and the same update, bit for bit.
     for w in [3e38f32, 1e-45] {
         let (l, after) = one_lora_step(vec![w; 4]);
-        assert_eq!(l.to_bits(), loss.to_bits(), "weights {w}: loss {l} vs {loss}");
+        assert_eq!(
+            l.to_bits(),
+            loss.to_bits(),
+            "weights {w}: loss {l} vs {loss}"
+        );
         assert!(after.iter().flatten().all(|v| v.is_finite()), "weights {w}");
         assert_eq!(after, reference, "weights {w}");
     }
@@ -74,13 +78,20 @@ fn refuses_non_finite(s: &mut HostState, st: &Resource<StudentEntry>, value: f32
     let params = HostStudent::parameters(s, borrow(st)).unwrap().unwrap();
     for bad in 0..params.len() {
         let mut vals = before[bad].clone();
-        vals[vals.len() / 2] = value;
+        let mid = vals.len() / 2;
+        vals[mid] = value;
         let shape = HostTensor::shape(s, borrow(&params[bad])).unwrap();
         let poisoned = HostTensor::from_list(s, vals, shape).unwrap().unwrap();
         let list: Vec<_> = params
             .iter()
             .enumerate()
-            .map(|(i, p)| if i == bad { borrow(&poisoned) } else { borrow(p) })
+            .map(|(i, p)| {
+                if i == bad {
+                    borrow(&poisoned)
+                } else {
+                    borrow(p)
+                }
+            })
             .collect();
         let e = HostStudent::set_parameters(s, borrow(st), list)
             .unwrap()
@@ -90,7 +101,11 @@ fn refuses_non_finite(s: &mut HostState, st: &Resource<StudentEntry>, value: f32
             e.message,
             format!("`params`: tensor {bad} has a non-finite value (NaN or infinity)")
         );
-        assert_eq!(params_of(s, st), before, "tensor {bad} = {value}: unchanged");
+        assert_eq!(
+            params_of(s, st),
+            before,
+            "tensor {bad} = {value}: unchanged"
+        );
     }
     // The same tensors, all finite, are accepted.
     let list: Vec<_> = params.iter().map(borrow).collect();
