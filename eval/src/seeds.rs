@@ -298,6 +298,28 @@ mod tests {
         assert!(!SeedPlan::given(vec![7]).unwrap().rankable());
     }
 
+    /// Issue 18, fix 5a: a ranking task's generator seed cannot be
+    /// computed without the secret, and differs from the public seed 0.
+    #[test]
+    fn ranking_task_seeds_need_the_secret() {
+        let a = Secret(vec![1; 32]);
+        let b = Secret(vec![2; 32]);
+        assert_eq!(a.task_seed("default"), a.task_seed("default"));
+        assert_ne!(a.task_seed("default"), b.task_seed("default"));
+        assert_ne!(a.task_seed("default"), a.task_seed("other"));
+        assert_ne!(a.task_seed("default"), 0);
+        let ranking = crate::task::ranking_default_config(&a);
+        let public = w2s_train::synth::SynthConfig::default_task(0);
+        assert_ne!(ranking.seed, public.seed);
+        // Everything but the generator seed is the public default task's.
+        let same_story = w2s_train::synth::SynthConfig {
+            seed: 0,
+            ..ranking.clone()
+        };
+        assert_eq!(same_story, public);
+        assert_eq!(ranking, crate::task::ranking_default_config(&a));
+    }
+
     #[test]
     fn at_most_max_seeds_may_be_given() {
         assert!(SeedPlan::given(vec![1; MAX_SEEDS as usize]).is_ok());
