@@ -148,3 +148,22 @@ fn guest_build_refuses_bad_strategy_files_with_one_error() {
     assert!(e.contains("SyntaxError"), "{e}");
     assert!(!out.exists());
 }
+
+/// CPython's unbuffered stdout writes each `print` with one `write` and
+/// ignores a short count: with a 64 KiB write permit, 100 MiB printed showed
+/// as 6.6 MB in the report (issue 18, fix 4). The host now offers a permit
+/// no guest buffer can exceed, so every byte a guest prints is taken and
+/// counted: kept up to the limit, the rest as dropped.
+#[test]
+fn python_output_past_the_limit_is_counted_byte_for_byte() {
+    let report = hostile(Policy::default(), "flood");
+    assert_eq!(
+        report.outcome,
+        guest_error("ValueError: printed 100 lines of 1 MiB"),
+        "{}",
+        report.stderr.kept
+    );
+    let out = &report.stdout;
+    assert_eq!(out.kept_bytes + out.dropped_bytes, 100 * ((1 << 20) + 1));
+    assert!(out.dropped_bytes > 0);
+}
