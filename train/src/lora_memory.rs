@@ -38,7 +38,7 @@ use crate::lora::LoraSpec;
 use crate::lora_backbone::Backbone;
 
 /// Percent added to the counted bytes (allocator rounding, kernel scratch).
-pub const MARGIN_PERCENT: u64 = 25;
+pub const MARGIN_PERCENT: u64 = 50;
 
 /// Bytes per element: the backbone computes in f32.
 const ELEM: u64 = 4;
