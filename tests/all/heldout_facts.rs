@@ -20,7 +20,7 @@ use crate::helpers::{run, w2s};
 /// One aar-chat row; `long` makes its prompt about 400 characters (each
 /// byte one token or more for the tiny byte-level tokenizer).
 fn row(i: usize, long: bool) -> String {
-    let label = if i % 3 == 0 { "A" } else { "B" };
+    let label = if i.is_multiple_of(3) { "A" } else { "B" };
     let prompt = if long {
         "a very long held-out question ".repeat(14)
     } else {
