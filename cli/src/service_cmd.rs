@@ -48,6 +48,11 @@ pub(crate) struct WorkerArgs {
     /// job whose lease expires goes back to the queue.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
     lease_secs: u64,
+    /// Generate a missing `default` task from the public generator seed 0
+    /// (development) instead of a seed derived from the evaluator's secret
+    /// (the default: nobody can regenerate a ranking task's test split).
+    #[arg(long)]
+    public_default_task: bool,
 }
 
 /// Arguments of `w2s serve`.
@@ -100,12 +105,13 @@ impl WorkerArgs {
     fn prepare(&self) -> Result<WorkerConfig> {
         let exe = Executable::current()?;
         if self.workers > 0 {
-            Secret::load_or_create(Path::new(DEFAULT_SECRET_FILE))?;
-            w2s_eval::task::ensure_default_task(
-                &exe,
-                &self.tasks.join("default"),
-                &Bars::default(),
-            )?;
+            let secret = Secret::load_or_create(Path::new(DEFAULT_SECRET_FILE))?;
+            let dir = self.tasks.join("default");
+            if self.public_default_task {
+                w2s_eval::task::ensure_default_task(&exe, &dir, &Bars::default())?;
+            } else {
+                w2s_eval::task::ensure_ranking_default_task(&exe, &dir, &secret, &Bars::default())?;
+            }
         }
         Ok(WorkerConfig {
             workers: self.workers,

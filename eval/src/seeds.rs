@@ -188,6 +188,19 @@ impl Secret {
         u64::from_le_bytes(out[..8].try_into().expect("32-byte MAC"))
     }
 
+    /// The generator seed of a ranking task: first 8 bytes, little-endian,
+    /// of `HMAC-SHA256(secret, "w2s-task-seed/v1\n" || label)`. Without
+    /// the secret, nobody can regenerate the task (its test split) from
+    /// public inputs; with it, the evaluator regenerates it exactly
+    /// (issue 18, fix 5a). `label` names the task (`default`, a suite
+    /// task's name) so that each gets its own seed.
+    pub fn task_seed(&self, label: &str) -> u64 {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(format!("w2s-task-seed/v1\n{label}").as_bytes());
+        let out = mac.finalize().into_bytes();
+        u64::from_le_bytes(out[..8].try_into().expect("32-byte MAC"))
+    }
+
     /// `n` seeds for a wasm on a task, with the commitment.
     pub fn plan(&self, wasm_sha256: &str, task_hash: &str, n: u32) -> SeedPlan {
         SeedPlan {
@@ -283,6 +296,28 @@ mod tests {
         );
         assert!(plan.rankable());
         assert!(!SeedPlan::given(vec![7]).unwrap().rankable());
+    }
+
+    /// Issue 18, fix 5a: a ranking task's generator seed cannot be
+    /// computed without the secret, and differs from the public seed 0.
+    #[test]
+    fn ranking_task_seeds_need_the_secret() {
+        let a = Secret(vec![1; 32]);
+        let b = Secret(vec![2; 32]);
+        assert_eq!(a.task_seed("default"), a.task_seed("default"));
+        assert_ne!(a.task_seed("default"), b.task_seed("default"));
+        assert_ne!(a.task_seed("default"), a.task_seed("other"));
+        assert_ne!(a.task_seed("default"), 0);
+        let ranking = crate::task::ranking_default_config(&a);
+        let public = w2s_train::synth::SynthConfig::default_task(0);
+        assert_ne!(ranking.seed, public.seed);
+        // Everything but the generator seed is the public default task's.
+        let same_story = w2s_train::synth::SynthConfig {
+            seed: 0,
+            ..ranking.clone()
+        };
+        assert_eq!(same_story, public);
+        assert_eq!(ranking, crate::task::ranking_default_config(&a));
     }
 
     #[test]

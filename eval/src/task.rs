@@ -153,6 +153,35 @@ pub fn ensure_default_task(
     ensure_task(exe, dir, &SynthConfig::default_task(0), progress)
 }
 
+/// The ranking default task: the default task's story and sizes under a
+/// generator seed derived from the evaluator's secret
+/// ([`crate::seeds::Secret::task_seed`] of `default`), so that nobody
+/// without the secret can regenerate its held-out split. The public default
+/// task (generator seed 0, [`ensure_default_task`]) stays for development.
+pub fn ranking_default_config(secret: &crate::seeds::Secret) -> SynthConfig {
+    SynthConfig::default_task(secret.task_seed("default"))
+}
+
+/// Generates the ranking default task ([`ranking_default_config`]) into
+/// `dir` if it has no manifest yet; a task there made from another config
+/// (the public default task, another secret) is an error.
+pub fn ensure_ranking_default_task(
+    exe: &Executable,
+    dir: &Path,
+    secret: &crate::seeds::Secret,
+    progress: &dyn ProgressSink,
+) -> Result<()> {
+    let config = ranking_default_config(secret);
+    if holds_task_of(
+        dir,
+        &config,
+        "the ranking default task's (from the evaluator's secret)",
+    )? {
+        return Ok(());
+    }
+    ensure_task(exe, dir, &config, progress)
+}
+
 /// Whether `dir` holds a task already. A task there that was generated
 /// from another config than `config` is an error; `whose` names the
 /// expected config in it (`the suite's`).

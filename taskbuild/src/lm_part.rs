@@ -9,6 +9,7 @@ use std::path::Path;
 
 use w2s_lm::ModelDir;
 use w2s_lm::lora::Target;
+use w2s_lm::tokenizer::TextTokenizer;
 use w2s_train::lora::Readout;
 use w2s_train::lora_recipe::LoraRecipe;
 use w2s_train::lora_tokens::{LmSection, TokenSet};
@@ -47,6 +48,34 @@ fn tokenize(model: &ModelDir, examples: &[Example]) -> Result<Vec<Vec<u32>>> {
         .iter()
         .map(|e| e.get_ids().to_vec())
         .collect())
+}
+
+/// The token width of both token files and the guest's `max-seq-len`:
+/// the longest pool row (1 for an empty pool).
+fn public_max_len(pool_ids: &[Vec<u32>]) -> usize {
+    pool_ids.iter().map(Vec::len).max().unwrap_or(1).max(1)
+}
+
+/// `examples` tokenized as for the pool, then any row longer than
+/// `max_len` tokenized again truncated from the left to `max_len` tokens
+/// (special tokens kept, as the tokenizer truncates to `--max-tokens`).
+fn tokenize_within(
+    model: &ModelDir,
+    dir: &Path,
+    examples: &[Example],
+    max_len: usize,
+) -> Result<Vec<Vec<u32>>> {
+    let mut ids = tokenize(model, examples)?;
+    let long: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].len() > max_len).collect();
+    if long.is_empty() {
+        return Ok(ids);
+    }
+    let short = TextTokenizer::open(dir, &model.config, max_len)?;
+    let texts: Vec<&str> = long.iter().map(|&i| examples[i].text.as_str()).collect();
+    for (i, e) in long.iter().zip(short.encode_all(&texts)?) {
+        ids[*i] = e.get_ids().to_vec();
+    }
+    Ok(ids)
 }
 
 /// Parses `key=value,...` over the AAR's vanilla recipe: `rank`, `alpha`,
@@ -121,13 +150,13 @@ pub(crate) fn lm_part(
         ids.push(id);
         texts.push(text);
     }
-    let (pool_ids, test_ids) = (tokenize(model, pool)?, tokenize(model, test)?);
-    let max_len = pool_ids
-        .iter()
-        .chain(&test_ids)
-        .map(Vec::len)
-        .max()
-        .unwrap_or(1);
+    let pool_ids = tokenize(model, pool)?;
+    // Public data only: the guest reads `max_seq_len` (`lm.model()`), so
+    // the longest *pool* row sets it, never a test row (issue 18). A test
+    // row longer than that is truncated from the left to it, the same rule
+    // as `--max-tokens`.
+    let max_len = public_max_len(&pool_ids);
+    let test_ids = tokenize_within(model, dir, test, max_len)?;
     let path = std::fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
     let layers = model.config.num_layers;
     let ceiling = match ceiling {

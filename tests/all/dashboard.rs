@@ -62,6 +62,8 @@ fn serve(db: &str, data: &std::path::Path) -> Server {
             "127.0.0.1:0",
             "--workers",
             "1",
+            // The development default task (shared with `w2s eval` runs).
+            "--public-default-task",
         ])
         .arg("--data")
         .arg(data)

@@ -14,6 +14,7 @@ mod families;
 mod feedback;
 mod fuzz;
 mod golden_report;
+mod heldout_facts;
 mod helpers;
 mod hostile;
 mod hostile_modules;

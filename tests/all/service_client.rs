@@ -42,6 +42,9 @@ impl Site {
             &p("data"),
             "--seeds",
             "1",
+            // The copied public default task (a ranking service generates
+            // its own from the secret).
+            "--public-default-task",
         ]
         .map(str::to_owned)
         .to_vec()

@@ -50,6 +50,7 @@ pub mod head;
 pub mod logconf;
 pub mod lora;
 pub mod lora_backbone;
+pub mod lora_memory;
 pub mod lora_recipe;
 pub mod lora_tokens;
 pub mod optim;

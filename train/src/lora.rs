@@ -378,10 +378,17 @@ impl LoraStudent {
 }
 
 /// `sum_i w_i * (-sum_c t_ic log softmax(z_i)_c) / sum_i w_i`.
+///
+/// The weights are normalised in f64 first (`w_i / sum_j w_j`, each in
+/// `[0, 1]`), as the head students' steps sum them: in f32, four weights
+/// of 3e38 overflow their sum (a NaN loss) and four of 1e-45 make
+/// `1 / sum^2` infinite in the gradient (non-finite parameters).
 pub fn weighted_soft_ce(logits: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<Tensor> {
     let ce = (targets * log_softmax(logits)?)?.sum(D::Minus1)?.neg()?;
-    let total = weights.sum_all()?;
-    Ok((ce * weights)?.sum_all()?.broadcast_div(&total)?)
+    let wide = weights.to_dtype(DType::F64)?;
+    let total = wide.sum_all()?;
+    let normalised = wide.broadcast_div(&total)?.to_dtype(ce.dtype())?;
+    Ok((ce * normalised)?.sum_all()?)
 }
 
 #[cfg(test)]

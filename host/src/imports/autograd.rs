@@ -27,6 +27,37 @@ use crate::state::HostState;
 /// Largest standard deviation `add-noise` accepts.
 const MAX_NOISE_STD: f32 = 100.0;
 
+/// The refusal of `set-parameters` when tensor `index` holds a NaN or an
+/// infinity: `invalid-argument` with this fixed text (the 0.1.0 enum
+/// `error-code` cannot grow without breaking old guests' links, so the
+/// case is told by its text; `wit/w2s.wit` documents it).
+pub(crate) fn non_finite_parameters(index: usize) -> wit::Error {
+    refusal(
+        wit::ErrorCode::InvalidArgument,
+        format!("`params`: tensor {index} has a non-finite value (NaN or infinity)"),
+    )
+}
+
+/// The position of the first tensor with a NaN or an infinity, if any:
+/// `x - x` is 0 for every finite `x` and NaN otherwise, and a NaN survives
+/// the sum, so one reduction per tensor decides (on the tensor's device).
+fn first_non_finite(ts: &[candle_core::Tensor]) -> wasmtime::Result<Option<usize>> {
+    for (i, t) in ts.iter().enumerate() {
+        let sum = t
+            .sub(t)
+            .and_then(|d| d.sum_all())
+            .and_then(|s| s.to_dtype(candle_core::DType::F64))
+            .and_then(|s| s.to_scalar::<f64>())
+            .map_err(|_| HostTrap::Internal {
+                what: "set-parameters",
+            })?;
+        if !sum.is_finite() {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
 impl HostState {
     pub(crate) fn forward_inner(
         &mut self,
@@ -210,7 +241,11 @@ impl HostState {
             ts.push(self.tensor(p)?.t.detach());
         }
         let count: usize = ts.iter().map(|t| t.elem_count()).sum();
+        // The copy (the finiteness check rides along: one pass each).
         self.meters.charge_flops(count as u64)?;
+        if let Some(i) = first_non_finite(&ts)? {
+            return Ok(Err(non_finite_parameters(i)));
+        }
         let entry = self.table.get_mut(this)?;
         let result = match &mut entry.model {
             StudentModel::Head(h) => h.set_params(ts),

@@ -243,3 +243,7 @@ impl lm::Host for HostState {
 #[cfg(test)]
 #[path = "lm_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hostile_numbers_tests.rs"]
+mod hostile_numbers_tests;

@@ -33,12 +33,17 @@ impl HostState {
     }
 
     /// The padded batch of `indices` (already checked against the pool),
-    /// refused when its activations would exceed tensor memory or its
-    /// outputs the per-call element cap.
+    /// refused when the call's transient memory would exceed the tensor
+    /// memory left or its outputs the per-call element cap. A `tracked`
+    /// call (a train step, a tracked forward) is bounded by
+    /// [`w2s_train::lora::Backbone::step_peak_bytes`], the memory model of
+    /// docs/LORA.md; an untracked one (`predict`, `hidden`) by its
+    /// activations.
     fn lora_batch(
         &self,
         student: &LoraStudent,
         indices: &[u32],
+        tracked: bool,
     ) -> wasmtime::Result<Result<TokenBatch, wit::Error>> {
         let tokens = self.task.pool_tokens.as_ref().ok_or(HostTrap::Internal {
             what: "pool tokens",
@@ -48,13 +53,19 @@ impl HostState {
             return Ok(Err(e));
         }
         let seq = tokens.padded_len(indices);
-        let bytes = student.backbone().activation_bytes(indices.len(), seq);
+        let bb = student.backbone();
+        let bytes = if tracked {
+            bb.step_peak_bytes(student.spec(), indices.len(), seq)
+        } else {
+            bb.activation_bytes(indices.len(), seq)
+        };
         let limit = self.policy.host().tensor_bytes;
-        if bytes > limit {
+        let left = limit.saturating_sub(self.meters.tensor_bytes());
+        if bytes > left {
             return Ok(Err(refusal(
                 wit::ErrorCode::InvalidArgument,
                 format!(
-                    "`indices`: {} rows of {seq} tokens need about {bytes} bytes of activations, over the limit of {limit}",
+                    "`indices`: {} rows of {seq} tokens need up to {bytes} bytes, over the {left} left of the tensor memory limit",
                     indices.len()
                 ),
             )));
@@ -70,7 +81,7 @@ impl HostState {
         what: &'static str,
     ) -> WitResult<Vec<f32>> {
         let student = self.lora_of(this)?;
-        let batch = match self.lora_batch(&student, indices)? {
+        let batch = match self.lora_batch(&student, indices, false)? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
@@ -102,7 +113,7 @@ impl HostState {
         const WHAT: &str = "train-step";
         let student = self.lora_of(this)?;
         let id = self.table.get(this)?.id;
-        let batch = match self.lora_batch(&student, indices)? {
+        let batch = match self.lora_batch(&student, indices, true)? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
@@ -158,7 +169,7 @@ impl HostState {
     ) -> WitResult<(Resource<TensorEntry>, Resource<TensorEntry>)> {
         const WHAT: &str = "forward";
         let student = self.lora_of(this)?;
-        let batch = match self.lora_batch(&student, indices)? {
+        let batch = match self.lora_batch(&student, indices, true)? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };

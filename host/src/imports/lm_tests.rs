@@ -24,7 +24,7 @@ use crate::state::test_support::{borrow, host_state};
 
 const POOL: usize = 6;
 
-fn lora_task(dir: &std::path::Path) -> Arc<PublicTask> {
+pub(super) fn lora_task(dir: &std::path::Path) -> Arc<PublicTask> {
     RandomModel::tiny(Family::Qwen2).write(dir, 7).unwrap();
     let model = ModelDir::open(dir, 32).unwrap();
     let decoder = model
@@ -65,14 +65,14 @@ fn lora_task(dir: &std::path::Path) -> Arc<PublicTask> {
     })
 }
 
-fn policy(extra: &str) -> Policy {
+pub(super) fn policy(extra: &str) -> Policy {
     Policy::from_toml_str(&format!(
         "version = 1\n[students]\nallow = [{{ family = \"linear\" }}, {{ family = \"lm_lora\", max_rank = 4, layers = [1, 2] }}]\n{extra}"
     ))
     .unwrap()
 }
 
-fn config(rank: u32, layers: Vec<u32>) -> lm::LoraConfig {
+pub(super) fn config(rank: u32, layers: Vec<u32>) -> lm::LoraConfig {
     lm::LoraConfig {
         rank,
         alpha: 8.0,
