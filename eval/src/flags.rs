@@ -24,7 +24,7 @@ use w2s_host::Outcome;
 use crate::controls::{self, Controls};
 use crate::degeneracy::Degeneracy;
 use crate::runs::RunEntry;
-use w2s_train::gap::{GapEstimate, SMALL_GAP_SES};
+use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 use crate::seeds::SeedPlan;
 
 /// Something a reviewer must look at.

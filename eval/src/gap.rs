@@ -1,9 +1,9 @@
 //! The `small-gap` check: the weak-ceiling gap of the scorer's baselines on
 //! the whole test split (both parts, weighted by size), against its
-//! standard error, by the rule of [`w2s_train::gap`] that the task card of
+//! standard error, by the rule of [`w2s_verdict::gap`] that the task card of
 //! `w2s task build` uses too.
 
-use w2s_train::gap::GapEstimate;
+use w2s_verdict::gap::GapEstimate;
 use w2s_verdict::{Part, ScoreSet};
 
 /// The gap of the scorer's baselines on the whole test split.

@@ -6,7 +6,7 @@
 //! the strong features (the bundle's, as written) trained on the pool's
 //! ground truth, the same logistic probe as the weak teacher's, over
 //! [`CARD_SEEDS`] seeds. The gap, its standard error and the verdict follow
-//! the rule of [`w2s_train::gap`], which the scorer's `small-gap` flag uses
+//! the rule of [`w2s_verdict::gap`], which the scorer's `small-gap` flag uses
 //! too.
 //!
 //! Only these aggregates enter the manifest's public provenance (keys
@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use w2s_train::gap::{GapEstimate, SMALL_GAP_SES};
+use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 use w2s_train::recipe;
 
 use crate::error::Result;

@@ -12,7 +12,8 @@ use w2s_lm::random_model::RandomModel;
 use crate::helpers::{eval_report, flag_codes, plugin, repo, run, w2s};
 
 /// A `{"text", "label"}` JSONL file: the label is told by a word in the
-/// middle of the text, so a model that reads the context can find it.
+/// middle of the text, so a model that reads the context can find it; every
+/// text ends with the same token.
 fn write_jsonl(path: &Path, rows: usize) {
     let text: String = (0..rows)
         .map(|i| {
@@ -22,7 +23,7 @@ fn write_jsonl(path: &Path, rows: usize) {
                 (1, "better")
             };
             format!(
-                "{{\"text\":\"item {} is {word} than item {}\",\"label\":{label}}}\n",
+                "{{\"text\":\"item {} is {word} than item {}. Answer:\",\"label\":{label}}}\n",
                 i % 13,
                 i % 17
             )
@@ -114,7 +115,7 @@ fn task_build_prints_a_card_records_it_and_task_check_shows_it() {
         "{check}"
     );
 
-    // Both models read the embedding of the same last token ("Label:"
+    // Both models read the embedding of the same last token ("Answer:"
     // closes every text): constant features, no gap, a card that says so.
     let (stdout, _) = build(d, "flat", "0", "0", &[]);
     assert!(

@@ -28,8 +28,6 @@
 //! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
 //!   weak teacher, native reference strategies).
 //! - [`checkpoint`]: student checkpoints.
-//! - [`gap`]: the weak-ceiling gap and its standard error (the task
-//!   card's and the `small-gap` flag's rule).
 //! - [`lora`], [`lora_tokens`]: `lm-lora` students (the strong language
 //!   model, frozen and shared, with trainable low-rank adapters), the
 //!   tokenized splits they read and the bundle's `[lm]` section.
@@ -45,7 +43,6 @@ pub mod bundle_writer;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
-pub mod gap;
 pub mod gemm;
 pub mod head;
 pub mod logconf;
