@@ -113,7 +113,10 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         let got: Vec<&str> = text.lines().collect();
         assert_eq!(got.len(), 2, "{text}");
-        assert!(got[0].starts_with("strong: 10/10 rows, 100/100 tokens,"), "{text}");
+        assert!(
+            got[0].starts_with("strong: 10/10 rows, 100/100 tokens,"),
+            "{text}"
+        );
         assert!(got[0].ends_with("done"), "{text}");
         assert!(got[1].starts_with("weak: 10/10 rows"), "{text}");
     }

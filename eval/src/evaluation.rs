@@ -173,13 +173,7 @@ impl<'a> Evaluation<'a> {
         );
         let runs: Vec<RunEntry> = phase.runs.into_iter().map(run_entry).collect();
         let gap = score.as_ref().map(crate::gap::test_gap);
-        let flags = flags::flags(
-            seeds,
-            &runs,
-            &degeneracy,
-            controls.as_ref(),
-            gap.as_ref(),
-        );
+        let flags = flags::flags(seeds, &runs, &degeneracy, controls.as_ref(), gap.as_ref());
         let rankable = flags::rankable(seeds, &runs, scores.is_some());
         let m = &task.public().manifest;
         Report {

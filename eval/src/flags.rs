@@ -24,8 +24,8 @@ use w2s_host::Outcome;
 use crate::controls::{self, Controls};
 use crate::degeneracy::Degeneracy;
 use crate::runs::RunEntry;
-use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 use crate::seeds::SeedPlan;
+use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 
 /// Something a reviewer must look at.
 #[derive(Debug, Serialize)]

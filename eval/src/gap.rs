@@ -22,7 +22,11 @@ pub fn test_gap(set: &ScoreSet) -> GapEstimate {
     };
     let b = &set.baselines;
     let weak = weighted(&|p| b.part(p).weak_acc);
-    let seeds = b.public.ceiling_accs.len().min(b.private.ceiling_accs.len());
+    let seeds = b
+        .public
+        .ceiling_accs
+        .len()
+        .min(b.private.ceiling_accs.len());
     let ceiling: Vec<f64> = (0..seeds)
         .map(|i| weighted(&|p| b.part(p).ceiling_accs[i]))
         .collect();
@@ -35,7 +39,7 @@ mod tests {
 
     fn set(public: (f64, [f64; 2]), private: (f64, [f64; 2]), sizes: (usize, usize)) -> ScoreSet {
         let json = serde_json::json!({
-            "task_hash": "t", "scorer_version": "0", 
+            "task_hash": "t", "scorer_version": "0",
             "split": {"rule": "r", "public_size": sizes.0, "private_size": sizes.1},
             "baselines": {"ceiling_seeds": [1, 2], "recipe": "x",
                 "public": {"weak_acc": public.0, "ceiling_accs": public.1},

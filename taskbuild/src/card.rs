@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 use w2s_train::recipe;
+use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 
 use crate::error::Result;
 use crate::probe::{ProbeSettings, WeakProbe};
@@ -70,11 +70,7 @@ impl TaskCard {
                 s,
             )?;
             let probs = head.predict(inputs.test_features)?;
-            ceiling.push(recipe::accuracy(
-                &probs,
-                inputs.classes,
-                inputs.test_labels,
-            ));
+            ceiling.push(recipe::accuracy(&probs, inputs.classes, inputs.test_labels));
         }
         Ok(Self::from_gap(GapEstimate::new(
             weak_test_acc,
@@ -187,7 +183,12 @@ mod tests {
         let p = small.provenance();
         assert_eq!(
             p.keys().collect::<Vec<_>>(),
-            ["card_ceiling", "card_gap", "card_verdict", "card_weak_test_acc"]
+            [
+                "card_ceiling",
+                "card_gap",
+                "card_verdict",
+                "card_weak_test_acc"
+            ]
         );
         assert_eq!(p["card_weak_test_acc"], "0.6500");
         let lines = lines_from_provenance(&p).unwrap();

@@ -59,15 +59,25 @@ fn build(d: &Path, out: &str, layer: &str, weak_layer: &str, extra: &[&str]) -> 
         .arg("--out")
         .arg(d.join(out))
         .args(extra));
-    assert!(status.status.success(), "task build failed:\n{stdout}\n{stderr}");
+    assert!(
+        status.status.success(),
+        "task build failed:\n{stdout}\n{stderr}"
+    );
     (stdout, stderr)
 }
 
 /// Labeled, pool and test sizes from a build's summary line.
 fn sizes(stdout: &str) -> [usize; 3] {
     let after = |key: &str| -> usize {
-        let rest = &stdout[stdout.find(key).unwrap_or_else(|| panic!("{key}: {stdout}")) + key.len()..];
-        rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        let rest = &stdout[stdout
+            .find(key)
+            .unwrap_or_else(|| panic!("{key}: {stdout}"))
+            + key.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     [after("labeled "), after("pool "), after("test ")]
 }
@@ -140,8 +150,15 @@ fn a_build_whose_stderr_is_piped_prints_progress_lines() {
     // split, the weak one the labeled split too.
     let strong_texts = sizes[1] + sizes[2];
     assert_eq!(strong.len(), strong_texts.div_ceil(8), "{stderr}");
-    assert_eq!(weak.len(), (strong_texts + sizes[0]).div_ceil(8), "{stderr}");
-    assert!(strong[0].starts_with(&format!("strong: 8/{strong_texts} rows, ")), "{stderr}");
+    assert_eq!(
+        weak.len(),
+        (strong_texts + sizes[0]).div_ceil(8),
+        "{stderr}"
+    );
+    assert!(
+        strong[0].starts_with(&format!("strong: 8/{strong_texts} rows, ")),
+        "{stderr}"
+    );
     let last = strong.last().unwrap();
     assert!(
         last.starts_with(&format!("strong: {strong_texts}/{strong_texts} rows, ")),

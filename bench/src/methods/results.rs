@@ -155,7 +155,11 @@ pub(crate) fn render(b: &Bench) -> String {
     let (unit, units) = b.unit();
     let title = if b.only_families() {
         "the task families"
-    } else if b.families.iter().any(|f| matches!(f.kind, TaskKind::Family(_))) {
+    } else if b
+        .families
+        .iter()
+        .any(|f| matches!(f.kind, TaskKind::Family(_)))
+    {
         "built tasks and the task families"
     } else {
         "tasks built from language models"

@@ -99,7 +99,10 @@ pub(crate) fn render_bundles(b: &Bench, out: &mut String) {
             cell_text(get(p, "card_weak_test_acc")),
             cell_text(get(p, "card_ceiling")),
             cell_text(get(p, "card_gap")),
-            cell_text(p.get("card_verdict").map_or("no card (built before cards)", String::as_str))
+            cell_text(
+                p.get("card_verdict")
+                    .map_or("no card (built before cards)", String::as_str)
+            )
         );
     }
 }
