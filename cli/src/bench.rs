@@ -16,8 +16,9 @@ use crate::seeds::SeedArgs;
 /// Benchmarks.
 #[derive(Subcommand)]
 pub(crate) enum BenchCommand {
-    /// Run every method of plugins/methods.toml on every task family and
-    /// write docs/RESULTS.md.
+    /// Run every method of plugins/methods.toml on every task family (or
+    /// on the bundles given with --task) and write docs/RESULTS.md (or
+    /// --out).
     Methods(MethodsArgs),
 }
 
@@ -27,9 +28,19 @@ pub(crate) struct MethodsArgs {
     /// Only these methods (plugin names, comma-separated) [default: all].
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
-    /// Only these families (comma-separated) [default: all four].
+    /// Only these families (comma-separated) [default: all four, or none
+    /// when --task is given].
     #[arg(long, value_delimiter = ',')]
     families: Vec<Family>,
+    /// A task bundle to run every method on (repeatable), e.g. one built
+    /// with `w2s task build`; the results file names its models, layers,
+    /// dataset and task card.
+    #[arg(long = "task", value_name = "DIR")]
+    tasks: Vec<PathBuf>,
+    /// Also run the teacher-ablation controls in every evaluation (their
+    /// flags go into the results file).
+    #[arg(long)]
+    controls: bool,
     /// Small tasks and each method's `smoke_config` (a check that every
     /// method runs, not a measurement).
     #[arg(long)]
@@ -70,6 +81,8 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<ExitCode> {
     let options = w2s_bench::methods::Options {
         methods: args.methods,
         families: args.families,
+        tasks: args.tasks,
+        controls: args.controls,
         smoke: args.smoke,
         out: args.out,
         methods_file: args.methods_file,
@@ -84,7 +97,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<ExitCode> {
     };
     let written = w2s_bench::methods::run(&Executable::current()?, &options, &Bars::default())?;
     println!(
-        "wrote {} ({} methods × {} families, {:.1} s)",
+        "wrote {} ({} methods × {} tasks, {:.1} s)",
         options.out.display(),
         written.methods,
         written.families,

@@ -17,6 +17,7 @@ mod eval;
 mod guest_cmd;
 mod policy_cmd;
 mod progress;
+mod progress_lines;
 mod replay;
 mod score_cmd;
 mod seeds;

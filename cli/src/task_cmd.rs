@@ -6,6 +6,7 @@
 //! (for the default task and the suite's tasks: see
 //! [`w2s_eval::task::ensure_task`]).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -140,6 +141,10 @@ pub(crate) struct BuildArgs {
     /// The dataset's revision (a commit or version), recorded in provenance.
     #[arg(long)]
     dataset_revision: Option<String>,
+    /// Seconds between progress lines when stderr is not a terminal (where
+    /// the progress bar hides itself).
+    #[arg(long, default_value_t = 10.0, hide = true)]
+    progress_every: f64,
     /// Where the models run: `cpu`, or `cuda`/`cuda:N` in a build with the
     /// `cuda` feature (scripts/build-cuda.sh).
     #[arg(long, default_value = "cpu", value_parser = w2s_train::device::parse_device)]
@@ -148,6 +153,18 @@ pub(crate) struct BuildArgs {
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
     let device = args.device.open()?;
+    if !(args.progress_every.is_finite() && args.progress_every >= 0.0) {
+        anyhow::bail!(
+            "--progress-every must be a non-negative number of seconds, got {}",
+            args.progress_every
+        );
+    }
+    let mut lines = (!std::io::stderr().is_terminal()).then(|| {
+        crate::progress_lines::ProgressLines::new(
+            std::io::stderr(),
+            std::time::Duration::from_secs_f64(args.progress_every),
+        )
+    });
     let cfg = w2s_taskbuild::BuildConfig {
         data: args.data,
         format: args.format,
@@ -183,6 +200,10 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     };
     let mut bars: Vec<(String, indicatif::ProgressBar)> = Vec::new();
     let s = w2s_taskbuild::build(&cfg, &device, &mut |model, p| {
+        if let Some(lines) = &mut lines {
+            lines.update(model, &p);
+            return;
+        }
         if bars.last().is_none_or(|(m, _)| m != model) {
             bars.push((
                 model.to_owned(),
@@ -228,6 +249,9 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
         "  weak probe accuracy: labeled split {:.4}, test split {:.4}",
         s.weak_train_acc, s.weak_test_acc
     );
+    for line in s.card.lines() {
+        println!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -288,6 +312,11 @@ pub(crate) fn run(cmd: TaskCommand) -> Result<ExitCode> {
                     n => format!(", {n} test subsets"),
                 }
             );
+            let (manifest, _) = w2s_train::bundle::Manifest::read(&dir)?;
+            match w2s_taskbuild::card::lines_from_provenance(&manifest.provenance) {
+                Some(lines) => lines.iter().for_each(|l| println!("{l}")),
+                None => println!("task card: none (built without one)"),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

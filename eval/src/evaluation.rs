@@ -172,7 +172,8 @@ impl<'a> Evaluation<'a> {
                 .filter_map(|r| r.pool.as_ref().map(|p| (r.seed, p))),
         );
         let runs: Vec<RunEntry> = phase.runs.into_iter().map(run_entry).collect();
-        let flags = flags::flags(seeds, &runs, &degeneracy, controls.as_ref());
+        let gap = score.as_ref().map(crate::gap::test_gap);
+        let flags = flags::flags(seeds, &runs, &degeneracy, controls.as_ref(), gap.as_ref());
         let rankable = flags::rankable(seeds, &runs, scores.is_some());
         let m = &task.public().manifest;
         Report {

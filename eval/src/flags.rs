@@ -11,6 +11,7 @@
 //! | `control-inconclusive` | a control run did not complete |
 //! | `near-constant-predictions` | a student is near-constant on the pool ([`crate::degeneracy`]) |
 //! | `class-distribution-shift` | a student's class balance is far from the teacher's |
+//! | `small-gap` | the task's weak-ceiling gap is under 3 standard errors ([`crate::gap`]) |
 //!
 //! Messages state thresholds and seeds, never a held-out figure: they are
 //! shown to submitters. A report is *rankable* when its seeds were chosen by
@@ -24,6 +25,7 @@ use crate::controls::{self, Controls};
 use crate::degeneracy::Degeneracy;
 use crate::runs::RunEntry;
 use crate::seeds::SeedPlan;
+use w2s_verdict::gap::{GapEstimate, SMALL_GAP_SES};
 
 /// Something a reviewer must look at.
 #[derive(Debug, Serialize)]
@@ -58,6 +60,7 @@ pub fn flags(
     runs: &[RunEntry],
     d: &Degeneracy,
     controls: Option<&Controls>,
+    gap: Option<&GapEstimate>,
 ) -> Vec<Flag> {
     let mut flags = Vec::new();
     let mut flag = |code, message: String| flags.push(Flag { code, message });
@@ -126,6 +129,14 @@ pub fn flags(
                 "seeds {}: the student's predicted class distribution on the pool is more than {} (total variation) from the teacher's",
                 seed_list(&d.shifted_seeds),
                 d.max_tv_to_weak
+            ),
+        );
+    }
+    if gap.is_some_and(GapEstimate::is_small) {
+        flag(
+            "small-gap",
+            format!(
+                "the task's gap between the weak teacher and the ceiling is under {SMALL_GAP_SES} standard errors of the test split: too small to rank methods (see the task card of `w2s task check`)"
             ),
         );
     }

@@ -67,6 +67,7 @@ mod evaluation;
 mod executable;
 pub mod feedback;
 pub mod flags;
+pub mod gap;
 mod options;
 pub mod policy;
 mod progress;

@@ -11,7 +11,10 @@
 //!    probabilities on the pool and the test split as `weak_probs`.
 //! 5. Standardize the strong features with the pool's statistics
 //!    (unlabeled, so no ground truth), unless told not to.
-//! 6. Write the bundle into a temporary sibling of the output directory
+//! 6. Measure the task card ([`crate::card`]): the weak teacher's test
+//!    accuracy against a linear probe on the strong features trained on
+//!    the pool's ground truth; only its aggregates enter provenance.
+//! 7. Write the bundle into a temporary sibling of the output directory
 //!    and rename it into place: a failed build leaves nothing behind.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use w2s_train::recipe;
 use w2s_train::test_subsets::TestSubsets;
 
 use crate::cache::{ActivationCache, CacheKey, CacheStatus};
+use crate::card::{CardInputs, TaskCard};
 use crate::dataset::{Dataset, Example, Format, SplitRule};
 use crate::error::{BuildError, Result};
 use crate::probe::{ProbeSettings, Standardizer, WeakProbe};
@@ -140,6 +144,9 @@ pub struct BuildSummary {
     pub strong: ModelRun,
     /// The weak model.
     pub weak: ModelRun,
+    /// The task card: the gap between the weak teacher and a linear probe
+    /// ceiling, and whether it can rank methods.
+    pub card: TaskCard,
 }
 
 /// Builds the bundle `cfg` describes on `device`. `on_progress(model,
@@ -221,6 +228,19 @@ pub fn build(
     if cfg.scaling == FeatureScaling::Standardize {
         Standardizer::fit(&strong_features[..np * sd], sd).apply(&mut strong_features);
     }
+    let card = TaskCard::measure(
+        &CardInputs {
+            pool_features: &strong_features[..np * sd],
+            pool_labels: &pool_labels,
+            test_features: &strong_features[np * sd..],
+            test_labels: &test_labels,
+            dim: sd,
+            classes: k,
+        },
+        weak_test_acc,
+        &cfg.probe,
+        cfg.seed,
+    )?;
     let subsets = data.test_subset_names().map(TestSubsets::from_names);
     let name = cfg.name.clone().unwrap_or_else(|| {
         format!("{}-{strong_name}", cfg.format.name())
@@ -234,6 +254,7 @@ pub fn build(
         &probe,
         [(&strong, &strong_run), (&weak, &weak_run)],
     );
+    provenance.extend(card.provenance());
     provenance.insert(
         "sizes".into(),
         format!("labeled {nl}, pool {np}, test {nt}"),
@@ -286,6 +307,7 @@ pub fn build(
         weak_test_acc,
         strong: strong_run,
         weak: weak_run,
+        card,
     })
 }
 

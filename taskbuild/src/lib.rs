@@ -17,6 +17,8 @@
 //!   pooling and extraction settings, verified by hash before use, so a
 //!   second build that changes only the probe runs no model.
 //! - [`probe`]: the weak probe and feature standardization.
+//! - [`card`]: the task card (weak teacher against a linear-probe
+//!   ceiling: can the task rank methods?).
 //! - [`build`]: the pipeline, writing through a temporary directory.
 //!
 //! Ground truth is read here, as it must be (the probe's training labels,
@@ -25,6 +27,7 @@
 
 pub mod build;
 pub mod cache;
+pub mod card;
 pub mod dataset;
 pub mod error;
 pub mod lm_part;

@@ -38,4 +38,5 @@ mod service_client;
 mod service_pg;
 mod service_suite;
 mod suite;
+mod task_card;
 mod wit_compat;

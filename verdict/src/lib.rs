@@ -10,6 +10,12 @@
 //!
 //! Every type rejects unknown fields, so a scorer and a reader of different
 //! formats fail loudly instead of dropping a figure.
+//!
+//! One rule lives here beside the data, because both sides of the process
+//! boundary apply it: [`gap`], whether a task's weak-ceiling gap can rank
+//! methods (the task card of `w2s task build` and the `small-gap` flag).
+
+pub mod gap;
 
 use serde::{Deserialize, Serialize};
 

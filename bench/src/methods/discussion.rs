@@ -15,7 +15,7 @@ fn clear(a: &Summary, b: &Summary) -> Option<bool> {
     Some(a.mean - b.mean > 2.0 * se)
 }
 
-fn private(b: &Bench, family: usize, method: usize) -> Option<&Summary> {
+pub(crate) fn private(b: &Bench, family: usize, method: usize) -> Option<&Summary> {
     b.families[family].cells[method]
         .outcome
         .as_ref()
@@ -23,7 +23,7 @@ fn private(b: &Bench, family: usize, method: usize) -> Option<&Summary> {
         .map(|s| &s.private_pgr)
 }
 
-fn signed(x: f64) -> String {
+pub(crate) fn signed(x: f64) -> String {
     format!("{x:+.3}")
 }
 
@@ -53,15 +53,17 @@ fn versus_baseline(b: &Bench, out: &mut Vec<String>) {
         }
         if n == 0 {
             out.push(format!(
-                "{} and {base_label} were never both scored on one family.",
-                m.method.label
+                "{} and {base_label} were never both scored on one {}.",
+                m.method.label,
+                b.unit().0
             ));
             continue;
         }
         out.push(format!(
-            "{} beats {base_label} on {wins} of {n} families (mean ΔPGR {}; clearly better on \
+            "{} beats {base_label} on {wins} of {n} {} (mean ΔPGR {}; clearly better on \
              {better}, clearly worse on {worse}).",
             m.method.label,
+            b.unit().1,
             signed(delta / n as f64)
         ));
     }
@@ -128,9 +130,11 @@ fn against_literature(b: &Bench, out: &mut Vec<String>) {
             "partly reproduced"
         };
         out.push(format!(
-            "Literature: {claim}. Here {} > {} holds on {holds} of {n} families (clearly on \
+            "Literature: {claim}. Here {} > {} holds on {holds} of {n} {} (clearly on \
              {clearly}): {verdict}.",
-            b.methods[bi].method.label, b.methods[wi].method.label
+            b.methods[bi].method.label,
+            b.methods[wi].method.label,
+            b.unit().1
         ));
     }
 }
@@ -143,13 +147,13 @@ fn per_family(b: &Bench, out: &mut Vec<String>) {
             .filter_map(|mi| private(b, fi, mi).map(|s| (mi, s)))
             .collect();
         let Some(&(best, s)) = scored.iter().max_by(|a, c| a.1.mean.total_cmp(&c.1.mean)) else {
-            out.push(format!("On {}, no method was scored.", f.family));
+            out.push(format!("On {}, no method was scored.", f.label));
             continue;
         };
         if scored.len() == 1 {
             out.push(format!(
                 "On {}, {} reaches private PGR {}.",
-                f.family,
+                f.label,
                 b.methods[best].method.label,
                 mean_se(s)
             ));
@@ -161,7 +165,7 @@ fn per_family(b: &Bench, out: &mut Vec<String>) {
                 .expect("non-empty");
             out.push(format!(
                 "On {}, the best method is {} (private PGR {}) and the weakest {} ({}).",
-                f.family,
+                f.label,
                 b.methods[best].method.label,
                 mean_se(s),
                 b.methods[worst].method.label,
@@ -169,7 +173,7 @@ fn per_family(b: &Bench, out: &mut Vec<String>) {
             ));
         }
         let mean = scored.iter().map(|(_, s)| s.mean).sum::<f64>() / scored.len() as f64;
-        means.push((f.family.to_string(), mean));
+        means.push((f.label.clone(), mean));
     }
     if means.len() > 1 {
         let (hard, h) = means
@@ -181,8 +185,9 @@ fn per_family(b: &Bench, out: &mut Vec<String>) {
             .max_by(|a, c| a.1.total_cmp(&c.1))
             .expect("non-empty");
         out.push(format!(
-            "Averaged over the methods scored on it, the hardest family is {hard} (mean private \
-             PGR {h:.3}) and the easiest {easy} ({e:.3})."
+            "Averaged over the methods scored on it, the hardest {} is {hard} (mean private \
+             PGR {h:.3}) and the easiest {easy} ({e:.3}).",
+            b.unit().0
         ));
     }
 }
@@ -194,7 +199,7 @@ fn failures(b: &Bench, out: &mut Vec<String>) {
             .families
             .iter()
             .filter(|f| f.cells[mi].outcome.is_err())
-            .map(|f| f.family.to_string())
+            .map(|f| f.label.clone())
             .collect();
         if !failed.is_empty() {
             out.push(format!(
@@ -207,12 +212,16 @@ fn failures(b: &Bench, out: &mut Vec<String>) {
 }
 
 /// The discussion's sentences, in order: each method against the
-/// baseline, the literature's orderings checked, each family's best method, the hardest family, failures.
+/// baseline, the literature's orderings checked, each family's best method, the hardest family,
+/// (with bundles) the orderings compared across tasks, failures.
 pub(crate) fn sentences(b: &Bench) -> Vec<String> {
     let mut out = Vec::new();
     versus_baseline(b, &mut out);
     against_literature(b, &mut out);
     per_family(b, &mut out);
+    if !b.only_families() {
+        super::orderings::sentences(b, &mut out);
+    }
     failures(b, &mut out);
     out
 }
@@ -225,7 +234,7 @@ mod tests {
     use w2s_eval::report::Versions;
 
     use crate::methods::methods_file::Method;
-    use crate::methods::results::{Cell, FamilyResult, MethodInfo, Scored, render};
+    use crate::methods::results::{Cell, MethodInfo, Scored, TaskKind, TaskResult, render};
 
     fn summary(mean: f64, se: f64) -> Summary {
         Summary {
@@ -248,6 +257,7 @@ mod tests {
                 completed: 5,
                 runs: 5,
                 failures: Vec::new(),
+                flags: Vec::new(),
             }),
             wall_s: 1.0,
         }
@@ -267,9 +277,10 @@ mod tests {
         }
     }
 
-    fn family(family: Family, cells: Vec<Cell>) -> FamilyResult {
-        FamilyResult {
-            family,
+    fn family(family: Family, cells: Vec<Cell>) -> TaskResult {
+        TaskResult {
+            label: family.to_string(),
+            kind: TaskKind::Family(family),
             task_name: format!("synth-{family}"),
             task_hash: "cd".repeat(32),
             weak: None,
@@ -300,6 +311,7 @@ mod tests {
                 family(Family::SliceErrors, vec![cell(0.10, 0.01), failed]),
             ],
             total_wall_s: 3.0,
+            controls: false,
         }
     }
 

@@ -1,5 +1,8 @@
 //! `w2s bench methods`: every method plugin on every task family, written
-//! up as `docs/RESULTS.md`.
+//! up as `docs/RESULTS.md`; or on any bundles given with `--task` (a task
+//! built from language models, say), whose results file names each task's
+//! models, layers, dataset and task card from the manifest's provenance
+//! ([`tasks_md`]).
 //!
 //! The methods are the `[[method]]` entries of `plugins/methods.toml`
 //! ([`methods_file`]); the tasks are one per family of
@@ -17,7 +20,9 @@
 
 mod discussion;
 mod methods_file;
+mod orderings;
 mod results;
+mod tasks_md;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -30,15 +35,19 @@ use w2s_eval::{
 };
 use w2s_train::synth::{Family, SynthConfig};
 
-use results::{Bench, Cell, FamilyResult, MethodInfo, Parts, Scored};
+use results::{Bench, Cell, MethodInfo, Parts, Scored, TaskKind, TaskResult};
 
 /// What `w2s bench methods` runs, and where it writes.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Only these methods (plugin names) [empty: all].
     pub methods: Vec<String>,
-    /// Only these families [empty: all four].
+    /// Only these families [empty: all four, unless `tasks` is given].
     pub families: Vec<Family>,
+    /// Task bundles to run on, after the families [empty: none].
+    pub tasks: Vec<PathBuf>,
+    /// Also run the teacher-ablation controls in every evaluation.
+    pub controls: bool,
     /// Small tasks and each method's `smoke_config` (a check that every
     /// method runs, not a measurement).
     pub smoke: bool,
@@ -132,6 +141,7 @@ fn scored(report: &Report) -> Result<Scored, String> {
         completed: report.completed(),
         runs: report.runs.len(),
         failures,
+        flags: report.flags.iter().map(|f| f.code.to_owned()).collect(),
     })
 }
 
@@ -157,6 +167,7 @@ fn evaluate_one(
     };
     let report = Evaluation::new(&task, &sub, seeds)
         .config(config)
+        .controls(opts.controls)
         .run(progress)?;
     Ok((report, seed_source))
 }
@@ -166,7 +177,7 @@ fn evaluate_one(
 pub struct Written {
     /// Methods benchmarked.
     pub methods: usize,
-    /// Task families.
+    /// Tasks (families and bundles).
     pub families: usize,
     /// Wall time of the whole benchmark, in seconds.
     pub total_wall_s: f64,
@@ -189,7 +200,7 @@ pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Res
             );
         }
     }
-    let families = if opts.families.is_empty() {
+    let families = if opts.families.is_empty() && opts.tasks.is_empty() {
         Family::ALL.to_vec()
     } else {
         opts.families.clone()
@@ -206,23 +217,38 @@ pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Res
             method: m.clone(),
         })
         .collect();
-    let (mut seed_source, mut seeds_per_eval) = (String::new(), 0);
-    let mut results = Vec::new();
+    let mut tasks = Vec::new();
     for &family in &families {
         let (cfg, dir) = family_task(family, opts.smoke, &opts.tasks_dir);
         ensure_family_task(exe, &cfg, &dir, progress)
             .with_context(|| format!("cannot prepare the {family} task"))?;
-        let task_hash = w2s_train::bundle::Manifest::read(&dir)?.1;
-        let mut fr = FamilyResult {
-            family,
-            task_name: cfg.name.clone(),
+        tasks.push((family.to_string(), TaskKind::Family(family), dir));
+    }
+    for dir in &opts.tasks {
+        let (manifest, _) = w2s_train::bundle::Manifest::read(dir)
+            .with_context(|| format!("cannot read the task bundle {}", dir.display()))?;
+        let kind = TaskKind::Bundle {
+            dir: dir.display().to_string(),
+            provenance: manifest.provenance.clone(),
+        };
+        tasks.push((manifest.name.clone(), kind, dir.clone()));
+    }
+    let (mut seed_source, mut seeds_per_eval) = (String::new(), 0);
+    let mut results = Vec::new();
+    for (label, kind, dir) in tasks {
+        let (manifest, task_hash) = w2s_train::bundle::Manifest::read(&dir)?;
+        let mut fr = TaskResult {
+            label,
+            kind,
+            task_name: manifest.name,
             task_hash,
             weak: None,
             ceiling: None,
             cells: Vec::new(),
         };
         for info in &mut infos {
-            progress.note(&format!("bench: {} on {family}...", info.method.plugin));
+            let label = &fr.label;
+            progress.note(&format!("bench: {} on {label}...", info.method.plugin));
             let t = Instant::now();
             let wasm = info.method.wasm(&opts.wasm_dir);
             let method = (wasm.as_path(), info.config.as_str());
@@ -247,7 +273,7 @@ pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Res
             };
             if let Err(e) = &outcome {
                 progress.note(&format!(
-                    "bench: {} on {family} failed: {e}",
+                    "bench: {} on {label} failed: {e}",
                     info.method.plugin
                 ));
             }
@@ -273,6 +299,7 @@ pub fn run(exe: &Executable, opts: &Options, progress: &dyn ProgressSink) -> Res
         methods: infos,
         families: results,
         total_wall_s: start.elapsed().as_secs_f64(),
+        controls: opts.controls,
     };
     if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
