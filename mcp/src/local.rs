@@ -133,6 +133,7 @@ impl LocalConfig {
             refusal: sub.refusal().map(w2s_host::printable),
             wasm_sha256: sub.wasm_sha256().to_owned(),
             task: task.hash().to_owned(),
+            submission_id: None,
         })
     }
 }

@@ -15,6 +15,8 @@ pub struct Evaluated {
     pub wasm_sha256: String,
     /// The task's hash.
     pub task: String,
+    /// The submission's id, in remote mode (for `status` and `report`).
+    pub submission_id: Option<String>,
 }
 
 impl Evaluated {
@@ -38,6 +40,7 @@ impl Evaluated {
             "refusal": self.refusal,
             "wasm_sha256": self.wasm_sha256,
             "task_hash": self.task,
+            "submission_id": self.submission_id,
         })
     }
 }
@@ -53,6 +56,7 @@ mod tests {
             refusal: None,
             wasm_sha256: String::new(),
             task: String::new(),
+            submission_id: None,
         };
         assert_eq!(e.failure_code().as_deref(), Some("fuel-exhausted"));
         let ok = Evaluated {

@@ -173,6 +173,7 @@ impl Remote {
             refusal: None,
             wasm_sha256: report["wasm"]["sha256"].as_str().unwrap_or("").to_owned(),
             task: report["task"]["hash"].as_str().unwrap_or("").to_owned(),
+            submission_id: Some(id),
         })
     }
 }
