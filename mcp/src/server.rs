@@ -187,9 +187,11 @@ impl W2sServer {
                 blocking(cfg.clone(), move |cfg| cfg.evaluate(&wasm, &task, &config, tx)).await
             }
             Mode::Remote(remote) => {
+                // Queued, running, done: three steps. The closure owns the
+                // sender, so the notifier ends when the evaluation does.
                 let mut step = 0;
                 remote
-                    .evaluate(&wasm, &task, &config, |message| {
+                    .evaluate(&wasm, &task, &config, move |message| {
                         step += 1;
                         let _ = tx.send((step, 3, message.to_owned()));
                     })

@@ -189,3 +189,59 @@ fn mcp_remote_mode_calls_every_tool_and_leaks_no_private_figure() {
     }
     assert_absent(&results, &needles);
 }
+
+#[test]
+fn w2s_new_writes_a_project_and_refuses_to_overwrite_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my-boot");
+    let (out, stdout, stderr) = run(crate::helpers::w2s()
+        .arg("new")
+        .arg(&dir)
+        .args(["--from", "bootstrap"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("cargo build --release --offline"), "{stdout}");
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let original = std::fs::read_to_string(repo().join("plugins/bootstrap/src/lib.rs")).unwrap();
+    assert_eq!(lib, original, "--from copies the method's sources");
+    let (out, _, stderr) = run(crate::helpers::w2s().arg("new").arg(&dir));
+    crate::helpers::assert_clean_error(&out, &stderr, "already exists");
+    let (out, _, stderr) = run(crate::helpers::w2s()
+        .arg("new")
+        .arg(tmp.path().join("x"))
+        .args(["--lang", "cobol"]));
+    assert!(!out.status.success() && stderr.contains("cobol"), "{stderr}");
+}
+
+/// A Python project of `w2s new` builds with `w2s guest build` as its
+/// README says (its own SDK copy, componentize-py from
+/// scripts/setup-python.sh) and evaluates on the default task.
+#[test]
+fn w2s_new_python_project_builds_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("py-strat");
+    let (out, _, stderr) = run(crate::helpers::w2s()
+        .arg("new")
+        .arg(&dir)
+        .args(["--lang", "python"]));
+    assert!(out.status.success(), "{stderr}");
+    let (out, stdout, stderr) = run(Command::new(env!("CARGO_BIN_EXE_w2s"))
+        .current_dir(&dir)
+        .args(["guest", "build", "py_strat.py", "-o", "py-strat.wasm"])
+        .args(["--sdk-dir", "w2s-sdk/python", "--wit-dir", "w2s-sdk/wit"]));
+    assert!(out.status.success(), "w2s guest build:\n{stdout}\n{stderr}");
+    let wasm = dir.join("py-strat.wasm");
+    // Compiled ahead into the tests' cache (a cold compile of CPython can
+    // outlast the default compile deadline on two busy cores).
+    crate::helpers::load_cached(
+        &w2s_host::Sandbox::new(w2s_host::Policy::default()).unwrap(),
+        &wasm,
+    );
+    let (out, stdout, stderr) = run(crate::helpers::w2s()
+        .arg("eval")
+        .arg(&wasm)
+        .arg("--task")
+        .arg(default_task())
+        .args(["--seeds", "1", "--config", "epochs=1", "--feedback-only"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("public PGR"), "{stdout}");
+}
