@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let repo = manifest.parent().expect("mcp/ sits in the repository").to_path_buf();
+    let repo = manifest
+        .parent()
+        .expect("mcp/ sits in the repository")
+        .to_path_buf();
     let methods = std::fs::read_to_string(repo.join("plugins/methods.toml"))
         .expect("plugins/methods.toml is readable");
 
@@ -33,7 +36,11 @@ fn main() {
     }
     for plugin in plugin_names(&methods) {
         if !plugin.starts_with("python-") {
-            collect(&repo, &Path::new("plugins").join(&plugin).join("src"), &mut files);
+            collect(
+                &repo,
+                &Path::new("plugins").join(&plugin).join("src"),
+                &mut files,
+            );
         }
     }
     files.sort();
@@ -43,8 +50,12 @@ fn main() {
     out.push_str("pub(crate) static FILES: &[(&str, &str)] = &[\n");
     for rel in &files {
         let abs = repo.join(rel);
-        writeln!(out, "    ({rel:?}, include_str!({:?})),", abs.display().to_string())
-            .expect("writing to a String");
+        writeln!(
+            out,
+            "    ({rel:?}, include_str!({:?})),",
+            abs.display().to_string()
+        )
+        .expect("writing to a String");
     }
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("embedded.rs");

@@ -56,7 +56,10 @@ pub(crate) struct NewArgs {
 pub(crate) fn mcp(args: McpArgs) -> Result<ExitCode> {
     let mode = match &args.server {
         Some(url) => {
-            let file = args.token_file.as_ref().context("--server needs --token-file")?;
+            let file = args
+                .token_file
+                .as_ref()
+                .context("--server needs --token-file")?;
             let token = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read the token file {}", file.display()))?;
             Mode::Remote(Remote::new(url, token)?)

@@ -63,7 +63,8 @@ pub async fn build(dir: &Path, w2s: &Path) -> Result<Built> {
             let mut c = Command::new("cargo");
             c.args(["build", "--release", "--offline", "--quiet"]);
             // The project's own target/, whatever the caller's environment.
-            c.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_BUILD_TARGET");
+            c.env_remove("CARGO_TARGET_DIR")
+                .env_remove("CARGO_BUILD_TARGET");
             c
         }
         Lang::Python => {

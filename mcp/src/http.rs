@@ -19,14 +19,14 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120)
 
 /// A service's address: `http://HOST:PORT`.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     host: String,
     port: u16,
 }
 
 impl Endpoint {
     /// Parses `http://HOST[:PORT][/]`.
-    pub fn parse(url: &str) -> Result<Self> {
+    pub(crate) fn parse(url: &str) -> Result<Self> {
         let rest = url.strip_prefix("http://").ok_or_else(|| {
             Error::InvalidArguments(format!("server URL {url:?}: only http://HOST:PORT"))
         })?;
@@ -39,8 +39,9 @@ impl Endpoint {
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => (
                 h,
-                p.parse()
-                    .map_err(|_| Error::InvalidArguments(format!("server URL {url:?}: bad port")))?,
+                p.parse().map_err(|_| {
+                    Error::InvalidArguments(format!("server URL {url:?}: bad port"))
+                })?,
             ),
             None => (authority, 80),
         };
@@ -52,7 +53,7 @@ impl Endpoint {
 
     /// Sends one request; returns the status and the body parsed as JSON
     /// (`Value::Null` for an empty or non-JSON body).
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         method: &str,
         path: &str,
@@ -147,7 +148,7 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 
 /// A `multipart/form-data` body: (boundary, bytes) for `parts` of (field
 /// name, file name if a file, content type, bytes).
-pub fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
     let mut nonce = [0u8; 16];
     // A fixed boundary would do but for a wasm that contains it.
     getrandom::fill(&mut nonce).unwrap_or_default();

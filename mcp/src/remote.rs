@@ -245,7 +245,10 @@ mod tests {
 
     #[test]
     fn server_errors_keep_their_code() {
-        let e = checked(429, json!({"error": {"code": "quota_exceeded", "message": "50 a day"}}));
+        let e = checked(
+            429,
+            json!({"error": {"code": "quota_exceeded", "message": "50 a day"}}),
+        );
         assert!(matches!(e, Err(Error::Server { code, .. }) if code == "quota_exceeded"));
         assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }

@@ -48,8 +48,8 @@ pub fn create(dir: &Path, lang: Lang, from: Option<&str>) -> Result<Project> {
         None => match lang {
             Lang::Rust => vec![("lib.rs".into(), RUST_TEMPLATE.into())],
             Lang::Python => {
-                let vanilla = embedded::file("plugins/python/vanilla.py")
-                    .expect("vanilla.py is embedded");
+                let vanilla =
+                    embedded::file("plugins/python/vanilla.py").expect("vanilla.py is embedded");
                 vec![(format!("{}.py", module_name(&name)), vanilla.into())]
             }
         },
@@ -115,7 +115,10 @@ pub fn create(dir: &Path, lang: Lang, from: Option<&str>) -> Result<Project> {
             (file, command)
         }
     };
-    files.push(("README.md".into(), readme(&name, lang, from, &build_command)));
+    files.push((
+        "README.md".into(),
+        readme(&name, lang, from, &build_command),
+    ));
     for (path, text) in &files {
         let full = dir.join(path);
         if let Some(parent) = full.parent() {
@@ -312,7 +315,10 @@ mod tests {
         let dir = tmp.path().join("my-py");
         let p = create(&dir, Lang::Python, Some("python-logconf")).unwrap();
         assert!(p.strategy_file.ends_with("my_py.py"));
-        assert!(dir.join("w2s-sdk/python/w2s_guest_sdk/__init__.py").is_file());
+        assert!(
+            dir.join("w2s-sdk/python/w2s_guest_sdk/__init__.py")
+                .is_file()
+        );
         assert!(dir.join("w2s-sdk/python/sockets-deny/Cargo.toml").is_file());
         assert!(p.build_command.contains("--sdk-dir w2s-sdk/python"));
     }

@@ -61,7 +61,11 @@ impl W2sServer {
         }
     }
 
-    async fn dispatch(&self, call: CallToolRequestParams, ctx: &RequestContext<RoleServer>) -> Result<Value> {
+    async fn dispatch(
+        &self,
+        call: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Value> {
         let args = call.arguments;
         let name = call.name.as_ref();
         match name {
@@ -85,7 +89,10 @@ impl W2sServer {
                 match &*self.mode {
                     Mode::Local(cfg) => {
                         let exe = w2s_eval::Executable::at(&self.w2s);
-                        let dir = blocking(cfg.clone(), move |cfg| cfg.task_dir(&task, &exe).map(|d| (task, d))).await?;
+                        let dir = blocking(cfg.clone(), move |cfg| {
+                            cfg.task_dir(&task, &exe).map(|d| (task, d))
+                        })
+                        .await?;
                         card::task_card(&dir.0, &dir.1)
                     }
                     Mode::Remote(remote) => remote.task(&task).await,
@@ -111,10 +118,17 @@ impl W2sServer {
             }
             "new_strategy" => {
                 let a: tools::NewStrategyArgs = parse(name, args)?;
-                let lang = a.lang.as_deref().map(parse_lang).transpose()?.unwrap_or(Lang::Rust);
+                let lang = a
+                    .lang
+                    .as_deref()
+                    .map(parse_lang)
+                    .transpose()?
+                    .unwrap_or(Lang::Rust);
                 let parent = PathBuf::from(a.parent.unwrap_or_else(|| ".".into()));
                 if a.name.contains('/') || a.name.contains('\\') {
-                    return Err(Error::InvalidArguments("name: a name, not a path (use `parent`)".into()));
+                    return Err(Error::InvalidArguments(
+                        "name: a name, not a path (use `parent`)".into(),
+                    ));
                 }
                 let project = scaffold::create(&parent.join(&a.name), lang, a.from.as_deref())?;
                 Ok(serde_json::to_value(&project).expect("a project serializes"))
@@ -129,15 +143,29 @@ impl W2sServer {
                 let evaluated = self.evaluate(a, ctx).await?;
                 match evaluated.failure_code() {
                     None => Ok(evaluated.to_json()),
-                    Some(code) => Err(Error::Outcome { code, detail: evaluated.to_json() }),
+                    Some(code) => Err(Error::Outcome {
+                        code,
+                        detail: evaluated.to_json(),
+                    }),
                 }
             }
             "submit" => {
                 let a: tools::EvaluateArgs = parse(name, args)?;
                 let remote = self.remote("submit")?;
                 let wasm = PathBuf::from(&a.wasm);
-                let stem = wasm.file_stem().and_then(|s| s.to_str()).unwrap_or("strategy").to_owned();
-                remote.submit(&wasm, &stem, a.task.as_deref().unwrap_or("default"), a.config.as_deref().unwrap_or("")).await
+                let stem = wasm
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("strategy")
+                    .to_owned();
+                remote
+                    .submit(
+                        &wasm,
+                        &stem,
+                        a.task.as_deref().unwrap_or("default"),
+                        a.config.as_deref().unwrap_or(""),
+                    )
+                    .await
             }
             "status" => {
                 let a: tools::SubmissionArgs = parse(name, args)?;
@@ -149,7 +177,9 @@ impl W2sServer {
             }
             "leaderboard" => {
                 let a: tools::TaskArgs = parse(name, args)?;
-                self.remote("leaderboard")?.leaderboard(a.task.as_deref().unwrap_or("default")).await
+                self.remote("leaderboard")?
+                    .leaderboard(a.task.as_deref().unwrap_or("default"))
+                    .await
             }
             _ => unreachable!("call_tool checks the name first"),
         }
@@ -164,7 +194,11 @@ impl W2sServer {
 
     /// Runs an evaluation, sending a progress notification per step when
     /// the client asked for them (a progress token in the request).
-    async fn evaluate(&self, a: tools::EvaluateArgs, ctx: &RequestContext<RoleServer>) -> Result<Evaluated> {
+    async fn evaluate(
+        &self,
+        a: tools::EvaluateArgs,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Evaluated> {
         let task = a.task.unwrap_or_else(|| "default".into());
         let config = a.config.unwrap_or_default();
         let wasm = PathBuf::from(a.wasm);
@@ -184,7 +218,10 @@ impl W2sServer {
         });
         let result = match &*self.mode {
             Mode::Local(cfg) => {
-                blocking(cfg.clone(), move |cfg| cfg.evaluate(&wasm, &task, &config, tx)).await
+                blocking(cfg.clone(), move |cfg| {
+                    cfg.evaluate(&wasm, &task, &config, tx)
+                })
+                .await
             }
             Mode::Remote(remote) => {
                 // Queued, running, done: three steps. The closure owns the
@@ -254,7 +291,11 @@ impl ServerHandler for W2sServer {
         if !tools::all().iter().any(|t| t.name == request.name) {
             let names: Vec<String> = tools::all().iter().map(|t| t.name.to_string()).collect();
             return Err(ErrorData::invalid_params(
-                format!("unknown tool {:?}; the tools are: {}", request.name, names.join(", ")),
+                format!(
+                    "unknown tool {:?}; the tools are: {}",
+                    request.name,
+                    names.join(", ")
+                ),
                 None,
             ));
         }

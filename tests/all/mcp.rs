@@ -25,7 +25,10 @@ fn python() -> &'static Path {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let (out, stdout, stderr) = run(&mut Command::new(repo().join("scripts/setup-mcp.sh")));
-        assert!(out.status.success(), "scripts/setup-mcp.sh failed: {stderr}");
+        assert!(
+            out.status.success(),
+            "scripts/setup-mcp.sh failed: {stderr}"
+        );
         PathBuf::from(stdout.trim())
     })
 }
@@ -199,7 +202,10 @@ fn w2s_new_writes_a_project_and_refuses_to_overwrite_it() {
         .arg(&dir)
         .args(["--from", "bootstrap"]));
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("cargo build --release --offline"), "{stdout}");
+    assert!(
+        stdout.contains("cargo build --release --offline"),
+        "{stdout}"
+    );
     let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
     let original = std::fs::read_to_string(repo().join("plugins/bootstrap/src/lib.rs")).unwrap();
     assert_eq!(lib, original, "--from copies the method's sources");
@@ -209,7 +215,10 @@ fn w2s_new_writes_a_project_and_refuses_to_overwrite_it() {
         .arg("new")
         .arg(tmp.path().join("x"))
         .args(["--lang", "cobol"]));
-    assert!(!out.status.success() && stderr.contains("cobol"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("cobol"),
+        "{stderr}"
+    );
 }
 
 /// A Python project of `w2s new` builds with `w2s guest build` as its
