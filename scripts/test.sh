@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2 >/dev/null
 scripts/setup-python.sh   # componentize-py, pinned, for the Python guests
+scripts/setup-mcp.sh >/dev/null   # the official Python MCP SDK, pinned, for tests/all/mcp.rs
 
 echo "== format"
 cargo fmt --all --check

@@ -15,6 +15,7 @@ mod bench;
 mod compile_cmd;
 mod eval;
 mod guest_cmd;
+mod mcp_cmd;
 mod policy_cmd;
 mod progress;
 mod progress_lines;
@@ -70,6 +71,10 @@ enum Command {
     /// Manage submitters' bearer tokens.
     #[command(subcommand)]
     Token(service_cmd::TokenCommand),
+    /// Serve the evaluator to AI agents over MCP (stdio or streamable HTTP).
+    Mcp(mcp_cmd::McpArgs),
+    /// Write a new strategy project that builds offline as generated.
+    New(mcp_cmd::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +92,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => service_cmd::serve(args),
         Command::Worker(args) => service_cmd::worker(args),
         Command::Token(cmd) => service_cmd::token(cmd),
+        Command::Mcp(args) => mcp_cmd::mcp(args),
+        Command::New(args) => mcp_cmd::new(args),
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,7 @@ mod hostile_python;
 mod isolation;
 mod library;
 mod lora;
+mod mcp;
 mod methods;
 mod module_graph;
 mod native_twin;
