@@ -220,8 +220,9 @@ impl WeightFiles {
     /// the bytes of each tensor twice. Called after loading; never needed
     /// for correctness.
     pub fn release_pages(&self) {
-        for file in &self.files {
-            release(&file.map);
+        match &self.store {
+            Store::Safetensors { files, .. } => files.iter().for_each(|f| release(&f.map)),
+            Store::Gguf(g) => release(g.map()),
         }
     }
 }

@@ -47,6 +47,11 @@ pub struct GgufFile {
 }
 
 impl GgufFile {
+    /// The mapped file (for [`crate::weights::WeightFiles::release_pages`]).
+    pub(crate) fn map(&self) -> &memmap2::Mmap {
+        &self.map
+    }
+
     /// Maps, hashes and parses `path`, and reads the model config from its
     /// metadata.
     pub fn open(path: &Path) -> Result<Self> {
