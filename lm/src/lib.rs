@@ -60,6 +60,7 @@ pub mod frozen;
 mod frozen_ops;
 pub mod gguf;
 pub mod lora;
+mod mapped;
 pub mod model_dir;
 pub mod norm;
 pub mod pooling;

@@ -64,7 +64,12 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
     out
 }
 
-/// Every `.rs` file under `path` (a file, or a module directory).
+/// The shipped code of every `.rs` file under `path` (a file, or a module
+/// directory). Unit tests are not part of the graph: a `tests.rs` file is
+/// skipped, and a file is read up to its first `#[cfg(test)]` line (unit
+/// tests sit at the bottom of each file). A test may reach across modules
+/// to check them together without that being a dependency of the code
+/// that ships.
 fn sources(path: &Path) -> Vec<String> {
     if path.is_dir() {
         let mut all = Vec::new();
@@ -72,8 +77,16 @@ fn sources(path: &Path) -> Vec<String> {
             all.extend(sources(&entry.unwrap().path()));
         }
         all
+    } else if path.file_name().is_some_and(|n| n == "tests.rs") {
+        Vec::new()
     } else {
-        vec![std::fs::read_to_string(path).unwrap()]
+        let code = std::fs::read_to_string(path).unwrap();
+        let shipped = code
+            .lines()
+            .take_while(|line| line.trim() != "#[cfg(test)]")
+            .collect::<Vec<_>>()
+            .join("\n");
+        vec![shipped]
     }
 }
 

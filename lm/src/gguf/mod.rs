@@ -33,7 +33,7 @@ use candle_core::{Device, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::{LmError, Result};
-use crate::weights::{map_file, sha256_of};
+use crate::mapped::{map_file, sha256_of};
 
 pub(crate) use tokenizer::RebuildError;
 
