@@ -14,7 +14,7 @@ use w2s_lm::Family;
 use w2s_lm::gguf::writer::{GgufSpec, write_gguf};
 use w2s_lm::random_model::RandomModel;
 
-use crate::helpers::{assert_clean_error, eval_report, plugin, repo, run, w2s};
+use crate::helpers::{assert_clean_error, eval_report, plugin, read_json, repo, run, w2s};
 
 const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 const SMOLLM2_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
@@ -88,20 +88,32 @@ fn a_task_built_from_a_gguf_is_evaluated_and_lora_trains_on_real_weights() {
     // carry the sentiment well above chance.
     assert!(private["ceiling_acc"].as_f64().unwrap() > 0.6, "{private}");
 
+    // lora-vanilla trains real SmolLM2 adapters in the sandbox. `w2s run`
+    // (the sandboxed runs, unscored): on 300 tweets the scorer's own LoRA
+    // ceiling, trained for one short epoch, falls below the weak teacher
+    // (measured: 0.585 against 0.659 on the public part), so a scored
+    // report would be refused for "no gap" and say nothing about whether
+    // the LoRA student trained on real weights, which is what this checks.
     let policy = repo().join("examples/policies/lora.toml");
-    let args = [
-        "--seeds",
-        "1",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--config",
-        RECIPE,
-    ];
-    let (report, table) = eval_report(&plugin("lora_vanilla"), &task, d, "l.json", &args);
-    assert!(table.contains("runs  1/1 completed"), "{table}");
+    let out_dir = d.join("lora-run");
+    let (out, stdout, stderr) = run(w2s()
+        .arg("run")
+        .arg(plugin("lora_vanilla"))
+        .arg("--task")
+        .arg(&task)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--seed", "1", "--config", RECIPE]));
+    assert!(out.status.success(), "lora run failed:\n{stdout}\n{stderr}");
+    let run_report = read_json(&out_dir.join("run.json"));
+    let first = &run_report["runs"][0];
+    assert_eq!(first["outcome"]["code"], "completed", "{first}");
     assert!(
-        report["score"]["private"]["pgr"]["mean"].is_number(),
-        "{table}"
+        first["usage"]["train_steps"].as_u64().unwrap() > 0,
+        "{}",
+        first["usage"]
     );
 }
 
