@@ -39,7 +39,8 @@ pub(crate) struct CommonArgs {
     #[arg(long, default_value = "")]
     pub(crate) config: String,
     /// Also run the teacher-ablation controls (permuted labels, class
-    /// prior) under the same seeds; see docs/SCORING.md.
+    /// prior, and the counterfactual teacher where the task has one) under
+    /// the same seeds; see docs/SCORING.md.
     #[arg(long)]
     pub(crate) controls: bool,
     #[command(flatten)]

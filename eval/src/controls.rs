@@ -10,7 +10,21 @@
 //!   unpredictable as the seeds and recorded in the report); the labels'
 //!   distribution is unchanged, their link to the examples is gone;
 //! - **class prior**: every row is the mean of the teacher's rows, so the
-//!   labels carry the class prior and nothing about any example.
+//!   labels carry the class prior and nothing about any example;
+//! - **counterfactual teacher**: the teacher with its classes renamed by a
+//!   derangement `sigma` the host draws (stream
+//!   `"control/counterfactual-teacher"` of the first seed, recorded in the
+//!   report): row `i` is the teacher's row `i` with column `sigma(c)`
+//!   holding its probability of class `c`. It is the teacher the weak model
+//!   would have become, trained on its labeled split with the class names
+//!   permuted by `sigma` (up to its initialization). Every statistic of the
+//!   features and the labels that does not depend on what the classes
+//!   *mean* is the real teacher's: the confidence profile to the bit, the
+//!   class counts (renamed), how well a probe on the features follows the
+//!   labels. So, unlike the two controls above, a strategy cannot tell it
+//!   from the real teacher by looking at the labels; only knowing which
+//!   class is which (an oracle, or for a language-model task the label
+//!   words' meaning) can.
 //!
 //! The control tasks keep everything else (name, task hash, features,
 //! seeds, config): to the guest, a control run differs from the real one
@@ -50,17 +64,24 @@ pub enum ControlKind {
     PermutedLabels,
     /// Every row the mean of the teacher's rows.
     ClassPrior,
+    /// The teacher with its classes renamed by a derangement.
+    CounterfactualTeacher,
 }
 
 impl ControlKind {
     /// Every control, in report order.
-    pub const ALL: [ControlKind; 2] = [ControlKind::PermutedLabels, ControlKind::ClassPrior];
+    pub const ALL: [ControlKind; 3] = [
+        ControlKind::PermutedLabels,
+        ControlKind::ClassPrior,
+        ControlKind::CounterfactualTeacher,
+    ];
 
     /// Short name (file names, table).
     pub fn name(self) -> &'static str {
         match self {
             Self::PermutedLabels => "permuted-labels",
             Self::ClassPrior => "class-prior",
+            Self::CounterfactualTeacher => "counterfactual-teacher",
         }
     }
 
@@ -70,6 +91,9 @@ impl ControlKind {
                 "the teacher's probability rows, permuted across the pool by the host"
             }
             Self::ClassPrior => "every row the mean of the teacher's rows (the class prior)",
+            Self::CounterfactualTeacher => {
+                "the teacher with its classes renamed by a derangement the host draws (class_permutation): what the weak model would have become trained on its labeled split with the class names permuted"
+            }
         }
     }
 }
@@ -82,13 +106,53 @@ pub fn permutation_seed(seeds: &[u64]) -> u64 {
     )
 }
 
+/// The seed of the counterfactual teacher's class permutation.
+pub fn class_permutation_seed(seeds: &[u64]) -> u64 {
+    derive_seed(
+        seeds.first().copied().unwrap_or(0),
+        "control/counterfactual-teacher",
+    )
+}
+
+/// The counterfactual teacher's renaming of `classes` classes: a
+/// permutation without a fixed point (the swap for two classes), drawn
+/// from `seed`; entry `c` is the new name of class `c`.
+pub fn class_permutation(classes: usize, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::for_stream(seed, "derangement");
+    loop {
+        let sigma = rng.permutation(classes);
+        if classes < 2 || sigma.iter().enumerate().all(|(c, &s)| s as usize != c) {
+            return sigma;
+        }
+    }
+}
+
+/// The control inputs an evaluation draws: the seeds of the permutations.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlInputs {
+    /// [`permutation_seed`].
+    pub permutation_seed: u64,
+    /// [`class_permutation_seed`].
+    pub class_permutation_seed: u64,
+}
+
+impl ControlInputs {
+    /// The inputs for an evaluation under `seeds`.
+    pub fn for_seeds(seeds: &[u64]) -> Self {
+        Self {
+            permutation_seed: permutation_seed(seeds),
+            class_permutation_seed: class_permutation_seed(seeds),
+        }
+    }
+}
+
 /// The replaced weak labels of `kind`, row-major.
-fn replaced_weak_probs(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> Vec<f32> {
+fn replaced_weak_probs(task: &PublicTask, kind: ControlKind, inputs: ControlInputs) -> Vec<f32> {
     let (n, k) = (task.pool_size(), task.classes());
     let row = |i: usize| &task.weak_probs[i * k..(i + 1) * k];
     match kind {
         ControlKind::PermutedLabels => {
-            let order = Rng::for_stream(perm_seed, "permutation").permutation(n);
+            let order = Rng::for_stream(inputs.permutation_seed, "permutation").permutation(n);
             order
                 .iter()
                 .flat_map(|&i| row(i as usize))
@@ -105,12 +169,26 @@ fn replaced_weak_probs(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> 
             let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
             mean.iter().copied().cycle().take(n * k).collect()
         }
+        ControlKind::CounterfactualTeacher => {
+            let sigma = class_permutation(k, inputs.class_permutation_seed);
+            let mut out = vec![0.0f32; n * k];
+            for i in 0..n {
+                for (c, &p) in row(i).iter().enumerate() {
+                    out[i * k + sigma[c] as usize] = p;
+                }
+            }
+            out
+        }
     }
 }
 
 /// The control task of `kind`: `task` with its weak labels replaced.
-pub fn control_task(task: &PublicTask, kind: ControlKind, perm_seed: u64) -> Result<PublicTask> {
-    task.with_weak_probs(replaced_weak_probs(task, kind, perm_seed))
+pub fn control_task(
+    task: &PublicTask,
+    kind: ControlKind,
+    inputs: ControlInputs,
+) -> Result<PublicTask> {
+    task.with_weak_probs(replaced_weak_probs(task, kind, inputs))
         .map_err(|source| EvalError::Control {
             control: kind.name(),
             source,
@@ -201,10 +279,15 @@ pub struct Controls {
     pub drop_margin: f64,
     /// The seed of the permuted-labels control's permutation.
     pub permutation_seed: u64,
+    /// The counterfactual teacher's renaming of the classes: entry `c` is
+    /// the new name of class `c`.
+    pub class_permutation: Vec<u32>,
     /// The permuted-labels control.
     pub permuted_labels: ControlReport,
     /// The class-prior control.
     pub class_prior: ControlReport,
+    /// The counterfactual-teacher control.
+    pub counterfactual_teacher: ControlReport,
     /// Some control did not drop.
     pub does_not_use_teacher: bool,
     /// Some control has no verdict.
@@ -212,17 +295,30 @@ pub struct Controls {
 }
 
 impl Controls {
-    /// The section from both controls' reports.
-    pub fn new(permutation_seed: u64, permuted: ControlReport, prior: ControlReport) -> Self {
-        let verdicts = [permuted.verdict, prior.verdict];
+    /// Each control, with its name in words, in report order.
+    pub fn each(&self) -> [(&'static str, &ControlReport); 3] {
+        [
+            ("permuted labels", &self.permuted_labels),
+            ("class prior", &self.class_prior),
+            ("counterfactual teacher", &self.counterfactual_teacher),
+        ]
+    }
+
+    /// The section from the three controls' reports, in
+    /// [`ControlKind::ALL`] order.
+    pub fn new(inputs: ControlInputs, classes: usize, reports: [ControlReport; 3]) -> Self {
+        let verdicts: Vec<Verdict> = reports.iter().map(|r| r.verdict).collect();
+        let [permuted, prior, counterfactual] = reports;
         Self {
             rule: RULE,
             drop_margin: DROP_MARGIN,
-            permutation_seed,
+            permutation_seed: inputs.permutation_seed,
+            class_permutation: class_permutation(classes, inputs.class_permutation_seed),
             does_not_use_teacher: verdicts.contains(&Verdict::DoesNotDrop),
             inconclusive: verdicts.contains(&Verdict::Inconclusive),
             permuted_labels: permuted,
             class_prior: prior,
+            counterfactual_teacher: counterfactual,
         }
     }
 }
@@ -230,6 +326,13 @@ impl Controls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inputs(seed: u64) -> ControlInputs {
+        ControlInputs {
+            permutation_seed: seed,
+            class_permutation_seed: seed,
+        }
+    }
 
     fn task() -> (tempfile::TempDir, PublicTask) {
         let dir = tempfile::tempdir().unwrap();
@@ -248,7 +351,7 @@ mod tests {
     fn permuted_labels_are_the_same_rows_in_another_order() {
         let (_d, t) = task();
         let k = t.classes();
-        let control = control_task(&t, ControlKind::PermutedLabels, 3).unwrap();
+        let control = control_task(&t, ControlKind::PermutedLabels, inputs(3)).unwrap();
         let rows = |p: &[f32]| {
             let mut r: Vec<Vec<u32>> = p
                 .chunks(k)
@@ -259,15 +362,104 @@ mod tests {
         };
         assert_eq!(rows(&control.weak_probs), rows(&t.weak_probs));
         assert_ne!(control.weak_probs, t.weak_probs);
-        let again = control_task(&t, ControlKind::PermutedLabels, 3).unwrap();
+        let again = control_task(&t, ControlKind::PermutedLabels, inputs(3)).unwrap();
         assert_eq!(again.weak_probs, control.weak_probs);
+    }
+
+    #[test]
+    fn class_permutations_have_no_fixed_point() {
+        assert_eq!(class_permutation(2, 5), vec![1, 0]);
+        for seed in 0..50 {
+            for k in 2..7 {
+                let sigma = class_permutation(k, seed);
+                let mut sorted = sigma.clone();
+                sorted.sort();
+                assert_eq!(sorted, (0..k as u32).collect::<Vec<_>>());
+                assert!(sigma.iter().enumerate().all(|(c, &s)| s as usize != c));
+            }
+        }
+        assert_eq!(class_permutation(4, 9), class_permutation(4, 9));
+    }
+
+    /// Agreement of a linear probe on the pool's features, trained on the
+    /// first half of the hard labels of `probs`, with the second half.
+    fn probe_agreement(task: &PublicTask, probs: &[f32]) -> f64 {
+        use w2s_train::recipe;
+        let (n, k) = (task.pool_size(), task.classes());
+        let labels = recipe::argmax_rows(probs, k);
+        let half = n / 2;
+        let head = w2s_train::synth::SynthConfig::teacher_recipe()
+            .train(
+                &task.features.narrow(0, 0, half).unwrap(),
+                &recipe::one_hot(&labels[..half], k),
+                k,
+                1,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        let rest = task.features.narrow(0, half, n - half).unwrap();
+        recipe::accuracy(
+            &recipe::predict_all(&head, &rest, 4096).unwrap(),
+            k,
+            &labels[half..],
+        )
+    }
+
+    /// What a guest without an oracle can measure of its labels is the real
+    /// teacher's: the confidence profile, the class counts (renamed), and
+    /// how well a probe on the features follows them; randomly permuted
+    /// rows lose the probe.
+    #[test]
+    fn the_counterfactual_teacher_looks_like_the_teacher() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = w2s_train::synth::SynthConfig {
+            pool: 1600,
+            test: 16,
+            teacher_train: 400,
+            ..w2s_train::synth::SynthConfig::default_task(4)
+        };
+        w2s_train::synth::generate(&cfg, &dir.path().join("t")).unwrap();
+        let t = PublicTask::open(&dir.path().join("t"), &candle_core::Device::Cpu).unwrap();
+        let k = t.classes();
+        let control = control_task(&t, ControlKind::CounterfactualTeacher, inputs(3)).unwrap();
+        let sigma = class_permutation(k, 3);
+        let sorted_rows = |p: &[f32]| {
+            let mut rows: Vec<Vec<u32>> = p
+                .chunks(k)
+                .map(|r| {
+                    let mut v: Vec<u32> = r.iter().map(|x| x.to_bits()).collect();
+                    v.sort();
+                    v
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(sorted_rows(&control.weak_probs), sorted_rows(&t.weak_probs));
+        for (real, renamed) in t.weak_probs.chunks(k).zip(control.weak_probs.chunks(k)) {
+            for c in 0..k {
+                assert_eq!(real[c].to_bits(), renamed[sigma[c] as usize].to_bits());
+            }
+        }
+        let shuffled = control_task(&t, ControlKind::PermutedLabels, inputs(3)).unwrap();
+        let (real, counter, permuted) = (
+            probe_agreement(&t, &t.weak_probs),
+            probe_agreement(&t, &control.weak_probs),
+            probe_agreement(&t, &shuffled.weak_probs),
+        );
+        let figures = format!(
+            "probe agreement: real teacher {real:.3}, counterfactual {counter:.3}, permuted rows {permuted:.3}"
+        );
+        assert!((real - counter).abs() < 0.03, "{figures}");
+        assert!(permuted < real - 0.15, "{figures}");
+        println!("{figures}");
     }
 
     #[test]
     fn class_prior_rows_are_all_the_mean() {
         let (_d, t) = task();
         let k = t.classes();
-        let control = control_task(&t, ControlKind::ClassPrior, 0).unwrap();
+        let control = control_task(&t, ControlKind::ClassPrior, inputs(0)).unwrap();
         let first = control.weak_probs[..k].to_vec();
         assert!(control.weak_probs.chunks(k).all(|r| r == first.as_slice()));
         for c in 0..k {

@@ -160,9 +160,9 @@ impl<'a> Evaluation<'a> {
                     .collect();
                 ControlReport::judge(*kind, runs, real_private)
             });
-            let permuted = reports.next().expect("two controls");
-            let prior = reports.next().expect("two controls");
-            Controls::new(c.permutation_seed, permuted, prior)
+            let mut next_report = || reports.next().expect("three controls");
+            let reports = [next_report(), next_report(), next_report()];
+            Controls::new(c.inputs, task.public().classes(), reports)
         });
         let degeneracy = Degeneracy::check(
             degeneracy::weak_class_fractions(task.public()),

@@ -82,15 +82,18 @@ pub fn flags(
     }
     if let Some(c) = controls {
         let names = |v: controls::Verdict| {
-            [
-                ("permuted labels", &c.permuted_labels),
-                ("class prior", &c.class_prior),
-            ]
-            .iter()
-            .filter(|(_, r)| r.verdict == v)
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(" and ")
+            let names: Vec<&str> = c
+                .each()
+                .iter()
+                .filter(|(_, r)| r.verdict == v)
+                .map(|(n, _)| *n)
+                .collect();
+            match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => {
+                    format!("{} and {last}", rest.join(", "))
+                }
+                _ => names.concat(),
+            }
         };
         if c.does_not_use_teacher {
             flag(

@@ -32,9 +32,10 @@ pub(crate) struct SeedRun {
     pub(crate) pool: Option<PoolPredictions>,
 }
 
-/// The control runs: the permutation's seed, and each control's runs.
+/// The control runs: the seeds of their permutations, and each control's
+/// runs.
 pub(crate) struct ControlPhase {
-    pub(crate) permutation_seed: u64,
+    pub(crate) inputs: controls::ControlInputs,
     pub(crate) kinds: Vec<(ControlKind, Vec<SeedRun>)>,
 }
 
@@ -176,10 +177,10 @@ pub(crate) fn run_all(
         name: "student".to_owned(),
         weak_probs: None,
     }];
-    let perm_seed = controls::permutation_seed(&seeds.values);
+    let inputs = controls::ControlInputs::for_seeds(&seeds.values);
     if opts.controls {
         for kind in ControlKind::ALL {
-            let control = controls::control_task(task.public(), kind, perm_seed)?;
+            let control = controls::control_task(task.public(), kind, inputs)?;
             groups.push(Group {
                 name: format!("control-{}", kind.name()),
                 weak_probs: Some(control.weak_probs),
@@ -250,10 +251,7 @@ pub(crate) fn run_all(
                 (kind, runs)
             })
             .collect();
-        ControlPhase {
-            permutation_seed: perm_seed,
-            kinds,
-        }
+        ControlPhase { inputs, kinds }
     });
     Ok(SandboxedPhase {
         runs,

@@ -208,11 +208,11 @@ fn controls_line(c: &Controls) -> String {
         };
         format!("{name}: private PGR {pgr}, {verdict}")
     };
-    format!(
-        "{}; {}",
-        one("permuted labels", &c.permuted_labels),
-        one("class prior", &c.class_prior)
-    )
+    c.each()
+        .iter()
+        .map(|(name, r)| one(name, r))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// One named test subset's private figures, for the table.

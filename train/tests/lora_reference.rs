@@ -189,12 +189,8 @@ fn one_lora_step_matches_peft() {
     let spec: LoraSpec = serde_json::from_value(case["spec"].clone()).unwrap();
 
     // The recorded A matrices are the host's own initialisation.
-    let fresh = LoraStudent::init(
-        backbone.clone(),
-        spec,
-        case["init_seed"].as_u64().unwrap(),
-    )
-    .unwrap();
+    let fresh =
+        LoraStudent::init(backbone.clone(), spec, case["init_seed"].as_u64().unwrap()).unwrap();
     let recorded: Vec<Vec<f32>> = case["params"]
         .as_array()
         .unwrap()
