@@ -262,6 +262,7 @@ pub fn build(
     let lm = crate::lm_part::lm_part(
         &strong,
         &cfg.strong,
+        cfg.strong_tokenizer.as_deref(),
         &strong_name,
         &data.class_names,
         &data.pool,

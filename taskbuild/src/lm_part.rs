@@ -137,6 +137,7 @@ pub fn parse_recipe(text: &str, num_layers: usize) -> Result<LoraRecipe> {
 pub(crate) fn lm_part(
     model: &ModelDir,
     dir: &Path,
+    tokenizer: Option<&Path>,
     name: &str,
     class_names: &[String],
     pool: &[Example],
@@ -158,6 +159,10 @@ pub(crate) fn lm_part(
     let max_len = public_max_len(&pool_ids);
     let test_ids = tokenize_within(model, dir, test, max_len)?;
     let path = std::fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
+    let tokenizer = tokenizer
+        .map(|t| std::fs::canonicalize(t).map_err(|e| BuildError::io(t, e)))
+        .transpose()?
+        .map(|t| t.display().to_string());
     let layers = model.config.num_layers;
     let ceiling = match ceiling {
         Some(text) => parse_recipe(text, layers)?,
@@ -171,6 +176,7 @@ pub(crate) fn lm_part(
             label_token_ids: ids,
             label_tokens: texts,
             max_seq_len: max_len as u32,
+            tokenizer,
             ceiling,
         },
         pool: TokenSet::from_sequences(&pool_ids, max_len)?,

@@ -320,3 +320,42 @@ fn bad_input_layer_out_of_range() {
         "layer 4 is out of range: this qwen3 model has 3 layers, so 0..=3",
     );
 }
+
+/// A GGUF whose tokenizer cannot be rebuilt, given `--tokenizer`: the task
+/// records that file (path and sha256), so that the `lm-lora` backbone
+/// loads again at evaluation time from what the bundle says.
+#[test]
+fn a_gguf_built_with_a_given_tokenizer_loads_its_backbone_again() {
+    use w2s_lm::gguf::writer::{GgufSpec, write_gguf};
+    let f = Fixture::new();
+    let gguf = f.path("strong.gguf");
+    let spec = GgufSpec {
+        tokenizer: false,
+        ..GgufSpec::default()
+    };
+    write_gguf(&RandomModel::tiny(Family::Qwen2), 1, &spec, &gguf).unwrap();
+    RandomModel::tiny(Family::Qwen2)
+        .write(&f.path("qwen2"), 1)
+        .unwrap();
+    let tokenizer = f.path("qwen2/tokenizer.json");
+    let mut cfg = f.config("task");
+    cfg.strong = gguf;
+    cfg.strong_tokenizer = Some(tokenizer.clone());
+    f.build(&cfg).unwrap();
+    let (manifest, _) = w2s_train::bundle::Manifest::read(&cfg.out).unwrap();
+    let lm = manifest.lm.expect("an [lm] section");
+    let canonical = std::fs::canonicalize(&tokenizer).unwrap();
+    assert_eq!(lm.tokenizer.as_deref(), canonical.to_str());
+    assert!(lm.model_files.contains_key("tokenizer.json"), "{lm:?}");
+    lm.load_backbone(None, &Device::Cpu).unwrap();
+    // Without it, the same GGUF cannot be opened: the error says why.
+    let bare = w2s_train::lora_tokens::LmSection {
+        tokenizer: None,
+        ..lm
+    };
+    let err = bare
+        .load_backbone(None, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no tokenizer metadata"), "{err}");
+}

@@ -37,6 +37,12 @@ pub struct LmSection {
     pub label_tokens: Vec<String>,
     /// Longest tokenized example (and the width of the token files).
     pub max_seq_len: u32,
+    /// The `tokenizer.json` given with the model (`--tokenizer`, for a GGUF
+    /// whose tokenizer cannot be rebuilt from its metadata), absolute, as
+    /// it was at build time; absent when the model's own tokenizer was
+    /// used. Its sha256 is in `model_files` like any other file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
     /// sha256 of `config.json`, `tokenizer.json` and every weight file, by
     /// file name: checked whenever the backbone is loaded. (Tables come
     /// after plain values: TOML needs them last.)
@@ -59,7 +65,8 @@ impl LmSection {
     }
 
     /// Loads the backbone from `model_dir` (default: [`LmSection::path`])
-    /// on `device`, after checking that every file hash matches
+    /// on `device`, with [`LmSection::tokenizer`] where the build was given
+    /// one, after checking that every file hash matches
     /// `model_files` exactly: another model, or a changed file, is refused
     /// naming the first file that differs.
     pub fn load_backbone(
@@ -72,7 +79,8 @@ impl LmSection {
             dir: dir.to_path_buf(),
             problem,
         };
-        let model = w2s_lm::ModelDir::open(dir, self.max_seq_len as usize)
+        let tokenizer = self.tokenizer.as_deref().map(Path::new);
+        let model = w2s_lm::ModelDir::open_with(dir, tokenizer, self.max_seq_len as usize)
             .map_err(|e| bad(format!("strong model: {e}")))?;
         for (name, want) in &self.model_files {
             match model.file_hashes.get(name) {

@@ -39,6 +39,7 @@ pub(super) fn lora_task(dir: &std::path::Path) -> Arc<PublicTask> {
         label_token_ids: vec![65, 66],
         label_tokens: vec!["A".into(), "B".into()],
         max_seq_len: 8,
+        tokenizer: None,
         model_files: model.file_hashes.clone(),
         ceiling: LoraRecipe::aar_vanilla(3),
     };
