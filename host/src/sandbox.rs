@@ -175,7 +175,7 @@ impl Sandbox {
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wasmtime_wasi::p2::add_to_linker_sync(linker)?;
-        crate::scratch::add_to_linker(linker)?;
+        crate::imports::scratch_fs::add_to_linker(linker)?;
         // Replace wasmtime's monotonic clock with the virtual one: its
         // sleeps would block inside a host call (see `determinism`).
         linker.allow_shadowing(true);

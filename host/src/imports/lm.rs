@@ -13,8 +13,8 @@ use w2s_policy::LoraTarget;
 use w2s_train::lora::{LoraSpec, LoraStudent, Readout};
 use wasmtime::component::Resource;
 
-use crate::audit::{Deadline, list};
 use crate::imports::bindings::w2s::strategy::lm;
+use crate::imports::gate::{Deadline, list};
 use crate::imports::student::{StudentEntry, StudentModel};
 use crate::imports::{WitResult, refusal, train_refusal, wit};
 use crate::state::HostState;

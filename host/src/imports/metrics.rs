@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::audit::Deadline;
 use crate::imports::bindings::w2s::strategy::metrics;
+use crate::imports::gate::Deadline;
 use crate::limits::MAX_METRIC_NAME_BYTES;
 use crate::report::MetricPoint;
 use crate::state::HostState;

@@ -8,10 +8,12 @@
 //! (a broken limit is a typed trap), and only then does the work.
 
 mod autograd;
+pub(crate) mod gate;
 mod lm;
 mod lm_student;
 pub(crate) mod metrics;
 pub(crate) mod optimizer;
+pub(crate) mod scratch_fs;
 pub(crate) mod student;
 pub(crate) mod task;
 pub(crate) mod tensor;

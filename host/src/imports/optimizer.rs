@@ -13,9 +13,9 @@ use serde_json::json;
 use w2s_train::{Optimizer, OptimizerConfig, OptimizerKind};
 use wasmtime::component::Resource;
 
-use crate::audit::Deadline;
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student;
+use crate::imports::gate::Deadline;
 use crate::imports::{WitResult, refusal, train_refusal, wit};
 use crate::state::{HostState, Live};
 

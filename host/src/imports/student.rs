@@ -13,9 +13,10 @@ use wasmtime::component::Resource;
 
 use serde_json::json;
 
-use crate::audit::{Args, Deadline, list, matrix};
+use crate::audit::Args;
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::student;
+use crate::imports::gate::{Deadline, list, matrix};
 use crate::imports::optimizer::OptimizerEntry;
 use crate::imports::tensor::TensorEntry;
 use crate::imports::{WitResult, arch_from_wit, arch_to_wit, refusal, wit};

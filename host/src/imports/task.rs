@@ -2,9 +2,9 @@
 
 use w2s_policy::ArchFamily;
 
-use crate::audit::{Deadline, list};
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::task;
+use crate::imports::gate::{Deadline, list};
 use crate::imports::{WitResult, refusal, too_many_indices, wit};
 use crate::state::HostState;
 

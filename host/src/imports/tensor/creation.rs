@@ -7,9 +7,9 @@ use wasmtime::component::Resource;
 
 use super::TensorEntry;
 use super::op::{Graph, Plan, bad, guest_shape};
-use crate::audit::{Deadline, list};
 use crate::error::HostTrap;
 use crate::imports::WitResult;
+use crate::imports::gate::{Deadline, list};
 use crate::state::HostState;
 
 const FROM_LIST: &str = "w2s:strategy/tensor.[static]tensor.from-list";

@@ -7,7 +7,7 @@ use wasmtime::component::Resource;
 
 use super::TensorEntry;
 use super::op::{Graph, Plan, bad, check_dim, dims_of, guest_shape, same};
-use crate::audit::{Deadline, list};
+use crate::imports::gate::{Deadline, list};
 use crate::imports::{WitResult, wit};
 use crate::state::HostState;
 

@@ -7,8 +7,9 @@ use serde_json::json;
 use wasmtime::component::Resource;
 
 use super::TensorEntry;
-use crate::audit::{Args, Deadline};
+use crate::audit::Args;
 use crate::error::HostTrap;
+use crate::imports::gate::Deadline;
 use crate::imports::{WitResult, refusal, wit};
 use crate::state::HostState;
 

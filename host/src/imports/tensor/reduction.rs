@@ -8,9 +8,9 @@ use wasmtime::component::Resource;
 
 use super::TensorEntry;
 use super::op::{Plan, bad, check_dim, dims_of, last_dim, log2_plus_one};
-use crate::audit::Deadline;
 use crate::error::HostTrap;
 use crate::imports::bindings::w2s::strategy::tensor as wt;
+use crate::imports::gate::Deadline;
 use crate::imports::{WitResult, wit};
 use crate::state::HostState;
 
