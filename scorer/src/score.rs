@@ -152,10 +152,7 @@ fn part_name(part: Part) -> &'static str {
     }
 }
 
-/// PGR = (student - weak) / (ceiling - weak).
-pub fn pgr(student: f64, weak: f64, ceiling: f64) -> f64 {
-    (student - weak) / (ceiling - weak)
-}
+pub use w2s_verdict::pgr;
 
 #[cfg(test)]
 mod tests {

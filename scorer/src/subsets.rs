@@ -8,9 +8,8 @@
 //! no gap (a subset can be small or easy; the overall figure still stands).
 
 use w2s_train::test_subsets::TestSubsets;
+use w2s_verdict::{PartBaselines, pgr};
 
-use crate::baseline::PartBaselines;
-use crate::score::pgr;
 use crate::splits::{Part, TestSplit};
 
 /// Smallest gap between weak and ceiling accuracy for which a subset's PGR

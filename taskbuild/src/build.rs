@@ -34,6 +34,8 @@ use crate::dataset::{Dataset, Example, Format, SplitRule};
 use crate::error::{BuildError, Result};
 use crate::probe::{ProbeSettings, Standardizer, WeakProbe};
 
+mod provenance;
+
 /// How the strong features are scaled before they are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FeatureScaling {
@@ -248,7 +250,7 @@ pub fn build(
             .take(128)
             .collect()
     });
-    let mut provenance = crate::provenance::record(
+    let mut provenance = provenance::record(
         cfg,
         &data,
         &probe,
@@ -261,12 +263,9 @@ pub fn build(
     );
     let lm = crate::lm_part::lm_part(
         &strong,
-        &cfg.strong,
-        cfg.strong_tokenizer.as_deref(),
+        (&cfg.strong, cfg.strong_tokenizer.as_deref()),
         &strong_name,
-        &data.class_names,
-        &data.pool,
-        &data.test,
+        &data,
         &cfg.lora_ceiling,
     )?;
     provenance.insert(

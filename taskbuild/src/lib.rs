@@ -32,7 +32,6 @@ pub mod dataset;
 pub mod error;
 pub mod lm_part;
 pub mod probe;
-mod provenance;
 pub mod split;
 
 pub use build::{BuildConfig, BuildSummary, FeatureScaling, build};

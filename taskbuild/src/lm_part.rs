@@ -14,7 +14,7 @@ use w2s_train::lora::Readout;
 use w2s_train::lora_recipe::LoraRecipe;
 use w2s_train::lora_tokens::{LmSection, TokenSet};
 
-use crate::dataset::Example;
+use crate::dataset::{Dataset, Example};
 use crate::error::{BuildError, Result};
 
 /// The `[lm]` section and the two token sets.
@@ -133,17 +133,17 @@ pub fn parse_recipe(text: &str, num_layers: usize) -> Result<LoraRecipe> {
     Ok(r)
 }
 
-/// Builds the `[lm]` part for the strong model `model` (directory `dir`).
+/// Builds the `[lm]` part for the strong model `model` (directory or
+/// GGUF `dir`, with the `tokenizer.json` given for it, if any) over the
+/// dataset's pool and test split.
 pub(crate) fn lm_part(
     model: &ModelDir,
-    dir: &Path,
-    tokenizer: Option<&Path>,
+    (dir, tokenizer): (&Path, Option<&Path>),
     name: &str,
-    class_names: &[String],
-    pool: &[Example],
-    test: &[Example],
+    data: &Dataset,
     ceiling: &Option<String>,
 ) -> Result<LmPart> {
+    let (class_names, pool, test) = (&data.class_names, &data.pool, &data.test);
     let mut ids = Vec::with_capacity(class_names.len());
     let mut texts = Vec::with_capacity(class_names.len());
     for class in class_names {

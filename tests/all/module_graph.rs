@@ -95,9 +95,13 @@ fn graph(src: &Path) -> Graph {
     let names = modules(src);
     let mut g = Graph::new();
     for name in &names {
-        let file = src.join(format!("{name}.rs"));
-        let path = if file.exists() { file } else { src.join(name) };
-        let deps: BTreeSet<String> = sources(&path)
+        // `foo.rs` and its submodules in `foo/` (either may be absent).
+        let paths = [src.join(format!("{name}.rs")), src.join(name)];
+        let deps: BTreeSet<String> = paths
+            .iter()
+            .filter(|p| p.exists())
+            .flat_map(|p| sources(p))
+            .collect::<Vec<_>>()
             .iter()
             .flat_map(|code| crate_paths(code))
             .filter(|d| d != name && names.contains(d))
@@ -178,11 +182,15 @@ fn the_evaluation_library_has_no_cycle_among_its_modules() {
 /// here. (host's, the largest, was broken by moving the call gate out of
 /// the audit log into `imports/gate.rs` and the scratch directory's WASI
 /// shadows into `imports/scratch_fs.rs`: the log, the state and the quota
-/// no longer depend on the imports.)
-const KNOWN_CYCLES: [(&str, &str); 4] = [
-    ("train", "lora -> lora_backbone -> lora"),
-    ("taskbuild", "build -> provenance -> build"),
-    ("scorer", "baseline -> subsets -> baseline"),
+/// no longer depend on the imports. taskbuild's and scorer's went with it:
+/// a build's provenance became a submodule of the build, and the PGR
+/// formula moved to `w2s_verdict`. train's first cycle, lora <->
+/// lora_backbone, went by making the backbone a submodule of `lora`; the
+/// one listed is the next: a public task holds its LoRA backbone, and the
+/// token files read the manifest.) A module is `foo.rs` together with its
+/// submodules in `foo/`.
+const KNOWN_CYCLES: [(&str, &str); 2] = [
+    ("train", "bundle -> lora -> lora_tokens -> bundle"),
     ("cli", "eval -> suite -> eval"),
 ];
 

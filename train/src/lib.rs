@@ -49,7 +49,6 @@ pub use w2s_gemm as gemm;
 pub mod head;
 pub mod logconf;
 pub mod lora;
-pub mod lora_backbone;
 pub mod lora_memory;
 pub mod lora_recipe;
 pub mod lora_tokens;

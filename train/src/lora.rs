@@ -31,7 +31,9 @@ use serde::{Deserialize, Serialize};
 use w2s_lm::ModelConfig;
 use w2s_lm::lora::{Adapter, BlockAdapters, Target, scaling, target_shape};
 
-pub use crate::lora_backbone::Backbone;
+mod backbone;
+
+pub use backbone::Backbone;
 
 use crate::autograd::log_softmax;
 use crate::error::{Result, TrainError};

@@ -34,8 +34,8 @@
 
 use w2s_lm::lora::{Target, target_shape};
 
+use crate::lora::Backbone;
 use crate::lora::LoraSpec;
-use crate::lora_backbone::Backbone;
 
 /// Percent added to the counted bytes (allocator rounding, kernel scratch).
 pub const MARGIN_PERCENT: u64 = 50;

@@ -17,6 +17,12 @@
 
 pub mod gap;
 
+/// PGR = (student - weak) / (ceiling - weak): the share of the gap between
+/// the weak teacher and the ceiling that the student recovered.
+pub fn pgr(student: f64, weak: f64, ceiling: f64) -> f64 {
+    (student - weak) / (ceiling - weak)
+}
+
 use serde::{Deserialize, Serialize};
 
 /// The version of the scorer that writes this format. The scorer and this

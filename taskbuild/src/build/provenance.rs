@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use w2s_lm::ModelDir;
 
-use crate::build::{BuildConfig, ModelRun};
+use super::{BuildConfig, ModelRun};
 use crate::dataset::Dataset;
 use crate::probe::WeakProbe;
 
