@@ -29,12 +29,14 @@ pub(crate) struct ReplayArgs {
     /// The task bundle [default: .w2s/tasks/default].
     #[arg(long)]
     task: Option<PathBuf>,
-    /// The evaluator's secret, to verify the report's seeds [default:
+    /// The evaluator's secret, to verify the report's seeds and to
+    /// regenerate a suite's tasks generated under secret seeds [default:
     /// .w2s/secret, when it exists; never created by a replay].
     #[arg(long, value_name = "PATH")]
     secret_file: Option<PathBuf>,
     /// Where a suite report's tasks are (regenerated when missing)
-    /// [default: .w2s/suites/NAME].
+    /// [default: .w2s/suites/NAME, or .w2s/suites/NAME.secret for a suite
+    /// under secret task seeds].
     #[arg(long, value_name = "DIR")]
     suite_dir: Option<PathBuf>,
     /// Write the replayed report here.

@@ -48,9 +48,10 @@ pub(crate) struct WorkerArgs {
     /// job whose lease expires goes back to the queue.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
     lease_secs: u64,
-    /// Generate a missing `default` task from the public generator seed 0
-    /// (development) instead of a seed derived from the evaluator's secret
-    /// (the default: nobody can regenerate a ranking task's test split).
+    /// Generate a missing `default` task from the public generator seed 0,
+    /// and run suite jobs on the seeds the suite file lists (development),
+    /// instead of seeds derived from the evaluator's secret (the default:
+    /// nobody can regenerate a ranking task's test split).
     #[arg(long)]
     public_default_task: bool,
 }
@@ -122,6 +123,7 @@ impl WorkerArgs {
             eval_timeout: Duration::from_secs(self.eval_timeout_secs),
             lease: Duration::from_secs(self.lease_secs),
             exe: exe.path().to_path_buf(),
+            secret_task_seeds: !self.public_default_task,
         })
     }
 }

@@ -399,6 +399,29 @@ pub enum EvalError {
         /// Task reports in the report.
         reports: usize,
     },
+    /// A suite's tasks are generated under seeds derived from the
+    /// evaluator's secret, and none was given.
+    #[error(
+        "suite {suite}: its tasks' generator seeds derive from the evaluator's secret, and none was given"
+    )]
+    SuiteNeedsSecret {
+        /// The suite's name.
+        suite: String,
+    },
+    /// A suite report's tasks were generated under seeds derived from the
+    /// evaluator's secret, and there is no secret to regenerate them.
+    #[error("the suite report's tasks were generated under seeds derived from the evaluator's secret; no secret at {} (--secret-file)", path.display())]
+    SuiteSecretMissing {
+        /// Where the secret was looked for.
+        path: PathBuf,
+    },
+    /// A suite report's tasks were generated under seeds derived from
+    /// another secret than the one at hand.
+    #[error("the suite report's tasks were generated under seeds derived from the evaluator's secret; the secret at {} is not the one the report commits to", path.display())]
+    SuiteSecretDiffers {
+        /// The secret at hand.
+        path: PathBuf,
+    },
     /// The confined runner (`w2s-runner`) could not start, failed, or
     /// answered something that does not fit its job.
     #[error("the runner {}: {reason}", path.display())]

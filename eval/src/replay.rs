@@ -24,7 +24,10 @@
 //! A suite report (`w2s eval --suite --json`) is replayed task by task: each
 //! task is regenerated from the generator config the report records (when
 //! it is not in the suite directory already), checked against the task
-//! hash, evaluated again, and the whole suite report compared.
+//! hash, evaluated again, and the whole suite report compared. A suite
+//! whose tasks were generated under seeds derived from the evaluator's
+//! secret (`task_seeds = "secret"`) needs that secret to be regenerated:
+//! without it, or with another one, the replay refuses to start.
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +44,7 @@ use crate::progress::ProgressSink;
 use crate::report::{REPORT_FORMAT, Report, VOLATILE_PATHS};
 use crate::seeds::{Secret, SeedPlan, SeedSource};
 use crate::submission::Submission;
-use crate::suite::{self, Suite, SuiteReport};
+use crate::suite::{Suite, SuiteReport, TaskSeeds};
 use crate::task::Task;
 use w2s_train::device::DeviceSpec;
 
@@ -251,6 +254,28 @@ struct RecordedSuite {
     reports: Vec<Recorded>,
 }
 
+/// The secret a suite report's tasks were generated under: the one at
+/// `path` (never created by a replay), when it is the one the reports'
+/// seeds commit to (when they were derived from a secret).
+fn task_secret(path: &Path, reports: &[Recorded]) -> Result<Secret> {
+    if !path.exists() {
+        return Err(EvalError::SuiteSecretMissing {
+            path: path.to_path_buf(),
+        });
+    }
+    let secret = Secret::load_or_create(path)?;
+    let commitment = secret.commitment();
+    let mut committed = reports
+        .iter()
+        .filter_map(|r| r.seeds.secret_commitment.as_deref());
+    if committed.any(|c| c != commitment) {
+        return Err(EvalError::SuiteSecretDiffers {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(secret)
+}
+
 /// Replays every task of a suite report (tasks regenerated from their
 /// recorded configs when missing) and rebuilds the suite report.
 fn replay_suite(
@@ -276,10 +301,16 @@ fn replay_suite(
         .suite_dir
         .clone()
         .unwrap_or_else(|| recorded.suite.default_dir());
+    let secret = match recorded.suite.task_seeds() {
+        TaskSeeds::Public => None,
+        TaskSeeds::Secret => Some(task_secret(&req.secret_file, &recorded.reports)?),
+    };
     let mut reports = Vec::with_capacity(tasks.len());
     for (task, rec) in tasks.iter().zip(recorded.reports) {
         check_submission(sub, &req.wasm, &rec)?;
-        let path = suite::ensure_task(sub, &dir, task, progress)?;
+        let path = recorded
+            .suite
+            .ensure_task(sub, &dir, task, secret.as_ref(), progress)?;
         reports.push(replay_one(sub, &path, rec, &req.secret_file, progress)?);
     }
     as_json(&SuiteReport::new(recorded.suite, reports))

@@ -175,6 +175,12 @@ impl Secret {
         Ok(Self(bytes))
     }
 
+    /// A secret of these bytes (unit tests of other modules).
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
     /// The public commitment to the secret: its sha256, lowercase hex.
     pub fn commitment(&self) -> String {
         w2s_train::bundle::sha256_hex(&self.0)
@@ -192,8 +198,10 @@ impl Secret {
     /// of `HMAC-SHA256(secret, "w2s-task-seed/v1\n" || label)`. Without
     /// the secret, nobody can regenerate the task (its test split) from
     /// public inputs; with it, the evaluator regenerates it exactly
-    /// (issue 18, fix 5a). `label` names the task (`default`, a suite
-    /// task's name) so that each gets its own seed.
+    /// (issue 18, fix 5a). `label` names the task (`default`, or
+    /// `suite/SUITE/TASK/LISTED_SEED` for a suite task: see
+    /// [`crate::suite::Suite::generator_seed`]) so that each gets its own
+    /// seed.
     pub fn task_seed(&self, label: &str) -> u64 {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(format!("w2s-task-seed/v1\n{label}").as_bytes());

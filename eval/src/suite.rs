@@ -11,6 +11,16 @@
 //! that task's hash, controls when asked); the suite report gives PGR per
 //! task and the worst case, which is what a generalizing strategy must keep
 //! up.
+//!
+//! The generator seeds written in a suite file are public: anyone can
+//! regenerate those tasks, test split included, and train an oracle on
+//! them offline. A suite evaluated for ranking ([`TaskSeeds::Secret`],
+//! `w2s eval --suite --secret-task-seeds`) generates each task under a
+//! seed derived from the evaluator's secret instead
+//! ([`Suite::generator_seed`]). The derived seeds are written nowhere a
+//! submitter sees: the report records the suite as listed (its public
+//! seeds) and the marker `task_seeds = "secret"`; the tasks' hashes are
+//! the only trace of them.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +33,7 @@ use crate::evaluation::Evaluation;
 use crate::options::Options;
 use crate::progress::ProgressSink;
 use crate::report::{REPORT_FORMAT, Report, Versions};
-use crate::seeds::SeedRequest;
+use crate::seeds::{Secret, SeedRequest};
 use crate::submission::Submission;
 use crate::task::{self, Task};
 
@@ -85,9 +95,15 @@ pub struct SuiteTask {
 }
 
 impl SuiteTask {
-    /// The generator config: its family's task, with this task's changes.
+    /// The generator config under its listed seed.
     fn config(&self) -> SynthConfig {
-        let d = SynthConfig::family_task(self.family.unwrap_or_default(), self.seed);
+        self.config_with_seed(self.seed)
+    }
+
+    /// The generator config under generator seed `seed`: its family's
+    /// task, with this task's changes.
+    fn config_with_seed(&self, seed: u64) -> SynthConfig {
+        let d = SynthConfig::family_task(self.family.unwrap_or_default(), seed);
         SynthConfig {
             name: self.name.clone(),
             classes: self.classes.unwrap_or(d.classes),
@@ -113,6 +129,26 @@ struct SuiteFile {
     tasks: Vec<SuiteTask>,
 }
 
+/// Where the generator seeds of a suite's tasks come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskSeeds {
+    /// The seeds listed in the suite file: anyone can regenerate the tasks
+    /// (development; the default).
+    #[default]
+    Public,
+    /// Derived from the evaluator's secret and the listed seeds
+    /// ([`Suite::generator_seed`]): nobody without the secret can
+    /// regenerate the tasks (ranking).
+    Secret,
+}
+
+impl TaskSeeds {
+    fn is_public(&self) -> bool {
+        *self == Self::Public
+    }
+}
+
 /// A validated suite, as its report records it (`w2s replay` reads it
 /// back).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +159,13 @@ pub struct Suite {
     source: String,
     /// sha256 of the definition's bytes.
     sha256: String,
+    /// Where the tasks' generator seeds come from. Absent (public) in the
+    /// reports of suites with public seeds, so that reports written before
+    /// this field existed still replay identically.
+    #[serde(default, skip_serializing_if = "TaskSeeds::is_public")]
+    task_seeds: TaskSeeds,
+    /// The tasks, with their listed (public) seeds, whatever `task_seeds`
+    /// says.
     tasks: Vec<SuiteTask>,
 }
 
@@ -175,13 +218,66 @@ impl Suite {
             name: file.name,
             source,
             sha256: w2s_train::bundle::sha256_hex(text.as_bytes()),
+            task_seeds: TaskSeeds::Public,
             tasks: file.tasks,
         })
     }
 
-    /// Where its tasks are generated unless `--suite-dir` says otherwise.
+    /// Where its tasks are generated unless `--suite-dir` says otherwise:
+    /// `.w2s/suites/NAME`, or `.w2s/suites/NAME.secret` under secret seeds
+    /// (a suite name has no `.`, so the two never meet).
     pub fn default_dir(&self) -> PathBuf {
-        PathBuf::from(".w2s/suites").join(&self.name)
+        let dir = match self.task_seeds {
+            TaskSeeds::Public => self.name.clone(),
+            TaskSeeds::Secret => format!("{}.secret", self.name),
+        };
+        PathBuf::from(".w2s/suites").join(dir)
+    }
+
+    /// The same suite with its tasks generated under seeds derived from
+    /// the evaluator's secret ([`TaskSeeds::Secret`]): for ranking. The
+    /// secret itself is given to [`Suite::evaluate`].
+    pub fn with_secret_task_seeds(mut self) -> Self {
+        self.task_seeds = TaskSeeds::Secret;
+        self
+    }
+
+    /// Where its tasks' generator seeds come from.
+    pub fn task_seeds(&self) -> TaskSeeds {
+        self.task_seeds
+    }
+
+    /// The generator seed of `task`: its listed seed, or under
+    /// [`TaskSeeds::Secret`]
+    /// `secret.task_seed("suite/SUITE/TASK/LISTED_SEED")` (see
+    /// [`Secret::task_seed`]); names hold no `/`, so each task of each
+    /// suite gets its own seed. Never write it where a submitter may read
+    /// it (a report, an error, a log line).
+    pub fn generator_seed(&self, task: &SuiteTask, secret: Option<&Secret>) -> Result<u64> {
+        match (self.task_seeds, secret) {
+            (TaskSeeds::Public, _) => Ok(task.seed),
+            (TaskSeeds::Secret, Some(secret)) => {
+                Ok(secret.task_seed(&format!("suite/{}/{}/{}", self.name, task.name, task.seed)))
+            }
+            (TaskSeeds::Secret, None) => Err(EvalError::SuiteNeedsSecret {
+                suite: self.name.clone(),
+            }),
+        }
+    }
+
+    /// Whose config a task directory of this suite must hold, for
+    /// [`task::holds_task_of`]'s error: it names the seeds' source, never
+    /// a seed.
+    fn whose(&self) -> &'static str {
+        match self.task_seeds {
+            TaskSeeds::Public => "the suite's",
+            TaskSeeds::Secret => "the suite's under seeds from the evaluator's secret",
+        }
+    }
+
+    /// The generator config of `task` under [`Suite::generator_seed`].
+    fn task_config(&self, task: &SuiteTask, secret: Option<&Secret>) -> Result<SynthConfig> {
+        Ok(task.config_with_seed(self.generator_seed(task, secret)?))
     }
 
     /// Its tasks, in order.
@@ -227,27 +323,33 @@ impl Suite {
     }
 }
 
-/// Generates `task` into `dir/NAME` unless it is there (in a child
-/// process of the submission's executable: see [`task::ensure_task`]);
-/// checks that a task already there was generated from the same config.
-pub fn ensure_task(
-    sub: &Submission,
-    dir: &Path,
-    task: &SuiteTask,
-    progress: &dyn ProgressSink,
-) -> Result<PathBuf> {
-    let path = dir.join(&task.name);
-    let config = task.config();
-    if task::holds_task_of(&path, &config, "the suite's")? {
-        return Ok(path);
-    }
-    task::ensure_task(sub.executable(), &path, &config, progress).map_err(|e| {
-        EvalError::SuiteTask {
-            name: task.name.clone(),
-            source: Box::new(e),
+impl Suite {
+    /// Generates `task` (one of this suite's) into `dir/NAME` unless it is
+    /// there (in a child process of the submission's executable: see
+    /// [`task::ensure_task`]); checks that a task already there was
+    /// generated from the same config (seed included). `secret` is needed
+    /// under [`TaskSeeds::Secret`], ignored otherwise.
+    pub fn ensure_task(
+        &self,
+        sub: &Submission,
+        dir: &Path,
+        task: &SuiteTask,
+        secret: Option<&Secret>,
+        progress: &dyn ProgressSink,
+    ) -> Result<PathBuf> {
+        let path = dir.join(&task.name);
+        let config = self.task_config(task, secret)?;
+        if task::holds_task_of(&path, &config, self.whose())? {
+            return Ok(path);
         }
-    })?;
-    Ok(path)
+        task::ensure_task(sub.executable(), &path, &config, progress).map_err(|e| {
+            EvalError::SuiteTask {
+                name: task.name.clone(),
+                source: Box::new(e),
+            }
+        })?;
+        Ok(path)
+    }
 }
 
 /// One task's line in the summary.
@@ -340,22 +442,22 @@ fn worst(summary: &[TaskSummary], f: fn(&TaskSummary) -> Option<f64>) -> Option<
 
 impl Suite {
     /// Evaluates `sub` on every task of the suite, each generated into
-    /// `dir` when missing, each under seeds planned by `seeds` for that
-    /// task's hash.
+    /// `dir` when missing (under [`Suite::generator_seed`]: `secret` is
+    /// needed under [`TaskSeeds::Secret`]), each under seeds planned by
+    /// `seeds` for that task's hash.
     pub fn evaluate(
         self,
         sub: &Submission,
         dir: &Path,
+        secret: Option<&Secret>,
         seeds: &SeedRequest,
         options: &Options,
         progress: &dyn ProgressSink,
     ) -> Result<SuiteReport> {
         let mut reports = Vec::new();
         for suite_task in &self.tasks {
-            let task = Task::open_on(
-                &ensure_task(sub, dir, suite_task, progress)?,
-                options.device,
-            )?;
+            let path = self.ensure_task(sub, dir, suite_task, secret, progress)?;
+            let task = Task::open_on(&path, options.device)?;
             let plan = seeds.plan(sub.wasm_sha256(), task.hash())?;
             progress.note(&format!("suite task {}...", suite_task.name));
             let report = Evaluation::new(&task, sub, plan)
@@ -400,6 +502,105 @@ mod tests {
         assert!(err(unknown).contains("surprise"));
         let path = "version = 1\nname = \"x\"\n[[tasks]]\nname = \"../a\"\nseed = 1\n";
         assert!(err(path).contains("ASCII letters"));
+    }
+
+    /// Issue 18, item 7a: a ranking suite's tasks cannot be regenerated
+    /// from the suite file's public seeds.
+    #[test]
+    fn secret_task_seeds_differ_from_public_ones_and_between_secrets() {
+        let a = Secret::from_bytes(vec![1; 32]);
+        let b = Secret::from_bytes(vec![2; 32]);
+        let public = Suite::load(None).unwrap();
+        let secret = public.clone().with_secret_task_seeds();
+        assert_eq!(public.task_seeds(), TaskSeeds::Public);
+        assert_eq!(secret.task_seeds(), TaskSeeds::Secret);
+        let mut seen = BTreeSet::new();
+        for t in secret.tasks() {
+            let sa = secret.generator_seed(t, Some(&a)).unwrap();
+            assert_ne!(sa, t.seed);
+            assert_ne!(sa, secret.generator_seed(t, Some(&b)).unwrap());
+            // The same secret gives the same task, seed and config alike.
+            assert_eq!(sa, secret.generator_seed(t, Some(&a)).unwrap());
+            let config = secret.task_config(t, Some(&a)).unwrap();
+            assert_eq!(config, secret.task_config(t, Some(&a)).unwrap());
+            assert_eq!(config.seed, sa);
+            // Everything but the generator seed is the listed task's.
+            let listed = SynthConfig {
+                seed: t.seed,
+                ..config.clone()
+            };
+            assert_eq!(listed, t.config());
+            assert!(seen.insert(sa), "each task gets its own seed");
+            // A public suite ignores a secret.
+            assert_eq!(public.generator_seed(t, Some(&a)).unwrap(), t.seed);
+            assert_eq!(public.task_config(t, Some(&a)).unwrap(), t.config());
+        }
+        // Another suite name, another seed for a task of the same name.
+        let mut renamed = secret.clone();
+        renamed.name = "other".into();
+        let t = &secret.tasks()[0];
+        assert_ne!(
+            renamed.generator_seed(t, Some(&a)).unwrap(),
+            secret.generator_seed(t, Some(&a)).unwrap()
+        );
+        // Without the secret there is no seed, and the error names none.
+        let err = chain(&secret.generator_seed(t, None).unwrap_err());
+        assert!(err.contains("evaluator's secret"), "{err}");
+        assert_ne!(public.default_dir(), secret.default_dir());
+        assert_eq!(
+            secret.default_dir(),
+            Path::new(".w2s/suites/default.secret")
+        );
+    }
+
+    /// The suite as a report records it keeps the listed seeds and the
+    /// marker; no derived seed appears in it.
+    #[test]
+    fn the_recorded_suite_holds_no_derived_seed() {
+        let a = Secret::from_bytes(vec![1; 32]);
+        let suite = Suite::load(None).unwrap().with_secret_task_seeds();
+        let derived: Vec<String> = suite
+            .tasks()
+            .iter()
+            .map(|t| suite.generator_seed(t, Some(&a)).unwrap().to_string())
+            .collect();
+        let report = SuiteReport::new(suite.clone(), Vec::new());
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains(r#""task_seeds":"secret""#), "{json}");
+        for d in &derived {
+            assert!(!json.contains(d.as_str()), "derived seed {d} in {json}");
+        }
+        // Read back (as `w2s replay` does): the marker and the listed seeds.
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let back: Suite = serde_json::from_value(value["suite"].clone()).unwrap();
+        assert_eq!(back.task_seeds(), TaskSeeds::Secret);
+        assert_eq!(back.tasks(), suite.tasks());
+        // A public suite's record has no marker, like the reports written
+        // before it existed, and those still read back as public.
+        let public = serde_json::to_value(Suite::load(None).unwrap()).unwrap();
+        assert!(public.get("task_seeds").is_none(), "{public}");
+        let old: Suite = serde_json::from_value(public).unwrap();
+        assert_eq!(old.task_seeds(), TaskSeeds::Public);
+    }
+
+    /// A directory holding the public task is refused for the secret one,
+    /// and the refusal names no seed.
+    #[test]
+    fn a_public_task_is_refused_under_secret_seeds_without_naming_a_seed() {
+        let a = Secret::from_bytes(vec![1; 32]);
+        let text = "version = 1\nname = \"tiny\"\n[[tasks]]\nname = \"t1\"\nseed = 7\npool = 200\ntest = 200\nteacher_train = 200\n";
+        let public = Suite::parse(text, "t".into()).unwrap();
+        let secret = public.clone().with_secret_task_seeds();
+        let t = &public.tasks()[0];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t1");
+        w2s_train::synth::generate(&t.config(), &path).unwrap();
+        let config = public.task_config(t, Some(&a)).unwrap();
+        assert!(task::holds_task_of(&path, &config, public.whose()).unwrap());
+        let config = secret.task_config(t, Some(&a)).unwrap();
+        let err = chain(&task::holds_task_of(&path, &config, secret.whose()).unwrap_err());
+        assert!(err.contains("generated from another config"), "{err}");
+        assert!(!err.contains(&config.seed.to_string()), "{err}");
     }
 
     #[test]

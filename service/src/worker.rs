@@ -42,6 +42,10 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// The `w2s` executable that runs `eval`.
     pub exe: PathBuf,
+    /// Whether suite jobs run with `--secret-task-seeds` (tasks nobody
+    /// without the evaluator's secret can regenerate: ranking); `false`
+    /// only for development (`--public-default-task`).
+    pub secret_task_seeds: bool,
 }
 
 /// Idle workers look for a job this often.
@@ -169,6 +173,9 @@ async fn run_in(
         .arg("--require-confinement");
     if claim.suite {
         cmd.arg("--suite");
+        if config.secret_task_seeds {
+            cmd.arg("--secret-task-seeds");
+        }
     } else {
         let Some(dir) = tasks::task_dir(&config.tasks_dir, &claim.task) else {
             return Ok(Some(Outcome::Failed(format!(

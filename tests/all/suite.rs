@@ -95,3 +95,74 @@ fn a_suite_task_from_another_config_is_refused_not_reused() {
     let (out, _, stderr) = eval(&suite("1.1"));
     crate::helpers::assert_clean_error(&out, &stderr, "generated from another config");
 }
+
+/// Issue 18, item 7a: a ranking suite (`--secret-task-seeds`, what the
+/// service runs) generates its tasks under seeds derived from the
+/// evaluator's secret, so the suite file's public seeds do not regenerate
+/// them; the report records the listed seed and a marker, never the
+/// derived seed, and still replays with the secret.
+#[test]
+fn secret_task_seeds_give_other_tasks_and_stay_out_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(
+        &file,
+        "version = 1\nname = \"tiny\"\n[[tasks]]\nname = \"t1\"\nseed = 7\npool = 600\ntest = 600\nteacher_train = 400\n",
+    )
+    .unwrap();
+    let secret =
+        w2s_eval::seeds::Secret::load_or_create(&crate::helpers::workdir().join(".w2s/secret"))
+            .unwrap();
+    let derived = secret.task_seed("suite/tiny/t1/7").to_string();
+    let eval = |tasks: &str, json: &str, extra: &[&str]| {
+        run(w2s()
+            .arg("eval")
+            .arg(plugin("vanilla"))
+            .args(["--suite", "--seeds", "1", "--suite-file"])
+            .arg(&file)
+            .arg("--suite-dir")
+            .arg(dir.path().join(tasks))
+            .arg("--json")
+            .arg(dir.path().join(json))
+            .args(extra))
+    };
+    let (out, stdout, stderr) = eval("public", "public.json", &[]);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (out, stdout, stderr) = eval("secret", "secret.json", &["--secret-task-seeds"]);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(&derived) && !stderr.contains(&derived));
+    let public = read_json(&dir.path().join("public.json"));
+    let text = std::fs::read_to_string(dir.path().join("secret.json")).unwrap();
+    assert!(
+        !text.contains(&derived),
+        "the report holds the derived seed"
+    );
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(r["summary"][0]["hash"], public["summary"][0]["hash"]);
+    assert_eq!(r["suite"]["task_seeds"], "secret");
+    assert_eq!(r["suite"]["tasks"][0]["seed"], 7);
+    assert!(public["suite"].get("task_seeds").is_none());
+
+    // The public task's directory is refused, naming no seed.
+    let (out, _, stderr) = eval("public", "x.json", &["--secret-task-seeds"]);
+    crate::helpers::assert_clean_error(&out, &stderr, "generated from another config");
+    assert!(!stderr.contains(&derived), "{stderr}");
+
+    // The report replays with the secret, and is refused without it.
+    let replay = |secret: &std::path::Path| {
+        run(w2s()
+            .arg("replay")
+            .arg(dir.path().join("secret.json"))
+            .arg("--wasm")
+            .arg(plugin("vanilla"))
+            .arg("--suite-dir")
+            .arg(dir.path().join("secret"))
+            .arg("--secret-file")
+            .arg(secret))
+    };
+    let (out, _, stderr) = replay(&dir.path().join("no-secret"));
+    crate::helpers::assert_clean_error(&out, &stderr, "no secret at");
+    let (out, stdout, stderr) = replay(&crate::helpers::workdir().join(".w2s/secret"));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "identical");
+}
