@@ -106,6 +106,33 @@ impl TextTokenizer {
         })
     }
 
+    /// The same tokenizer truncating to `max_tokens` instead: for a
+    /// tokenizer rebuilt from a GGUF as well as one read from a directory
+    /// (there is no file to read again).
+    pub fn truncated_to(&self, max_tokens: usize) -> Result<Self> {
+        if max_tokens == 0 {
+            return Err(LmError::invalid("max tokens", "must be positive"));
+        }
+        let mut inner = self.inner.clone();
+        inner
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Left,
+                max_length: max_tokens,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| {
+                tok_err(
+                    &self.dir,
+                    format!("cannot truncate to {max_tokens} tokens: {e}"),
+                )
+            })?;
+        Ok(Self {
+            dir: self.dir.clone(),
+            inner,
+        })
+    }
+
     /// Encodes `texts` (special tokens added, truncated to the last
     /// `max_tokens` tokens), unpadded, in order.
     pub fn encode_all(&self, texts: &[&str]) -> Result<Vec<Encoding>> {

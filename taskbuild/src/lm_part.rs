@@ -9,7 +9,6 @@ use std::path::Path;
 
 use w2s_lm::ModelDir;
 use w2s_lm::lora::Target;
-use w2s_lm::tokenizer::TextTokenizer;
 use w2s_train::lora::Readout;
 use w2s_train::lora_recipe::LoraRecipe;
 use w2s_train::lora_tokens::{LmSection, TokenSet};
@@ -61,7 +60,6 @@ fn public_max_len(pool_ids: &[Vec<u32>]) -> usize {
 /// (special tokens kept, as the tokenizer truncates to `--max-tokens`).
 fn tokenize_within(
     model: &ModelDir,
-    dir: &Path,
     examples: &[Example],
     max_len: usize,
 ) -> Result<Vec<Vec<u32>>> {
@@ -70,7 +68,9 @@ fn tokenize_within(
     if long.is_empty() {
         return Ok(ids);
     }
-    let short = TextTokenizer::open(dir, &model.config, max_len)?;
+    // The model's own tokenizer, truncating shorter: a GGUF's is rebuilt
+    // from its metadata, so there may be no tokenizer.json to open again.
+    let short = model.tokenizer.truncated_to(max_len)?;
     let texts: Vec<&str> = long.iter().map(|&i| examples[i].text.as_str()).collect();
     for (i, e) in long.iter().zip(short.encode_all(&texts)?) {
         ids[*i] = e.get_ids().to_vec();
@@ -157,7 +157,7 @@ pub(crate) fn lm_part(
     // row longer than that is truncated from the left to it, the same rule
     // as `--max-tokens`.
     let max_len = public_max_len(&pool_ids);
-    let test_ids = tokenize_within(model, dir, test, max_len)?;
+    let test_ids = tokenize_within(model, test, max_len)?;
     let path = std::fs::canonicalize(dir).map_err(|e| BuildError::io(dir, e))?;
     let tokenizer = tokenizer
         .map(|t| std::fs::canonicalize(t).map_err(|e| BuildError::io(t, e)))

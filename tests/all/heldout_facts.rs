@@ -31,8 +31,13 @@ fn row(i: usize, long: bool) -> String {
     )
 }
 
-/// `w2s task build` on 24 labeled, 32 pool and 16 (+1 long) test rows.
+/// `w2s task build` on 24 labeled, 32 pool and 16 (+1 long) test rows,
+/// with `d/strong` (a directory) or `strong` as the strong model.
 fn build(d: &Path, name: &str, with_long_test_row: bool) -> PathBuf {
+    build_with(d, &d.join("strong"), name, with_long_test_row)
+}
+
+fn build_with(d: &Path, strong: &Path, name: &str, with_long_test_row: bool) -> PathBuf {
     let data = d.join(format!("{name}-data"));
     std::fs::create_dir_all(&data).unwrap();
     let lines = |r: std::ops::Range<usize>| r.map(|i| row(i, false)).collect::<Vec<_>>();
@@ -48,7 +53,7 @@ fn build(d: &Path, name: &str, with_long_test_row: bool) -> PathBuf {
         .args(["task", "build", "--format", "aar-chat", "--data"])
         .arg(&data)
         .arg("--strong")
-        .arg(d.join("strong"))
+        .arg(strong)
         .arg("--weak")
         .arg(d.join("weak"))
         .args(["--layer", "2", "--weak-layer", "0", "--no-cache"])
@@ -131,4 +136,36 @@ fn a_long_test_text_changes_nothing_a_guest_can_read() {
         a.backbone.as_ref().unwrap().projection_params(),
         b.backbone.as_ref().unwrap().projection_params()
     );
+}
+
+/// The same with a GGUF strong model, whose tokenizer is rebuilt from its
+/// metadata: the long test row is truncated with that tokenizer (there is
+/// no tokenizer.json beside a GGUF to open again; a build on real tweets
+/// failed here before), and the public facts stay the same.
+#[test]
+fn a_long_test_text_is_truncated_with_a_gguf_strong_model_too() {
+    use w2s_lm::gguf::writer::{GgufSpec, write_gguf};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let gguf = d.join("strong.gguf");
+    write_gguf(
+        &RandomModel::tiny(Family::Qwen2),
+        11,
+        &GgufSpec::default(),
+        &gguf,
+    )
+    .unwrap();
+    RandomModel::tiny(Family::Llama)
+        .write(&d.join("weak"), 12)
+        .unwrap();
+    let with = build_with(d, &gguf, "with", true);
+    let without = build_with(d, &gguf, "without", false);
+    let lm = |t: &Path| {
+        PublicTask::open(t, &Device::Cpu)
+            .unwrap()
+            .manifest
+            .lm
+            .expect("an [lm] section")
+    };
+    assert_eq!(lm(&with).max_seq_len, lm(&without).max_seq_len);
 }
