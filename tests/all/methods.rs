@@ -15,12 +15,15 @@ use crate::helpers::{
 /// Crates in `plugins/` that are not strategies: sandbox fixtures, the
 /// fuzz driver, the benchmark guest, and `prior-only`, the fixture that
 /// ignores its teacher (the controls must flag it; it is no method).
-const NOT_METHODS: [&str; 6] = [
+const NOT_METHODS: [&str; 7] = [
     "hostile-guest",
     "hostile-net",
     "fuzz-driver",
     "bench-guest",
     "prior-only",
+    // A hostile fixture for the controls (tests/all/controls.rs): it needs
+    // the pool's ground truth in its config.
+    "control-evader",
     // Needs a task built from a language model; the method bench runs on
     // synthetic families (tests/all/lora.rs runs it end to end).
     "lora-vanilla",
