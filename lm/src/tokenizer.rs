@@ -34,6 +34,23 @@ pub struct TextTokenizer {
     inner: Tokenizer,
 }
 
+/// Makes `inner` keep the last `max_tokens` tokens of a text (`dir` names
+/// it in errors).
+fn truncate_left(inner: &mut Tokenizer, max_tokens: usize, dir: &Path) -> Result<()> {
+    if max_tokens == 0 {
+        return Err(LmError::invalid("max tokens", "must be positive"));
+    }
+    inner
+        .with_truncation(Some(TruncationParams {
+            direction: TruncationDirection::Left,
+            max_length: max_tokens,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+        }))
+        .map_err(|e| tok_err(dir, format!("cannot truncate to {max_tokens} tokens: {e}")))?;
+    Ok(())
+}
+
 impl TextTokenizer {
     /// Reads `dir/tokenizer.json` and checks that it fits `config`: every
     /// token id it can produce is a row of the embedding, and the special
@@ -88,17 +105,7 @@ impl TextTokenizer {
                 ));
             }
         }
-        if max_tokens == 0 {
-            return Err(LmError::invalid("max tokens", "must be positive"));
-        }
-        inner
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Left,
-                max_length: max_tokens,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| tok_err(dir, format!("cannot truncate to {max_tokens} tokens: {e}")))?;
+        truncate_left(&mut inner, max_tokens, dir)?;
         inner.with_padding(None);
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -110,23 +117,8 @@ impl TextTokenizer {
     /// tokenizer rebuilt from a GGUF as well as one read from a directory
     /// (there is no file to read again).
     pub fn truncated_to(&self, max_tokens: usize) -> Result<Self> {
-        if max_tokens == 0 {
-            return Err(LmError::invalid("max tokens", "must be positive"));
-        }
         let mut inner = self.inner.clone();
-        inner
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Left,
-                max_length: max_tokens,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-            }))
-            .map_err(|e| {
-                tok_err(
-                    &self.dir,
-                    format!("cannot truncate to {max_tokens} tokens: {e}"),
-                )
-            })?;
+        truncate_left(&mut inner, max_tokens, &self.dir)?;
         Ok(Self {
             dir: self.dir.clone(),
             inner,
