@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use w2s_eval::{Executable, PolicyInfo};
 use w2s_train::synth::Family;
 
-use crate::eval::{SandboxArgs, status};
+use crate::eval_args::{SandboxArgs, status};
 use crate::progress::Bars;
 use crate::seeds::SeedArgs;
 

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod compile_cmd;
 mod eval;
+mod eval_args;
 mod guest_cmd;
 mod mcp_cmd;
 mod policy_cmd;

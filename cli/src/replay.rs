@@ -12,7 +12,7 @@ use w2s_eval::Executable;
 use w2s_eval::replay::{ReplayRequest, replay as replay_report};
 use w2s_eval::seeds::DEFAULT_SECRET_FILE;
 
-use crate::eval::write_json;
+use crate::eval_args::write_json;
 use crate::progress::Bars;
 
 /// Exit status of a replay that differs from its report.

@@ -10,7 +10,7 @@ use w2s_eval::seeds::Secret;
 use w2s_eval::suite::Suite;
 use w2s_eval::{Executable, Report};
 
-use crate::eval::{CommonArgs, print_refusal, status, write_json};
+use crate::eval_args::{CommonArgs, print_refusal, status, write_json};
 use crate::progress::Bars;
 use w2s_eval::table::suite_table;
 
