@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TrainError};
-use crate::lora_tokens::{LmSection, PUBLIC_POOL_TOKENS, TokenSet};
+use crate::lora_tokens::{
+    HELDOUT_TEST_TOKENS, LmSection, MAX_SEQ_LEN, PUBLIC_POOL_TOKENS, TokenSet,
+};
 
 /// Name of the manifest file inside a bundle.
 pub const MANIFEST: &str = "task.toml";
@@ -473,6 +475,66 @@ impl PublicTask {
             out.extend_from_slice(&self.weak_probs[i as usize * k..(i as usize + 1) * k]);
         }
         Ok(out)
+    }
+}
+
+/// The `[lm]` section's check against its manifest, here with the rest of
+/// the bundle's checks.
+impl LmSection {
+    /// Checks the section against the manifest: one label token per
+    /// class, a sequence length in range, both token files listed.
+    pub fn validate(&self, manifest: &Manifest) -> std::result::Result<(), String> {
+        if self.label_token_ids.len() != manifest.classes as usize
+            || self.label_tokens.len() != manifest.classes as usize
+        {
+            return Err(format!(
+                "[lm] has {} label token ids and {} label texts for {} classes",
+                self.label_token_ids.len(),
+                self.label_tokens.len(),
+                manifest.classes
+            ));
+        }
+        if !(1..=MAX_SEQ_LEN).contains(&self.max_seq_len) {
+            return Err(format!(
+                "[lm] max_seq_len = {} is outside 1..={MAX_SEQ_LEN}",
+                self.max_seq_len
+            ));
+        }
+        if self.model_files.is_empty() {
+            return Err("[lm] model_files is empty".to_owned());
+        }
+        for f in [PUBLIC_POOL_TOKENS, HELDOUT_TEST_TOKENS] {
+            if !manifest.files.contains_key(f) {
+                return Err(format!("[lm] needs {f} in [files]"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reading a tokenized split out of a bundle, here with the rest of the
+/// bundle reader.
+impl TokenSet {
+    /// Reads `rel` (verified against the manifest), expecting `rows` rows
+    /// of `max_len` tokens below `vocab`.
+    pub fn open(
+        dir: &Path,
+        manifest: &Manifest,
+        rel: &str,
+        rows: usize,
+        max_len: usize,
+        vocab: u32,
+    ) -> Result<Self> {
+        let file = MappedFile::open_verified(dir, manifest, rel)?;
+        let ids = file.u32s("ids", &[rows, max_len], vocab)?;
+        let lens = file.u32s("lens", &[rows], max_len as u32 + 1)?;
+        if lens.contains(&0) {
+            return Err(TrainError::Bundle {
+                dir: dir.to_path_buf(),
+                problem: format!("{rel}: a row has length 0"),
+            });
+        }
+        Ok(Self::from_parts(ids, lens, max_len))
     }
 }
 

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
+use sha2::Digest;
+
 use crate::error::{Result, TrainError};
 use crate::lora::{Backbone, LoraSpec, LoraStudent};
 use crate::lora_tokens::TokenSet;
@@ -73,7 +75,7 @@ impl LoraRecipe {
     /// A short id for caches: the sha256 of the recipe's JSON.
     pub fn id(&self) -> String {
         let json = serde_json::to_vec(self).expect("a recipe serializes");
-        crate::bundle::sha256_hex(&json)[..16].to_owned()
+        hex::encode(sha2::Sha256::digest(&json))[..16].to_owned()
     }
 
     /// Steps of a run over `n` examples.

@@ -6,13 +6,18 @@
 //! `ids` `(n, max_seq_len)` u32, right-padded with 0, and `lens` `(n)`
 //! u32 (each in `1..=max_seq_len`). The guest never sees either: it names
 //! pool indices, and the host gathers and pads the rows.
+//!
+//! This module is data only. Reading a token file out of a bundle
+//! ([`TokenSet::open`], [`LmSection::validate`]) lives with the bundle
+//! reader, [`crate::bundle`]; loading the backbone a section names
+//! ([`LmSection::load_backbone`]) lives with the backbone,
+//! `crate::lora::backbone`. Both are inherent methods, so callers do not
+//! see the split, and the modules do not import each other in a circle.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{Manifest, MappedFile};
 use crate::error::{Result, TrainError};
 
 /// Public file: the pool, tokenized.
@@ -63,84 +68,6 @@ impl LmSection {
         }
         hex::encode(h.finalize())
     }
-
-    /// Loads the backbone from `model_dir` (default: [`LmSection::path`])
-    /// on `device`, with [`LmSection::tokenizer`] where the build was given
-    /// one, after checking that every file hash matches
-    /// `model_files` exactly: another model, or a changed file, is refused
-    /// naming the first file that differs.
-    pub fn load_backbone(
-        &self,
-        model_dir: Option<&Path>,
-        device: &candle_core::Device,
-    ) -> Result<crate::lora::Backbone> {
-        let dir = model_dir.unwrap_or_else(|| Path::new(&self.path));
-        let bad = |problem: String| TrainError::Bundle {
-            dir: dir.to_path_buf(),
-            problem,
-        };
-        let tokenizer = self.tokenizer.as_deref().map(Path::new);
-        let model = w2s_lm::ModelDir::open_with(dir, tokenizer, self.max_seq_len as usize)
-            .map_err(|e| bad(format!("strong model: {e}")))?;
-        for (name, want) in &self.model_files {
-            match model.file_hashes.get(name) {
-                None => return Err(bad(format!("strong model: {name} is missing"))),
-                Some(got) if got != want => {
-                    return Err(bad(format!(
-                        "strong model: sha256 mismatch for {name}: the task says {want}, the file has {got}"
-                    )));
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(extra) = model
-            .file_hashes
-            .keys()
-            .find(|k| !self.model_files.contains_key(*k))
-        {
-            return Err(bad(format!(
-                "strong model: {extra} is not one of the task's model files"
-            )));
-        }
-        let layers = model.config.num_layers;
-        let decoder = model
-            .decoder(layers, device)
-            .map_err(|e| bad(format!("strong model: {e}")))?;
-        let rows = decoder
-            .output_rows(model.weights(), &self.label_token_ids)
-            .map_err(|e| bad(format!("strong model: {e}")))?;
-        crate::lora::Backbone::new(decoder, rows)
-    }
-
-    /// Checks the section against the manifest: one label token per
-    /// class, a sequence length in range, both token files listed.
-    pub fn validate(&self, manifest: &Manifest) -> std::result::Result<(), String> {
-        if self.label_token_ids.len() != manifest.classes as usize
-            || self.label_tokens.len() != manifest.classes as usize
-        {
-            return Err(format!(
-                "[lm] has {} label token ids and {} label texts for {} classes",
-                self.label_token_ids.len(),
-                self.label_tokens.len(),
-                manifest.classes
-            ));
-        }
-        if !(1..=MAX_SEQ_LEN).contains(&self.max_seq_len) {
-            return Err(format!(
-                "[lm] max_seq_len = {} is outside 1..={MAX_SEQ_LEN}",
-                self.max_seq_len
-            ));
-        }
-        if self.model_files.is_empty() {
-            return Err("[lm] model_files is empty".to_owned());
-        }
-        for f in [PUBLIC_POOL_TOKENS, HELDOUT_TEST_TOKENS] {
-            if !manifest.files.contains_key(f) {
-                return Err(format!("[lm] needs {f} in [files]"));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A tokenized split: `n` rows of at most `max_len` tokens.
@@ -169,26 +96,10 @@ impl TokenSet {
         Ok(Self { ids, lens, max_len })
     }
 
-    /// Reads `rel` (verified against the manifest), expecting `rows` rows
-    /// of `max_len` tokens below `vocab`.
-    pub fn open(
-        dir: &Path,
-        manifest: &Manifest,
-        rel: &str,
-        rows: usize,
-        max_len: usize,
-        vocab: u32,
-    ) -> Result<Self> {
-        let file = MappedFile::open_verified(dir, manifest, rel)?;
-        let ids = file.u32s("ids", &[rows, max_len], vocab)?;
-        let lens = file.u32s("lens", &[rows], max_len as u32 + 1)?;
-        if lens.contains(&0) {
-            return Err(TrainError::Bundle {
-                dir: dir.to_path_buf(),
-                problem: format!("{rel}: a row has length 0"),
-            });
-        }
-        Ok(Self { ids, lens, max_len })
+    /// A set from its stored parts (`ids` row-major, `lens` each in
+    /// `1..=max_len`), as [`crate::bundle`] reads them from a bundle.
+    pub(crate) fn from_parts(ids: Vec<u32>, lens: Vec<u32>, max_len: usize) -> Self {
+        Self { ids, lens, max_len }
     }
 
     /// The safetensors bytes of this set (`ids`, `lens`).

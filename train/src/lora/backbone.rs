@@ -6,8 +6,11 @@ use candle_core::{DType, Tensor};
 use w2s_lm::lora::{Target, target_shape};
 use w2s_lm::{Decoder, ModelConfig};
 
+use std::path::Path;
+
 use crate::error::{Result, TrainError};
 use crate::lora::LoraSpec;
+use crate::lora_tokens::LmSection;
 
 /// The frozen strong model and its label-token output rows, shared by
 /// every student of an evaluation.
@@ -126,5 +129,57 @@ impl Backbone {
             .saturating_mul(seq as u64)
             .saturating_mul((per_token * c.num_layers) as u64)
             .saturating_mul(4)
+    }
+}
+
+/// Loading the backbone a bundle's `[lm]` section names, here with the
+/// backbone.
+impl LmSection {
+    /// Loads the backbone from `model_dir` (default: [`LmSection::path`])
+    /// on `device`, with [`LmSection::tokenizer`] where the build was given
+    /// one, after checking that every file hash matches
+    /// `model_files` exactly: another model, or a changed file, is refused
+    /// naming the first file that differs.
+    pub fn load_backbone(
+        &self,
+        model_dir: Option<&Path>,
+        device: &candle_core::Device,
+    ) -> Result<Backbone> {
+        let dir = model_dir.unwrap_or_else(|| Path::new(&self.path));
+        let bad = |problem: String| TrainError::Bundle {
+            dir: dir.to_path_buf(),
+            problem,
+        };
+        let tokenizer = self.tokenizer.as_deref().map(Path::new);
+        let model = w2s_lm::ModelDir::open_with(dir, tokenizer, self.max_seq_len as usize)
+            .map_err(|e| bad(format!("strong model: {e}")))?;
+        for (name, want) in &self.model_files {
+            match model.file_hashes.get(name) {
+                None => return Err(bad(format!("strong model: {name} is missing"))),
+                Some(got) if got != want => {
+                    return Err(bad(format!(
+                        "strong model: sha256 mismatch for {name}: the task says {want}, the file has {got}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(extra) = model
+            .file_hashes
+            .keys()
+            .find(|k| !self.model_files.contains_key(*k))
+        {
+            return Err(bad(format!(
+                "strong model: {extra} is not one of the task's model files"
+            )));
+        }
+        let layers = model.config.num_layers;
+        let decoder = model
+            .decoder(layers, device)
+            .map_err(|e| bad(format!("strong model: {e}")))?;
+        let rows = decoder
+            .output_rows(model.weights(), &self.label_token_ids)
+            .map_err(|e| bad(format!("strong model: {e}")))?;
+        Backbone::new(decoder, rows)
     }
 }
