@@ -1,7 +1,7 @@
 //! Data flows one way through every crate of the workspace: no cycle of
 //! `crate::` paths among the modules of `eval/src/`, nor of any other
-//! member's `src/`, except a crate listed with its cycle
-//! ([`KNOWN_CYCLES`]: train's LoRA modules today), so a new cycle
+//! member's `src/`. A crate that had to keep one for a while would be
+//! listed with it ([`KNOWN_CYCLES`], empty today), so a new cycle
 //! anywhere, or a changed one, fails.
 //!
 //! Each top-level module (`foo.rs` and `foo/`, or `foo/mod.rs`, with its
@@ -185,13 +185,13 @@ fn the_evaluation_library_has_no_cycle_among_its_modules() {
 /// no longer depend on the imports. taskbuild's and scorer's went with it:
 /// a build's provenance became a submodule of the build, and the PGR
 /// formula moved to `w2s_verdict`; cli's, when the arguments `eval` and
-/// `suite` share moved to `eval_args`. train's shrank: the LoRA backbone
-/// became a submodule of `lora`, and the `[lm]` section's bundle reading
-/// and backbone loading moved next to the bundle reader and the backbone;
-/// what is left is the LoRA pieces' own circle, the section naming its
-/// ceiling recipe, which runs LoRA students.) A module is `foo.rs`
-/// together with its submodules in `foo/`.
-const KNOWN_CYCLES: [(&str, &str); 1] = [("train", "lora -> lora_tokens -> lora_recipe -> lora")];
+/// `suite` share moved to `eval_args`; train's, when the LoRA pieces
+/// (backbone, tokens, recipe) became submodules of `lora` (the old paths
+/// `lora_tokens` and `lora_recipe` are re-exports) and the `[lm]`
+/// section's bundle reading moved next to the bundle reader.) None is
+/// left; the list stays so that a cycle could be recorded while it is
+/// broken. A module is `foo.rs` together with its submodules in `foo/`.
+const KNOWN_CYCLES: [(&str, &str); 0] = [];
 
 /// The workspace's member directories.
 fn members() -> Vec<String> {

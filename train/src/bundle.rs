@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, TrainError};
-use crate::lora_tokens::{
+use crate::lora::tokens::{
     HELDOUT_TEST_TOKENS, LmSection, MAX_SEQ_LEN, PUBLIC_POOL_TOKENS, TokenSet,
 };
 

@@ -10,7 +10,7 @@ use safetensors::tensor::TensorView;
 
 use crate::bundle::{self, FormatV1, Manifest, Splits};
 use crate::error::{Result, TrainError};
-use crate::lora_tokens::{HELDOUT_TEST_TOKENS, LmSection, PUBLIC_POOL_TOKENS, TokenSet};
+use crate::lora::tokens::{HELDOUT_TEST_TOKENS, LmSection, PUBLIC_POOL_TOKENS, TokenSet};
 use crate::test_subsets::{HELDOUT_TEST_SUBSETS, TestSubsets};
 
 /// Everything a bundle holds, row-major.

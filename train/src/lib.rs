@@ -28,9 +28,11 @@
 //! - [`recipe`]: the fixed supervised training recipe (ceiling baseline,
 //!   weak teacher, native reference strategies).
 //! - [`checkpoint`]: student checkpoints.
-//! - [`lora`], [`lora_tokens`]: `lm-lora` students (the strong language
-//!   model, frozen and shared, with trainable low-rank adapters), the
-//!   tokenized splits they read and the bundle's `[lm]` section.
+//! - [`lora`]: `lm-lora` students (the strong language model, frozen and
+//!   shared, with trainable low-rank adapters); its submodules hold the
+//!   tokenized splits they read and the bundle's `[lm]` section
+//!   ([`lora::tokens`], also at its older path [`lora_tokens`]) and the
+//!   ceiling recipe ([`lora::recipe`], also [`lora_recipe`]).
 //!
 //! This crate knows nothing about WebAssembly or scoring: `host` and
 //! `scorer` both build on it and never on each other.
@@ -50,8 +52,6 @@ pub mod head;
 pub mod logconf;
 pub mod lora;
 pub mod lora_memory;
-pub mod lora_recipe;
-pub mod lora_tokens;
 pub mod optim;
 pub mod recipe;
 pub mod rng;
@@ -61,4 +61,8 @@ pub mod test_subsets;
 pub use arch::Arch;
 pub use error::{Result, TrainError};
 pub use head::Head;
+/// [`lora::recipe`] under its older path.
+pub use lora::recipe as lora_recipe;
+/// [`lora::tokens`] under its older path.
+pub use lora::tokens as lora_tokens;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};

@@ -32,12 +32,14 @@ use w2s_lm::ModelConfig;
 use w2s_lm::lora::{Adapter, BlockAdapters, Target, scaling, target_shape};
 
 mod backbone;
+pub mod recipe;
+pub mod tokens;
 
 pub use backbone::Backbone;
 
 use crate::autograd::log_softmax;
 use crate::error::{Result, TrainError};
-use crate::lora_tokens::TokenBatch;
+use crate::lora::tokens::TokenBatch;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 

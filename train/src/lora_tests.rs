@@ -10,7 +10,7 @@ use w2s_lm::random_model::RandomModel;
 use w2s_lm::{Family, ModelDir};
 
 use super::*;
-use crate::lora_tokens::TokenSet;
+use crate::lora::tokens::TokenSet;
 use crate::optim::OptimizerConfig;
 
 fn backbone(dir: &std::path::Path) -> Backbone {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::error::{Result, TrainError};
 use crate::lora::LoraSpec;
-use crate::lora_tokens::LmSection;
+use crate::lora::tokens::LmSection;
 
 /// The frozen strong model and its label-token output rows, shared by
 /// every student of an evaluation.

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::error::{Result, TrainError};
+use crate::lora::tokens::TokenSet;
 use crate::lora::{Backbone, LoraSpec, LoraStudent};
-use crate::lora_tokens::TokenSet;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 

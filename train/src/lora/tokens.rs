@@ -54,7 +54,7 @@ pub struct LmSection {
     pub model_files: BTreeMap<String, String>,
     /// The ceiling baseline of `lm-lora` students: this recipe on the
     /// pool's ground truth (default: the AAR's vanilla setting).
-    pub ceiling: crate::lora_recipe::LoraRecipe,
+    pub ceiling: crate::lora::recipe::LoraRecipe,
 }
 
 impl LmSection {
