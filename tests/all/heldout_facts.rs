@@ -15,7 +15,7 @@ use w2s_lm::Family;
 use w2s_lm::random_model::RandomModel;
 use w2s_train::bundle::PublicTask;
 
-use crate::helpers::{run, w2s};
+use crate::helpers::task_build;
 
 /// One aar-chat row; `long` makes its prompt about 400 characters (each
 /// byte one token or more for the tiny byte-level tokenizer).
@@ -49,19 +49,20 @@ fn build_with(d: &Path, strong: &Path, name: &str, with_long_test_row: bool) -> 
     }
     std::fs::write(data.join("test.jsonl"), test.join("\n")).unwrap();
     let task = d.join(name);
-    let (out, stdout, stderr) = run(w2s()
-        .args(["task", "build", "--format", "aar-chat", "--data"])
-        .arg(&data)
-        .arg("--strong")
-        .arg(strong)
-        .arg("--weak")
-        .arg(d.join("weak"))
-        .args(["--layer", "2", "--weak-layer", "0", "--no-cache"])
-        .args(["--name", "same-name", "--out"])
-        .arg(&task));
-    assert!(
-        out.status.success(),
-        "task build failed:\n{stdout}\n{stderr}"
+    task_build(
+        "aar-chat",
+        &data,
+        [strong, &d.join("weak")],
+        &[
+            "--layer",
+            "2",
+            "--weak-layer",
+            "0",
+            "--no-cache",
+            "--name",
+            "same-name",
+        ],
+        &task,
     );
     task
 }

@@ -184,6 +184,32 @@ pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     (out, stdout, stderr)
 }
 
+/// `w2s task build --format FORMAT --data DATA --strong STRONG --weak WEAK
+/// ARGS... --out OUT`, which must succeed; returns its stdout.
+pub(crate) fn task_build(
+    format: &str,
+    data: &Path,
+    [strong, weak]: [&Path; 2],
+    args: &[&str],
+    out: &Path,
+) -> String {
+    let (status, stdout, stderr) = run(w2s()
+        .args(["task", "build", "--format", format, "--data"])
+        .arg(data)
+        .arg("--strong")
+        .arg(strong)
+        .arg("--weak")
+        .arg(weak)
+        .args(args)
+        .arg("--out")
+        .arg(out));
+    assert!(
+        status.status.success(),
+        "task build failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 /// Path of a plugin's component, building the plugins workspace for
 /// wasm32-wasip2 (`scripts/build-plugins.sh`) once per test process.
 pub(crate) fn plugin(name: &str) -> PathBuf {

@@ -10,7 +10,7 @@ use std::path::Path;
 use w2s_lm::Family;
 use w2s_lm::random_model::RandomModel;
 
-use crate::helpers::{eval_report, plugin, repo, run, w2s};
+use crate::helpers::{eval_report, plugin, repo, run, task_build, w2s};
 
 /// The recipe of both the student and the ceiling: small and fast, with a
 /// learning rate a tiny random model moves under.
@@ -45,19 +45,20 @@ fn build_task(d: &Path) -> std::path::PathBuf {
         .unwrap();
     write_chat(&d.join("chat"));
     let task = d.join("task");
-    let (out, stdout, stderr) = run(w2s()
-        .args(["task", "build", "--format", "aar-chat", "--data"])
-        .arg(d.join("chat"))
-        .arg("--strong")
-        .arg(d.join("strong"))
-        .arg("--weak")
-        .arg(d.join("weak"))
-        .args(["--layer", "2", "--weak-layer", "0", "--no-cache"])
-        .args(["--lora-ceiling", RECIPE, "--out"])
-        .arg(&task));
-    assert!(
-        out.status.success(),
-        "task build failed:\n{stdout}\n{stderr}"
+    task_build(
+        "aar-chat",
+        &d.join("chat"),
+        [&d.join("strong"), &d.join("weak")],
+        &[
+            "--layer",
+            "2",
+            "--weak-layer",
+            "0",
+            "--no-cache",
+            "--lora-ceiling",
+            RECIPE,
+        ],
+        &task,
     );
     task
 }

@@ -14,7 +14,9 @@ use w2s_lm::Family;
 use w2s_lm::gguf::writer::{GgufSpec, write_gguf};
 use w2s_lm::random_model::RandomModel;
 
-use crate::helpers::{assert_clean_error, eval_report, plugin, read_json, repo, run, w2s};
+use crate::helpers::{
+    assert_clean_error, eval_report, plugin, read_json, repo, run, task_build, w2s,
+};
 
 const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 const SMOLLM2_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
@@ -34,34 +36,25 @@ fn smollm2() -> PathBuf {
 fn build(d: &Path, extra: &[&str]) -> PathBuf {
     let model = smollm2();
     let task = d.join("task");
-    let (out, stdout, stderr) = run(w2s()
-        .args(["task", "build", "--format", "jsonl", "--data"])
-        .arg(repo().join("tests/fixtures/real/tweets300.jsonl"))
-        .arg("--strong")
-        .arg(&model)
-        .arg("--weak")
-        .arg(&model)
-        .args([
-            "--layer",
-            "20",
-            "--weak-layer",
-            "4",
-            "--max-tokens",
-            "48",
-            "--no-cache",
-        ])
-        .args([
-            "--strong-name",
-            "smollm2-135m-q4_1",
-            "--weak-name",
-            "smollm2-135m-q4_1",
-        ])
-        .args(extra)
-        .arg("--out")
-        .arg(&task));
-    assert!(
-        out.status.success(),
-        "task build failed:\n{stdout}\n{stderr}"
+    let args = [
+        "--layer",
+        "20",
+        "--weak-layer",
+        "4",
+        "--max-tokens",
+        "48",
+        "--no-cache",
+        "--strong-name",
+        "smollm2-135m-q4_1",
+        "--weak-name",
+        "smollm2-135m-q4_1",
+    ];
+    task_build(
+        "jsonl",
+        &repo().join("tests/fixtures/real/tweets300.jsonl"),
+        [&model, &model],
+        &[&args[..], extra].concat(),
+        &task,
     );
     task
 }

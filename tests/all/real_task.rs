@@ -7,7 +7,7 @@ use std::path::Path;
 use w2s_lm::Family;
 use w2s_lm::random_model::RandomModel;
 
-use crate::helpers::{eval_report, plugin, run, w2s};
+use crate::helpers::{eval_report, plugin, run, task_build, w2s};
 
 /// An AAR chat directory: the label is told by a word in the middle of
 /// the text (so a model must look back to see it), and the test rows
@@ -45,22 +45,22 @@ fn task_build_then_eval_gives_a_report_with_subset_figures() {
         .unwrap();
     write_chat(&d.join("chat"));
     let task = d.join("task");
-    let (out, stdout, stderr) = run(w2s()
-        .args(["task", "build", "--format", "aar-chat", "--data"])
-        .arg(d.join("chat"))
-        .arg("--strong")
-        .arg(d.join("strong"))
-        .arg("--weak")
-        .arg(d.join("weak"))
+    let cache = d.join("cache");
+    let stdout = task_build(
+        "aar-chat",
+        &d.join("chat"),
+        [&d.join("strong"), &d.join("weak")],
         // The weak teacher reads the embeddings of the last token only
         // ("Label:" everywhere): a teacher that knows little.
-        .args(["--layer", "2", "--weak-layer", "0", "--cache-dir"])
-        .arg(d.join("cache"))
-        .arg("--out")
-        .arg(&task));
-    assert!(
-        out.status.success(),
-        "task build failed:\n{stdout}\n{stderr}"
+        &[
+            "--layer",
+            "2",
+            "--weak-layer",
+            "0",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &task,
     );
     assert!(
         stdout.contains("labeled 100, pool 300, test 200, 2 classes, 32 features, 2 test subsets"),
