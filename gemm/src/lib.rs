@@ -22,11 +22,14 @@
 //! (the test `every_path_gives_the_same_bits` checks the three on this
 //! machine). A BLAS would be faster on some shapes but gives none of this.
 //!
-//! Paths, chosen at run time: AVX-512F (8 x 32 register tiles), AVX2 with
-//! FMA (6 x 16), else a portable loop over `f32::mul_add`.
+//! Paths, chosen at run time: AVX-512F (8 x 32 register tiles over the
+//! operands in place), AVX2 with FMA (6 x 16 tiles over packed copies of
+//! the operands, `packed_avx2`), else a portable loop over `f32::mul_add`.
 
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+mod packed_avx2;
 mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -252,10 +255,23 @@ pub(crate) fn gemm_on(
         Lhs::Transposed(r) => (r.all(), true),
     };
     let threads = if m * n * k >= PARALLEL_MIN_FMAS {
-        threads.clamp(1, m.div_ceil(8))
+        threads.clamp(1, m.div_ceil(8).max(n.div_ceil(32)))
     } else {
         1
     };
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx2 {
+        let operands = packed_avx2::Operands {
+            source: &source,
+            transposed,
+            m,
+            k,
+            b,
+            n,
+        };
+        packed_avx2::gemm(&operands, c, threads);
+        return;
+    }
     // Chunks of whole 8-row tiles, one per thread.
     let chunk = m.div_ceil(threads).div_ceil(8) * 8;
     let run = |row0: usize, c: &mut [f32]| {
@@ -288,7 +304,7 @@ fn run_block(path: Path, block: Block<'_, '_>) {
         #[cfg(target_arch = "x86_64")]
         Path::Avx512 => x86::avx512(block),
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => x86::avx2(block),
+        Path::Avx2 => unreachable!("the AVX2 path runs in packed_avx2"),
         Path::Portable => portable::block(block),
     }
 }

@@ -48,9 +48,13 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// Shapes around the tile sizes (8 x 32, 6 x 16) and the depth block (256),
-/// and the train step's own (n = 4 classes, 128 hidden).
-const SHAPES: [(usize, usize, usize); 7] = [
+/// Shapes `(m, n, k)` around the tile sizes (8 x 32, 6 x 16) and the depth
+/// block (256), the train step's own (n = 4 classes, 128 hidden), and two
+/// large enough to split across threads: by columns, past the AVX2 path's
+/// row and column blocks (144 and 2048), and by rows (`c` too narrow).
+const SHAPES: [(usize, usize, usize); 9] = [
+    (150, 2100, 300),
+    (512, 20, 1024),
     (1, 1, 1),
     (13, 37, 300),
     (8, 32, 256),

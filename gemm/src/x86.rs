@@ -1,5 +1,5 @@
-//! The x86-64 paths: register tiles of `c` updated with AVX-512F or
-//! AVX2+FMA intrinsics.
+//! The AVX-512F path: register tiles of `c` updated in place (the AVX2
+//! path, with packed operands, is `packed_avx2`).
 //!
 //! A tile is `MR` rows by `NR` columns of `c`, held in vector registers for
 //! one block of `DEPTH_BLOCK` values of `k`: loaded from `c`, updated with
@@ -113,77 +113,8 @@ unsafe fn tile_avx512<const ROWS: usize>(
     }
 }
 
-/// AVX2 and FMA: 6 x 16 tiles, 12 accumulators of the 16 vector registers.
-struct Avx2;
-
-impl Tile for Avx2 {
-    const MR: usize = 6;
-    const NR: usize = 16;
-
-    fn supported() -> bool {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-
-    unsafe fn tile<const ROWS: usize>(
-        a: impl Fn(usize, usize) -> *const f32,
-        kc: usize,
-        b: *const f32,
-        n: usize,
-        c: *mut f32,
-        cols: usize,
-    ) {
-        // SAFETY: forwarded from the caller (see `Tile::tile`).
-        unsafe { tile_avx2::<ROWS>(a, kc, b, n, c, cols) }
-    }
-}
-
-/// Lane masks for `maskload`/`maskstore`: lane `j` on when `j < cols`.
-#[target_feature(enable = "avx2")]
-fn mask8(cols: usize) -> __m256i {
-    let on = |j: i32| if (j as usize) < cols { -1 } else { 0 };
-    _mm256_setr_epi32(on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7))
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2<const ROWS: usize>(
-    a: impl Fn(usize, usize) -> *const f32,
-    kc: usize,
-    b: *const f32,
-    n: usize,
-    c: *mut f32,
-    cols: usize,
-) {
-    let masks = [mask8(cols), mask8(cols.saturating_sub(8))];
-    let mut acc = [[_mm256_setzero_ps(); 2]; ROWS];
-    // SAFETY (all blocks below): as in `tile_avx512`.
-    for (i, row) in acc.iter_mut().enumerate() {
-        for (v, reg) in row.iter_mut().enumerate() {
-            *reg = unsafe { _mm256_maskload_ps(c.wrapping_add(i * n + 8 * v), masks[v]) };
-        }
-    }
-    for kk in 0..kc {
-        let b_row = b.wrapping_add(kk * n);
-        let b0 = unsafe { _mm256_maskload_ps(b_row, masks[0]) };
-        let b1 = unsafe { _mm256_maskload_ps(b_row.wrapping_add(8), masks[1]) };
-        for (i, row) in acc.iter_mut().enumerate() {
-            let x = _mm256_set1_ps(unsafe { *a(i, kk) });
-            row[0] = _mm256_fmadd_ps(x, b0, row[0]);
-            row[1] = _mm256_fmadd_ps(x, b1, row[1]);
-        }
-    }
-    for (i, row) in acc.iter().enumerate() {
-        for (v, reg) in row.iter().enumerate() {
-            unsafe { _mm256_maskstore_ps(c.wrapping_add(i * n + 8 * v), masks[v], *reg) };
-        }
-    }
-}
-
 pub(super) fn avx512(block: Block<'_, '_>) {
     drive::<Avx512, 8>(block);
-}
-
-pub(super) fn avx2(block: Block<'_, '_>) {
-    drive::<Avx2, 6>(block);
 }
 
 /// Runs `block` in tiles of `T` (`MR` is `T::MR`, as a const parameter).
