@@ -71,6 +71,8 @@ struct Args {
     python_only: bool,
     /// Only the feature-extraction benchmark (prints its section).
     extraction_only: bool,
+    /// Only the `lm-lora` train step's pair (prints its table).
+    lora_only: bool,
     /// Internal: print this process's throughput figures as JSON.
     throughput_child: bool,
     /// Run `--throughput-only` or `--extraction` on this device, in this
@@ -93,6 +95,7 @@ impl Args {
             tax_only: false,
             python_only: false,
             extraction_only: false,
+            lora_only: false,
             device: None,
             extraction: false,
             extraction_child: None,
@@ -113,6 +116,7 @@ impl Args {
                 "--tax-only" => args.tax_only = true,
                 "--python-only" => args.python_only = true,
                 "--extraction-only" => args.extraction_only = true,
+                "--lora-only" => args.lora_only = true,
                 "--extraction" => args.extraction = true,
                 "--extraction-child" => {
                     let (Some(dir), Some(layer), Some(texts)) = (it.next(), it.next(), it.next())
@@ -128,7 +132,7 @@ impl Args {
                 },
                 "-h" | "--help" => {
                     println!(
-                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only | --extraction-only]
+                        "usage: w2s-bench [--write FILE.md] [--repeats N (default 11)] [--throughput-only | --tax-only | --python-only | --extraction-only | --lora-only]
        w2s-bench --device cpu|cuda[:N] (--throughput-only | --extraction)   (one JSON object)"
                     );
                     std::process::exit(0);
@@ -186,6 +190,13 @@ fn main() -> Result<()> {
         print!("{}", python.summary());
         eprintln!("load after: {:?}", machine::load());
         print!("{}", python.markdown());
+        return Ok(());
+    }
+    if args.lora_only {
+        match lora_step::measure(machine.threads)? {
+            Some(f) => print!("{}", lora_step::markdown(&f)?),
+            None => bail!("the LoRA step's model is not there"),
+        }
         return Ok(());
     }
     if args.extraction_only {

@@ -31,8 +31,13 @@ use std::sync::OnceLock;
 #[cfg(target_arch = "x86_64")]
 mod packed_avx2;
 mod portable;
+pub mod vector;
+#[cfg(target_arch = "x86_64")]
+mod vector_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+pub use vector::{LANES, axpy, dot_lanes};
 
 /// Values of `k` per pass over a block of `c`: a block of `b` this deep
 /// stays in the L1 cache while the rows of `a` stream past it.

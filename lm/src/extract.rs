@@ -66,9 +66,13 @@ impl FeatureModel for FrozenDecoder {
         if sequences.iter().any(|s| s.is_empty()) {
             return Err(LmError::invalid("text", "a text encodes to no token"));
         }
+        let dim = self.config().hidden_size;
+        if pooling == Pooling::LastToken {
+            // The same bits as pooling every token's states, for less work.
+            return self.last_token_states(&sequences);
+        }
         let lens: Vec<usize> = sequences.iter().map(|s| s.len()).collect();
         let hidden = self.hidden_states(&sequences)?;
-        let dim = self.config().hidden_size;
         Ok(pool_stacked(&hidden, dim, &lens, pooling))
     }
 }

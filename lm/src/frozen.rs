@@ -27,6 +27,7 @@
 //! gradients (LoRA students) or another device; this one is CPU only.
 
 use candle_core::Device;
+use rayon::prelude::*;
 use w2s_gemm::{Lhs, Rows, gemm};
 
 use crate::config::ModelConfig;
@@ -292,6 +293,19 @@ impl FrozenDecoder {
     /// Each sequence is one text's token ids (no padding); positions count
     /// from its start.
     pub fn hidden_states(&self, sequences: &[&[u32]]) -> Result<Vec<f32>> {
+        self.forward(sequences, false)
+    }
+
+    /// The rows of [`FrozenDecoder::hidden_states`] at each sequence's last
+    /// token, bit for bit, stacked: `(sequences, hidden)`. The last block
+    /// runs attention, its output projection and the MLP for those tokens
+    /// only (every other token's keys and values are still computed): a
+    /// product's rows are independent, so nothing else changes.
+    pub fn last_token_states(&self, sequences: &[&[u32]]) -> Result<Vec<f32>> {
+        self.forward(sequences, true)
+    }
+
+    fn forward(&self, sequences: &[&[u32]], last_only: bool) -> Result<Vec<f32>> {
         let c = &self.config;
         let longest = sequences.iter().map(|s| s.len()).max().unwrap_or(0);
         if let Some(w) = c.sliding_window
@@ -324,8 +338,12 @@ impl FrozenDecoder {
             scores: vec![0.0; longest],
             ..Scratch::default()
         };
-        for block in &self.blocks {
-            self.block_forward(block, &mut x, &lens, (&cos, &sin), &mut scratch);
+        for (i, block) in self.blocks.iter().enumerate() {
+            let last_only = last_only && i + 1 == self.blocks.len();
+            self.block_forward(block, &mut x, &lens, (&cos, &sin), &mut scratch, last_only);
+        }
+        if last_only && self.blocks.is_empty() {
+            x = last_rows(&x, &lens, hs);
         }
         if let Some(norm) = &self.final_norm {
             rms_norm_in_place(&mut x, norm, c.rms_norm_eps as f32);
@@ -333,18 +351,20 @@ impl FrozenDecoder {
         Ok(x)
     }
 
-    /// Runs `block` on the stacked residual stream `x`.
+    /// Runs `block` on the stacked residual stream `x`; with `last_only`,
+    /// leaves in `x` only the rows of each sequence's last token.
     fn block_forward(
         &self,
         block: &FrozenBlock,
-        x: &mut [f32],
+        x: &mut Vec<f32>,
         lens: &[usize],
         (cos, sin): (&[f32], &[f32]),
         s: &mut Scratch,
+        last_only: bool,
     ) {
         let c = &self.config;
         let eps = c.rms_norm_eps as f32;
-        let rows = x.len() / c.hidden_size;
+        let mut rows = x.len() / c.hidden_size;
         let shape = Heads {
             heads: c.num_heads,
             kv_heads: c.num_kv_heads,
@@ -375,17 +395,34 @@ impl FrozenDecoder {
             }
             row += len;
         }
-        s.attended.resize(rows * q_width, 0.0);
-        let mut row = 0;
+        // The queries each sequence attends from: all, or its last.
+        let queries = |len: usize| if last_only { len - 1..len } else { 0..len };
+        let out_rows: usize = lens.iter().map(|&len| queries(len).len()).sum();
+        s.attended.resize(out_rows * q_width, 0.0);
+        // One sequence per task: a value's bits do not depend on which
+        // thread computes it.
+        let mut sequences = Vec::with_capacity(lens.len());
+        let (mut qkv, mut out) = (&s.qkv[..rows * width], &mut s.attended[..]);
         for &len in lens {
-            attend(
-                &s.qkv[row * width..(row + len) * width],
-                len,
-                shape,
-                &mut s.attended[row * q_width..(row + len) * q_width],
-                &mut s.scores,
-            );
-            row += len;
+            let (this_qkv, rest_qkv) = qkv.split_at(len * width);
+            let (this_out, rest_out) =
+                std::mem::take(&mut out).split_at_mut(queries(len).len() * q_width);
+            sequences.push((len, this_qkv, this_out));
+            (qkv, out) = (rest_qkv, rest_out);
+        }
+        if self.threads > 1 && sequences.len() > 1 {
+            sequences.into_par_iter().for_each(|(len, qkv, out)| {
+                attend(qkv, len, shape, queries(len), out, &mut vec![0.0; len]);
+            });
+        } else {
+            for (len, qkv, out) in sequences {
+                attend(qkv, len, shape, queries(len), out, &mut s.scores);
+            }
+        }
+        if last_only {
+            *x = last_rows(x, lens, c.hidden_size);
+            rows = lens.len();
+            s.normed.truncate(x.len());
         }
         block
             .o
@@ -402,4 +439,16 @@ impl FrozenDecoder {
             .apply(&s.activated, rows, self.threads, &mut s.projected);
         add_in_place(x, &s.projected);
     }
+}
+
+/// The row of each sequence's last token in `x` (`dim` values per row,
+/// sequences of `lens` rows stacked).
+fn last_rows(x: &[f32], lens: &[usize], dim: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(lens.len() * dim);
+    let mut end = 0;
+    for &len in lens {
+        end += len;
+        out.extend_from_slice(&x[(end - 1) * dim..end * dim]);
+    }
+    out
 }

@@ -9,26 +9,12 @@
 //! (tens to hundreds of tokens), the projections' GEMMs are over 95% of the
 //! work.
 
-/// Lanes of the reductions (one AVX2 register of `f32`).
-const LANES: usize = 8;
-
-/// `sum(a[i] * b[i])` in [`LANES`] interleaved partial sums, added in lane
-/// order at the end (vectorizes; the order is fixed by the length alone).
+/// `sum(a[i] * b[i])` in eight interleaved partial sums
+/// ([`w2s_gemm::dot_lanes`], fused multiply-adds on every CPU path), added
+/// in lane order at the end (the order is fixed by the length alone).
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] = x[l].mul_add(y[l], acc[l]);
-        }
-    }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        acc[l] = x.mul_add(*y, acc[l]);
-    }
-    acc.iter().sum()
+    w2s_gemm::dot_lanes(a, b).iter().sum()
 }
 
 /// RMSNorm of each `dim`-wide row of `x` into `out`:
@@ -110,12 +96,20 @@ impl Heads {
 
 /// Causal self-attention of one sequence of `len` tokens: `qkv` is its
 /// fused projection (`len` rows of [`Heads::qkv_width`], queries and keys
-/// already rotated), `out` receives `len` rows of `heads * head_dim`.
+/// already rotated), `out` receives a row of `heads * head_dim` per query.
 /// Query `i` reads keys `0..=i` (a right-padded batch's padding is never
 /// part of a sequence, so no padding mask is needed). Query head `h`
 /// reads key/value head `h / (heads / kv_heads)` (`repeat_kv`'s order).
+/// Only the queries in `queries` are computed; `out` has a row for each.
 /// `scores` is scratch of at least `len` values.
-pub(crate) fn attend(qkv: &[f32], len: usize, shape: Heads, out: &mut [f32], scores: &mut [f32]) {
+pub(crate) fn attend(
+    qkv: &[f32],
+    len: usize,
+    shape: Heads,
+    queries: std::ops::Range<usize>,
+    out: &mut [f32],
+    scores: &mut [f32],
+) {
     let Heads {
         heads,
         kv_heads,
@@ -126,7 +120,8 @@ pub(crate) fn attend(qkv: &[f32], len: usize, shape: Heads, out: &mut [f32], sco
     let scale = 1.0 / (d as f32).sqrt();
     let key = |j: usize, g: usize| &qkv[j * width + (heads + g) * d..][..d];
     let value = |j: usize, g: usize| &qkv[j * width + (heads + kv_heads + g) * d..][..d];
-    for i in 0..len {
+    debug_assert!(queries.end <= len);
+    for (row, i) in queries.enumerate() {
         for h in 0..heads {
             let g = h / n_rep;
             let q = &qkv[i * width + h * d..][..d];
@@ -141,13 +136,10 @@ pub(crate) fn attend(qkv: &[f32], len: usize, shape: Heads, out: &mut [f32], sco
                 *s = (*s - max).exp();
                 sum += *s;
             }
-            let o = &mut out[(i * heads + h) * d..][..d];
+            let o = &mut out[(row * heads + h) * d..][..d];
             o.fill(0.0);
             for (j, &p) in scores.iter().enumerate() {
-                let p = p / sum;
-                for (o, &v) in o.iter_mut().zip(value(j, g)) {
-                    *o = p.mul_add(v, *o);
-                }
+                w2s_gemm::axpy(p / sum, value(j, g), o);
             }
         }
     }
@@ -185,7 +177,7 @@ mod tests {
         // q (2 heads), k (1 head), v (1 head).
         let qkv = [0.3, -0.1, 2.0, 0.5, 1.0, 1.0, 7.0, -3.0];
         let mut out = [0.0; 4];
-        attend(&qkv, 1, shape, &mut out, &mut [0.0; 1]);
+        attend(&qkv, 1, shape, 0..1, &mut out, &mut [0.0; 1]);
         assert_eq!(out, [7.0, -3.0, 7.0, -3.0]);
     }
 

@@ -53,6 +53,7 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+mod cpu_product;
 pub mod decoder;
 pub mod error;
 pub mod extract;

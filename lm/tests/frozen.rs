@@ -111,3 +111,65 @@ fn rayon_pool(threads: usize) -> rayon::ThreadPool {
         .build()
         .unwrap()
 }
+
+/// FNV-1a over the values' bits: a fingerprint of a feature matrix.
+fn fingerprint(v: &[f32]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in v {
+        for byte in x.to_bits().to_le_bytes() {
+            h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The frozen forward's bits, pinned: the activation cache
+/// (`taskbuild/src/cache.rs`) serves stored features whenever the model,
+/// texts and settings match, on the promise that the same inputs give the
+/// same bits. A change of kernels that moves any bit must also change its
+/// `CACHE_VERSION` (and then this fingerprint). Faster kernels with the
+/// same order of operations keep it (the packed AVX2 GEMM, the SIMD dot
+/// products and the attention's per-sequence threads did).
+#[test]
+fn frozen_features_keep_the_bits_the_activation_cache_version_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let texts = texts();
+    let strs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let frozen =
+        FrozenDecoder::load(model.weights(), &model.config, model.config.num_layers).unwrap();
+    let print = |pooling| {
+        let features = extract(&frozen, &model.tokenizer, &strs, pooling, 4, &mut |_| {})
+            .unwrap()
+            .0;
+        fingerprint(&features)
+    };
+    let prints = [print(Pooling::Mean), print(Pooling::LastToken)];
+    eprintln!("fingerprints {prints:?}");
+    assert_eq!(
+        prints,
+        // Measured at 48706c3 (before the packed AVX2 GEMM) and after it.
+        ["2cf27af1fbb06500", "80d0879b3c17713c"],
+        "the frozen forward's bits changed: bump CACHE_VERSION in taskbuild/src/cache.rs and pin the new fingerprints"
+    );
+}
+
+#[test]
+fn last_token_states_are_the_last_rows_of_all_states_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model(dir.path());
+    let sequences: [&[u32]; 3] = [&[5, 9, 2, 7, 1, 3], &[4], &[8, 8, 6]];
+    for layer in 0..=model.config.num_layers {
+        let frozen = FrozenDecoder::load(model.weights(), &model.config, layer).unwrap();
+        let all = frozen.hidden_states(&sequences).unwrap();
+        let last = frozen.last_token_states(&sequences).unwrap();
+        let dim = model.config.hidden_size;
+        let mut want = Vec::new();
+        let mut end = 0;
+        for s in sequences {
+            end += s.len();
+            want.extend_from_slice(&all[(end - 1) * dim..end * dim]);
+        }
+        assert_eq!(bits(&last), bits(&want), "layer {layer}");
+    }
+}

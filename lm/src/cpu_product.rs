@@ -1,0 +1,172 @@
+//! A frozen projection's product on the CPU through `w2s_gemm`, as a candle
+//! op with its own backward.
+//!
+//! A LoRA student's step is mostly the backbone's frozen products: `x W^T`
+//! forward and `dy W` backward, for the seven projections of every block.
+//! candle runs them through the `gemm` crate, which reached about a quarter
+//! of this machine's FMA peak, and allocates a fresh output per product;
+//! `w2s_gemm` runs near 80% of it on one core. [`FrozenProduct`] is `y = x
+//! W^T` for `x` `(rows, in)` and a frozen `W` `(out, in)`; its backward is
+//! [`FrozenProductGrad`], `dx = dy W`, and gives `W` no gradient (the op is
+//! used only when `W` is not a variable, see
+//! [`crate::projection::Projection::forward_with`]).
+//!
+//! The forward computes `y^T = W x^T` so that `W` is read in its stored
+//! `(out, in)` layout by both directions: the transposes of `x` and `y` cost
+//! `rows * (in + out)` copies against `rows * in * out` multiply-adds. The
+//! bits are `w2s_gemm`'s: one fused multiply-add chain over `in` per value,
+//! the same at any thread count.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use w2s_gemm::{Lhs, Rows, gemm};
+
+/// `y = x W^T` (see the module docs).
+pub(crate) struct FrozenProduct;
+
+/// `dx = dy W`, the backward of [`FrozenProduct`].
+pub(crate) struct FrozenProductGrad;
+
+/// A contiguous `f32` matrix's values and `(rows, cols)`.
+fn matrix<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> candle_core::Result<(&'a [f32], usize, usize)> {
+    let CpuStorage::F32(values) = storage else {
+        candle_core::bail!("{what} must be f32");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{what} must be contiguous");
+    };
+    let (rows, cols) = layout.shape().dims2()?;
+    Ok((&values[start..end], rows, cols))
+}
+
+/// The transpose of `m` (`rows x cols`, row-major).
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    let mut out = vec![0f32; m.len()];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+impl CustomOp2 for FrozenProduct {
+    fn name(&self) -> &'static str {
+        "w2s-frozen-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, rows, in_dim) = matrix(xs, xl, "the projection's input")?;
+        let (w, out, w_in) = matrix(ws, wl, "the projection's weight")?;
+        if in_dim != w_in || in_dim == 0 {
+            candle_core::bail!("input width {in_dim} against a weight of ({out}, {w_in})");
+        }
+        let xt = transpose(x, rows, in_dim);
+        let mut yt = vec![0f32; out * rows];
+        gemm(
+            Lhs::Rows(Rows::dense(w, in_dim)),
+            &xt,
+            rows,
+            &mut yt,
+            w2s_gemm::threads(),
+        );
+        Ok((
+            CpuStorage::F32(transpose(&yt, out, rows)),
+            Shape::from((rows, out)),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        Ok((Some(dy.apply_op2_no_bwd(w, &FrozenProductGrad)?), None))
+    }
+}
+
+impl CustomOp2 for FrozenProductGrad {
+    fn name(&self) -> &'static str {
+        "w2s-frozen-product-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        dys: &CpuStorage,
+        dyl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (dy, rows, out) = matrix(dys, dyl, "the projection's output gradient")?;
+        let (w, w_out, in_dim) = matrix(ws, wl, "the projection's weight")?;
+        if out != w_out || out == 0 {
+            candle_core::bail!("gradient width {out} against a weight of ({w_out}, {in_dim})");
+        }
+        let mut dx = vec![0f32; rows * in_dim];
+        gemm(
+            Lhs::Rows(Rows::dense(dy, out)),
+            w,
+            in_dim,
+            &mut dx,
+            w2s_gemm::threads(),
+        );
+        Ok((CpuStorage::F32(dx), Shape::from((rows, in_dim))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn the_product_and_its_gradient_match_candle() {
+        let dev = Device::Cpu;
+        let (rows, in_dim, out) = (37, 70, 45);
+        let x = Var::from_vec(values(rows * in_dim, 1), (rows, in_dim), &dev).unwrap();
+        let w = Tensor::from_vec(values(out * in_dim, 2), (out, in_dim), &dev).unwrap();
+        let dy = Tensor::from_vec(values(rows * out, 3), (rows, out), &dev).unwrap();
+        let ours = x.as_tensor().apply_op2(&w, FrozenProduct).unwrap();
+        let theirs = x.as_tensor().matmul(&w.t().unwrap()).unwrap();
+        let diff = |a: &Tensor, b: &Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(diff(&ours, &theirs) < 1e-4, "forward");
+        let grad_of = |y: &Tensor| {
+            let grads = (y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+            grads.get(&x).unwrap().clone()
+        };
+        assert!(diff(&grad_of(&ours), &grad_of(&theirs)) < 1e-4, "backward");
+    }
+}
