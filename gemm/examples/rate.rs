@@ -41,7 +41,7 @@ fn main() {
             .collect();
         let mut c = vec![0f32; m * n];
         let mut best = f64::INFINITY;
-        for _ in 0..5 {
+        for _ in 0..15 {
             c.fill(0.0);
             let t = Instant::now();
             gemm(Lhs::Rows(Rows::dense(&a, k)), &b, n, &mut c, threads);

@@ -107,10 +107,15 @@ pub(super) fn gemm(op: &Operands<'_>, c: &mut [f32], threads: usize) {
         rectangle(op, 0..m, 0..n, shared);
         return;
     }
+    // The calling thread computes the first rectangle itself: it would
+    // otherwise sleep while a pool thread wakes up for it.
+    let mut rects = rects.into_iter();
+    let (rows0, cols0) = rects.next().expect("at least one rectangle");
     rayon::scope(|s| {
         for (rows, cols) in rects {
             s.spawn(move |_| rectangle(op, rows, cols, shared));
         }
+        rectangle(op, rows0, cols0, shared);
     });
 }
 
