@@ -241,10 +241,54 @@ pub fn gemm(lhs: Lhs<'_>, b: &[f32], n: usize, c: &mut [f32], threads: usize) {
     gemm_on(Path::best(), lhs, b, n, c, threads);
 }
 
+/// [`gemm`] with `b` given as its transpose: `bt` is `n x k`, row-major
+/// (a weight stored `(out, in)` for `c = a W^T`). The bits are [`gemm`]'s
+/// on `b = bt^T`. The AVX2 path reads `bt` in place; the other paths
+/// transpose it first.
+pub fn gemm_bt(lhs: Lhs<'_>, bt: &[f32], n: usize, c: &mut [f32], threads: usize) {
+    gemm_bt_on(Path::best(), lhs, bt, n, c, threads);
+}
+
+pub(crate) fn gemm_bt_on(
+    path: Path,
+    lhs: Lhs<'_>,
+    bt: &[f32],
+    n: usize,
+    c: &mut [f32],
+    threads: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if path == Path::Avx2 {
+        gemm_with(path, lhs, bt, true, n, c, threads);
+        return;
+    }
+    let k = lhs.dims().1;
+    assert_eq!(bt.len(), k * n, "bt is n x k");
+    let mut b = vec![0f32; k * n];
+    for (j, row) in bt.chunks_exact(k.max(1)).enumerate() {
+        for (kk, &v) in row.iter().enumerate() {
+            b[kk * n + j] = v;
+        }
+    }
+    gemm_on(path, lhs, &b, n, c, threads);
+}
+
 pub(crate) fn gemm_on(
     path: Path,
     lhs: Lhs<'_>,
     b: &[f32],
+    n: usize,
+    c: &mut [f32],
+    threads: usize,
+) {
+    gemm_with(path, lhs, b, false, n, c, threads);
+}
+
+fn gemm_with(
+    path: Path,
+    lhs: Lhs<'_>,
+    b: &[f32],
+    b_transposed: bool,
     n: usize,
     c: &mut [f32],
     threads: usize,
@@ -272,11 +316,13 @@ pub(crate) fn gemm_on(
             m,
             k,
             b,
+            b_transposed,
             n,
         };
         packed_avx2::gemm(&operands, c, threads);
         return;
     }
+    assert!(!b_transposed, "only the AVX2 path reads b transposed");
     // Chunks of whole 8-row tiles, one per thread.
     let chunk = m.div_ceil(threads).div_ceil(8) * 8;
     let run = |row0: usize, c: &mut [f32]| {

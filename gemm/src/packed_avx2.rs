@@ -61,8 +61,11 @@ pub(super) struct Operands<'a> {
     pub(super) m: usize,
     /// Depth of the product.
     pub(super) k: usize,
-    /// `b`, `k x n`, row-major.
+    /// `b`, `k x n`, row-major, or (`b_transposed`) its transpose, `n x k`
+    /// row-major.
     pub(super) b: &'a [f32],
+    /// Whether `b` holds `b`'s transpose (the packing reads either).
+    pub(super) b_transposed: bool,
     /// Columns of `b` and `c`.
     pub(super) n: usize,
 }
@@ -92,6 +95,7 @@ pub(super) fn gemm(op: &Operands<'_>, c: &mut [f32], threads: usize) {
         k,
         b,
         n,
+        b_transposed: _,
     } = *op;
     // The bounds the packing and every pointer below rely on.
     assert_eq!(b.len(), k * n);
@@ -212,12 +216,33 @@ fn rectangle_with(
 }
 
 /// Copies `b[pc..pc + kc][jc..jc + nc]` into `dst` as micro-panels of `NR`
-/// columns, `[panel][kk][NR]`, padding the last panel with zeros.
+/// columns, `[panel][kk][NR]`, padding the last panel with zeros. A `b`
+/// given as its transpose costs the same: the packing is the only place
+/// that reads `b`.
 fn pack_b(op: &Operands<'_>, pc: usize, kc: usize, jc: usize, nc: usize, dst: &mut [f32]) {
     let n = op.n;
     for (p, panel) in dst.chunks_exact_mut(kc * NR).enumerate() {
         let j = jc + p * NR;
         let width = NR.min(jc + nc - j);
+        if op.b_transposed {
+            // Column `j + col` of `b` is row `j + col` of its transpose.
+            let k = op.k;
+            for col in 0..NR {
+                if col < width {
+                    let src = &op.b[(j + col) * k + pc..][..kc];
+                    for (kk, &v) in src.iter().enumerate() {
+                        panel[kk * NR + col] = v;
+                    }
+                } else {
+                    panel
+                        .iter_mut()
+                        .skip(col)
+                        .step_by(NR)
+                        .for_each(|v| *v = 0.0);
+                }
+            }
+            continue;
+        }
         for (kk, out) in panel.chunks_exact_mut(NR).enumerate() {
             let row = (pc + kk) * n + j;
             out[..width].copy_from_slice(&op.b[row..row + width]);

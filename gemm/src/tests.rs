@@ -99,8 +99,21 @@ fn every_path_gives_the_same_bits_as_the_contract() {
             n,
             &mut want_t,
         );
+        let mut bt = vec![0f32; k * n];
+        for kk in 0..k {
+            for j in 0..n {
+                bt[j * k + kk] = b[kk * n + j];
+            }
+        }
         for &path in &paths {
             for threads in [1, 2, 3] {
+                let mut got = init.clone();
+                gemm_bt_on(path, Lhs::Rows(plain), &bt, n, &mut got, threads);
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{path:?} rows, b transposed, {m}x{n}x{k} t{threads}"
+                );
                 let mut got = init.clone();
                 gemm_on(path, Lhs::Rows(plain), &b, n, &mut got, threads);
                 assert_eq!(

@@ -11,14 +11,14 @@
 //! used only when `W` is not a variable, see
 //! [`crate::projection::Projection::forward_with`]).
 //!
-//! The forward computes `y^T = W x^T` so that `W` is read in its stored
-//! `(out, in)` layout by both directions: the transposes of `x` and `y` cost
-//! `rows * (in + out)` copies against `rows * in * out` multiply-adds. The
-//! bits are `w2s_gemm`'s: one fused multiply-add chain over `in` per value,
-//! the same at any thread count.
+//! Both directions read `W` in its stored `(out, in)` layout: the forward
+//! hands it to [`w2s_gemm::gemm_bt`] as the transpose of its right operand
+//! (the AVX2 path's packing reads it in place), the backward uses it as is.
+//! The bits are `w2s_gemm`'s: one fused multiply-add chain over `in` per
+//! value, the same at any thread count.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
-use w2s_gemm::{Lhs, Rows, gemm};
+use w2s_gemm::{Lhs, Rows, gemm, gemm_bt};
 
 /// `y = x W^T` (see the module docs).
 pub(crate) struct FrozenProduct;
@@ -42,22 +42,6 @@ fn matrix<'a>(
     Ok((&values[start..end], rows, cols))
 }
 
-/// The transpose of `m` (`rows x cols`, row-major).
-fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 32;
-    let mut out = vec![0f32; m.len()];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = m[r * cols + c];
-                }
-            }
-        }
-    }
-    out
-}
-
 impl CustomOp2 for FrozenProduct {
     fn name(&self) -> &'static str {
         "w2s-frozen-product"
@@ -75,19 +59,15 @@ impl CustomOp2 for FrozenProduct {
         if in_dim != w_in || in_dim == 0 {
             candle_core::bail!("input width {in_dim} against a weight of ({out}, {w_in})");
         }
-        let xt = transpose(x, rows, in_dim);
-        let mut yt = vec![0f32; out * rows];
-        gemm(
-            Lhs::Rows(Rows::dense(w, in_dim)),
-            &xt,
-            rows,
-            &mut yt,
+        let mut y = vec![0f32; rows * out];
+        gemm_bt(
+            Lhs::Rows(Rows::dense(x, in_dim)),
+            w,
+            out,
+            &mut y,
             w2s_gemm::threads(),
         );
-        Ok((
-            CpuStorage::F32(transpose(&yt, out, rows)),
-            Shape::from((rows, out)),
-        ))
+        Ok((CpuStorage::F32(y), Shape::from((rows, out))))
     }
 
     fn bwd(
