@@ -109,7 +109,15 @@ impl ArtifactCache {
 
     /// Stores `artifact` under `key`, with its sha256, each file written
     /// whole then renamed into place.
+    ///
+    /// An entry already there and intact is left in place: a confined
+    /// runner's Landlock rule names the entry it was given, by inode, so
+    /// renaming a new file over it (another evaluation that compiled the
+    /// same wasm at the same time) would lock that runner out of it.
     pub fn put(&self, key: &str, artifact: &[u8]) -> Result<(), HostError> {
+        if self.is_intact(key) {
+            return Ok(());
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| cache_err("create", &self.dir, e))?;
         let digest = hex::encode(Sha256::digest(artifact));
         for (path, bytes) in [
@@ -125,6 +133,17 @@ impl ArtifactCache {
             std::fs::rename(&tmp, &path).map_err(|e| cache_err("write", &path, e))?;
         }
         Ok(())
+    }
+
+    /// Whether `key` has an artifact whose sha256 is its record's.
+    fn is_intact(&self, key: &str) -> bool {
+        match (
+            std::fs::read(self.artifact_path(key)),
+            std::fs::read_to_string(self.record_path(key)),
+        ) {
+            (Ok(bytes), Ok(record)) => hex::encode(Sha256::digest(&bytes)) == record.trim(),
+            _ => false,
+        }
     }
 
     /// The artifact stored under `key`, verified, for `sandbox`'s engine.
@@ -201,6 +220,22 @@ mod tests {
             Lookup::Invalid(why) => assert!(why.contains("checksum mismatch"), "{why}"),
             _ => panic!("a tampered artifact was not refused"),
         }
+    }
+
+    #[test]
+    fn an_intact_entry_is_not_replaced_and_a_broken_one_is() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path().join("compiled"));
+        let inode = |c: &ArtifactCache| std::fs::metadata(c.artifact_path("k")).unwrap().ino();
+        cache.put("k", b"first").unwrap();
+        let first = inode(&cache);
+        cache.put("k", b"second").unwrap();
+        assert_eq!(inode(&cache), first, "an intact entry was replaced");
+        assert_eq!(std::fs::read(cache.artifact_path("k")).unwrap(), b"first");
+        std::fs::write(cache.artifact_path("k"), b"torn").unwrap();
+        cache.put("k", b"second").unwrap();
+        assert_eq!(std::fs::read(cache.artifact_path("k")).unwrap(), b"second");
     }
 
     #[test]
