@@ -433,7 +433,14 @@ impl FrozenDecoder {
             .gate_up
             .apply(&s.normed, rows, self.threads, &mut s.gate_up);
         s.activated.resize(rows * c.intermediate_size, 0.0);
-        swiglu(&s.gate_up, c.intermediate_size, &mut s.activated);
+        // Element-wise, so split by rows: an `exp` per value is about a
+        // tenth of a Qwen2.5-0.5B block's time on one thread.
+        let mlp = c.intermediate_size;
+        let chunk = rows.div_ceil(self.threads).max(1);
+        s.gate_up
+            .par_chunks(2 * mlp * chunk)
+            .zip(s.activated.par_chunks_mut(mlp * chunk))
+            .for_each(|(gate_up, out)| swiglu(gate_up, mlp, out));
         block
             .down
             .apply(&s.activated, rows, self.threads, &mut s.projected);
