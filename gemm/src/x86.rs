@@ -7,12 +7,12 @@
 //! row of `b`), stored back. Tiles at the right edge mask the columns past
 //! `n`; rows past a multiple of `MR` go through one-row tiles.
 //!
-//! This is the crate's only unsafe code: intrinsics that read and write
-//! through pointers. Every pointer is derived
-//! from a slice whose length is checked in [`drive`] before any tile runs;
-//! masked-off lanes are never accessed (AVX-512 and AVX2 masked loads and
-//! stores suppress them), and pointers that may point past a slice for such
-//! lanes are formed with `wrapping_add`, never dereferenced.
+//! Unsafe code (as in `packed_avx2` and `vector_avx2`): intrinsics that
+//! read and write through pointers. Every pointer is derived from a slice
+//! whose length is checked in [`drive`] before any tile runs; masked-off
+//! lanes are never accessed (AVX-512 masked loads and stores suppress them),
+//! and pointers that may point past a slice for such lanes are formed with
+//! `wrapping_add`, never dereferenced.
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::*;
