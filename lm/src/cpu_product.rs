@@ -149,4 +149,28 @@ mod tests {
         };
         assert!(diff(&grad_of(&ours), &grad_of(&theirs)) < 1e-4, "backward");
     }
+
+    #[test]
+    fn a_width_that_does_not_match_the_weight_is_an_error() {
+        let dev = Device::Cpu;
+        let x = Tensor::from_vec(values(3 * 5, 1), (3, 5), &dev).unwrap();
+        let w = Tensor::from_vec(values(4 * 6, 2), (4, 6), &dev).unwrap();
+        let err = x.apply_op2(&w, FrozenProduct).unwrap_err().to_string();
+        assert!(
+            err.contains("input width 5 against a weight of (4, 6)"),
+            "{err}"
+        );
+        let dy = Tensor::from_vec(values(3 * 5, 3), (3, 5), &dev).unwrap();
+        let err = dy
+            .apply_op2_no_bwd(&w, &FrozenProductGrad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gradient width 5 against a weight of (4, 6)"),
+            "{err}"
+        );
+        let ints = Tensor::from_vec(vec![1u32; 6], (1, 6), &dev).unwrap();
+        let err = ints.apply_op2(&w, FrozenProduct).unwrap_err().to_string();
+        assert!(err.contains("must be f32"), "{err}");
+    }
 }
