@@ -4,41 +4,25 @@
 //! readout, a batch of 8 rows of 64 tokens, weighted soft cross-entropy,
 //! AdamW (`bench/torch_lora.py` is the twin). One untimed step, then
 //! [`STEPS`] timed ones; the fastest counts.
+//!
+//! w2s's side runs in a process of its own, `w2s-bench-lora-step`
+//! (`src/lora/child.rs`), started as `w2s-runner` is: an empty
+//! environment but the thread count. It links the system allocator, as
+//! the runner does (every guest's student trains in the runner), where
+//! `w2s-bench` links mimalloc, as `w2s` does; see the child's docs for why
+//! that matters to this figure.
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{Result, bail};
-use candle_core::{Device, Tensor};
-use w2s_lm::ModelDir;
-use w2s_lm::lora::Target;
-use w2s_train::lora::{Backbone, LoraSpec, LoraStudent, Readout};
-use w2s_train::lora_tokens::TokenSet;
-use w2s_train::optim::{Optimizer, OptimizerConfig};
+use anyhow::{Context, Result, bail};
 
 use crate::guest::repo;
 
-/// The model (see `docs/REAL_MODELS.md`).
-const MODEL: &str = "/work/cache/hf/smollm2-135m-instruct";
-/// Rows per batch.
-const ROWS: usize = 8;
-/// Tokens per row.
-const TOKENS: usize = 64;
-/// Adapter rank.
-const RANK: u32 = 32;
-/// Timed steps per side.
-const STEPS: usize = 3;
-/// The two label tokens of the readout (any two ids of the vocabulary).
-const LABELS: [u32; 2] = [3_456, 7_890];
+#[path = "lora/shape.rs"]
+mod shape;
 
-/// Token id `j` of row `i` (deterministic, away from the special tokens
-/// at the start of the vocabulary; `bench/torch_lora.py` computes the
-/// same).
-fn token(i: usize, j: usize, vocab: usize) -> u32 {
-    (100 + (i * 7_919 + j * 104_729) % (vocab - 100)) as u32
-}
+use shape::{LABELS, MODEL, RANK, ROWS, STEPS, TOKENS};
 
 /// The figures of the pair, or `None` when the model is not there yet.
 pub(crate) struct Figures {
@@ -60,43 +44,7 @@ pub(crate) fn measure(threads: usize) -> Result<Option<Figures>> {
         return Ok(None);
     }
     let load = crate::machine::load().map(|l| l[0]);
-    let model = ModelDir::open(dir, TOKENS)?;
-    let vocab = model.config.vocab_size;
-    let decoder = model.decoder(model.config.num_layers, &Device::Cpu)?;
-    let rows = decoder.output_rows(model.weights(), &LABELS)?;
-    let backbone = Arc::new(Backbone::new(decoder, rows)?);
-    let spec = LoraSpec {
-        rank: RANK,
-        alpha: 2.0 * RANK as f32,
-        rslora: false,
-        targets: Target::ALL.to_vec(),
-        layers: (0..model.config.num_layers as u32).collect(),
-        readout: Readout::LabelTokens,
-    };
-    let mut student = LoraStudent::init(backbone, spec, 1)?;
-    let seqs: Vec<Vec<u32>> = (0..ROWS)
-        .map(|i| (0..TOKENS).map(|j| token(i, j, vocab)).collect())
-        .collect();
-    let set = TokenSet::from_sequences(&seqs, TOKENS)?;
-    let batch = set.batch(&(0..ROWS as u32).collect::<Vec<_>>());
-    let soft: Vec<f32> = (0..ROWS)
-        .flat_map(|i| {
-            let p = 0.2 + 0.6 * (i % 2) as f32;
-            [p, 1.0 - p]
-        })
-        .collect();
-    let targets = Tensor::from_vec(soft, (ROWS, 2), &Device::Cpu)?;
-    let weights = Tensor::ones(ROWS, candle_core::DType::F32, &Device::Cpu)?;
-    let mut opt = Optimizer::new(OptimizerConfig::adamw(1e-4))?;
-    let mut fastest = f64::INFINITY;
-    for step in 0..=STEPS {
-        let start = Instant::now();
-        student.train_step(&mut opt, &batch, &targets, &weights)?;
-        if step > 0 {
-            fastest = fastest.min(start.elapsed().as_secs_f64());
-        }
-    }
-    let rust_steps_per_s = 1.0 / fastest;
+    let rust_steps_per_s = child(threads)?;
     eprintln!("  LoRA step: w2s {rust_steps_per_s:.3} steps/s");
     let torch_steps_per_s = torch(dir, threads);
     match &torch_steps_per_s {
@@ -109,6 +57,25 @@ pub(crate) fn measure(threads: usize) -> Result<Option<Figures>> {
         threads,
         load,
     }))
+}
+
+/// w2s's steps per second, from `w2s-bench-lora-step` beside this binary.
+fn child(threads: usize) -> Result<f64> {
+    let exe = std::env::current_exe()?.with_file_name("w2s-bench-lora-step");
+    let out = Command::new(&exe)
+        .env_clear()
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .with_context(|| format!("{} did not start (cargo build -p w2s-bench)", exe.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!("{} failed ({}): {}", exe.display(), out.status, err.trim());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{}'s output", exe.display()))?;
+    v["steps_per_s"]
+        .as_f64()
+        .with_context(|| format!("{} printed no steps_per_s", exe.display()))
 }
 
 fn torch(dir: &Path, threads: usize) -> Result<f64, String> {

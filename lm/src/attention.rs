@@ -10,6 +10,7 @@
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::ModelConfig;
+use crate::cpu_product::{Form, matmul};
 use crate::error::Result;
 use crate::lora::{BlockAdapters, NO_ADAPTERS, Target};
 use crate::norm::{RmsNorm, softmax_last_dim};
@@ -118,9 +119,9 @@ impl Attention {
         // consecutive, so this is a reshape, not a copy.
         let q = q.contiguous()?.reshape((b, kv, n_rep * s, d))?;
         let scale = 1.0 / (d as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let scores = (matmul(&q, &k, Form::Nt)? * scale)?.broadcast_add(bias)?;
         let probs = softmax_last_dim(&scores)?;
-        let out = probs.matmul(&v)?; // (b, kv, n_rep * s, d)
+        let out = matmul(&probs, &v, Form::Nn)?; // (b, kv, n_rep * s, d)
         let out = out
             .reshape((b, h, s, d))?
             .transpose(1, 2)?

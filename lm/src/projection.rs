@@ -3,12 +3,13 @@
 //! Every matrix product of the forward goes through [`Projection`], so a
 //! low-rank adapter can later be attached in one place (a LoRA student adds
 //! `x A^T B^T` to [`Projection::forward`]). The forward uses only tracked
-//! candle ops, so gradients flow through it; on the CPU the frozen product
-//! is one of ours (`crate::cpu_product`), with its own backward.
+//! candle ops, so gradients flow through it; on the CPU in `f32` the
+//! products (the frozen weight's and the adapter's) are ours
+//! (`crate::cpu_product`), with their own backward.
 
 use candle_core::{D, DType, Device, Tensor};
 
-use crate::cpu_product::FrozenProduct;
+use crate::cpu_product::{Form, matmul};
 use crate::error::Result;
 use crate::lora::Adapter;
 use crate::weights::WeightFiles;
@@ -63,17 +64,6 @@ impl Projection {
         })
     }
 
-    /// Whether the product with `x` runs on `w2s_gemm` ([`FrozenProduct`]):
-    /// on the CPU, in `f32`, with a weight no gradient flows to (the
-    /// op gives the weight no gradient).
-    fn runs_on_our_gemm(&self, x: &Tensor) -> bool {
-        x.device().is_cpu()
-            && x.dtype() == DType::F32
-            && self.weight.dtype() == DType::F32
-            && !self.weight.track_op()
-            && self.weight.is_contiguous()
-    }
-
     /// Applies the projection to the last dimension of `x` `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, None)
@@ -86,16 +76,12 @@ impl Projection {
         let in_dim = *dims.last().expect("rank >= 1");
         let rows = x.elem_count() / in_dim.max(1);
         let flat = x.reshape((rows, in_dim))?;
-        let mut y = if self.runs_on_our_gemm(&flat) {
-            flat.contiguous()?.apply_op2(&self.weight, FrozenProduct)?
-        } else {
-            flat.matmul(&self.weight.t()?)?
-        };
+        let mut y = matmul(&flat, &self.weight, Form::Nt)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
         if let Some(ad) = adapter {
-            let low = flat.matmul(&ad.a.t()?)?.matmul(&ad.b.t()?)?;
+            let low = matmul(&matmul(&flat, ad.a, Form::Nt)?, ad.b, Form::Nt)?;
             y = (y + (low * ad.scale)?)?;
         }
         let mut out_dims = dims;
