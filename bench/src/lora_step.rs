@@ -7,7 +7,8 @@
 //!
 //! w2s's side runs in a process of its own, `w2s-bench-lora-step`
 //! (`src/lora/child.rs`), started as `w2s-runner` is: an empty
-//! environment but the thread count. It links the system allocator, as
+//! environment but the thread count and the runner's allocator settings
+//! (`w2s_runner::MALLOC_TUNABLES`). It links the system allocator, as
 //! the runner does (every guest's student trains in the runner), where
 //! `w2s-bench` links mimalloc, as `w2s` does; see the child's docs for why
 //! that matters to this figure.
@@ -65,6 +66,7 @@ fn child(threads: usize) -> Result<f64> {
     let out = Command::new(&exe)
         .env_clear()
         .env("RAYON_NUM_THREADS", threads.to_string())
+        .env(w2s_runner::MALLOC_TUNABLES.0, w2s_runner::MALLOC_TUNABLES.1)
         .output()
         .with_context(|| format!("{} did not start (cargo build -p w2s-bench)", exe.display()))?;
     if !out.status.success() {

@@ -4,7 +4,8 @@
 //! All the sandboxed runs of an evaluation go to one runner process: a
 //! fresh, private directory holds its job (and the control tasks' weak
 //! labels), and is the only one it may write. It starts with an empty
-//! environment (`TMPDIR` alone, pointing into that directory). Its
+//! environment but `TMPDIR` (pointing into that directory), the thread
+//! count and the allocator's settings ([`w2s_runner::MALLOC_TUNABLES`]). Its
 //! progress lines are read with a bound on their length, its result file
 //! is checked against the job (one result per run, checkpoints only where
 //! the job put them), and the checkpoints and audit logs are copied out to
@@ -288,7 +289,8 @@ pub(crate) fn run_confined(
     cmd.arg("--job")
         .arg(&job_path)
         .env_clear()
-        .env("TMPDIR", &tmp);
+        .env("TMPDIR", &tmp)
+        .env(w2s_runner::MALLOC_TUNABLES.0, w2s_runner::MALLOC_TUNABLES.1);
     // The one variable that reaches the runner from the evaluator's
     // environment: the training pool's size (speed only; results are
     // identical at any thread count).

@@ -31,6 +31,15 @@ fn main() {
         ("smol gate+up", 232, 576, 3072),
         ("smol down", 232, 1536, 576),
         ("square 1024", 1024, 1024, 1024),
+        // The LoRA step on SmolLM2 (8 rows of 64 tokens): the frozen
+        // products, an adapter's two skinny ones (rank 32) and one
+        // attention group's scores.
+        ("step q", 512, 576, 576),
+        ("step gate", 512, 576, 1536),
+        ("step down", 512, 1536, 576),
+        ("adapter A", 512, 576, 32),
+        ("adapter B", 512, 32, 1536),
+        ("scores", 192, 64, 64),
     ];
     for (name, m, k, n) in shapes {
         let a: Vec<f32> = (0..m * k)

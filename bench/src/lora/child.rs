@@ -3,15 +3,16 @@
 //! `{"steps_per_s": X}`, the fastest of [`STEPS`] timed steps after one
 //! untimed one; `RAYON_NUM_THREADS` sets the threads.
 //!
-//! It links the system allocator, as `w2s-runner` does: the confined
-//! runner is where every guest's student trains. `w2s-bench` itself links
-//! mimalloc, as `w2s` does (feature extraction runs in `w2s task build`).
-//! The two differ on this workload. A step allocates and frees a few GB
-//! of candle tensors; mimalloc hands memory it has not reused within its
-//! purge delay back to the kernel, and the next step faults it in again,
-//! zeroed: in a one-thread profile of the step in mimalloc's process, page
-//! zeroing (`clear_page_erms`) was a third of the samples, and in the
-//! system allocator's process 2% (docs/PERFORMANCE.md).
+//! It links the system allocator, as `w2s-runner` does, and its parent
+//! starts it with the runner's allocator settings
+//! (`w2s_runner::MALLOC_TUNABLES`): the confined runner is where every
+//! guest's student trains. `w2s-bench` itself links mimalloc, as `w2s`
+//! does (feature extraction runs in `w2s task build`). The allocators
+//! differ on this workload: a step allocates and frees a few GB of candle
+//! tensors, and memory an allocator hands back to the kernel is faulted in
+//! again, zeroed, by the next step. In a one-thread profile of the step in
+//! mimalloc's process (default purge delay), page zeroing
+//! (`clear_page_erms`) was a third of the samples (docs/PERFORMANCE.md).
 
 use std::path::Path;
 use std::sync::Arc;
