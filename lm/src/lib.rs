@@ -53,6 +53,7 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+mod cpu_norm;
 mod cpu_product;
 pub mod decoder;
 pub mod error;

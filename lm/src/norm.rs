@@ -1,12 +1,15 @@
-//! RMSNorm and softmax, written with differentiable candle ops.
+//! RMSNorm and softmax, with a backward pass.
 //!
 //! candle-core's fused `softmax_last_dim` and candle-nn's fused RMSNorm
-//! have no backward pass; a student that fine-tunes the backbone needs one,
-//! so both are composed here from ops that have it (the same composition
-//! as `candle_nn::ops::softmax`).
+//! have no backward pass; a student that fine-tunes the backbone needs one.
+//! On the CPU in `f32` the norm is our own op with its own backward
+//! (`crate::cpu_norm`); elsewhere, and for the softmax, they are composed
+//! from candle ops that have one (the same composition as
+//! `candle_nn::ops::softmax`).
 
 use candle_core::{D, DType, Device, Tensor};
 
+use crate::cpu_norm::RmsNormOp;
 use crate::error::Result;
 use crate::weights::WeightFiles;
 
@@ -33,6 +36,11 @@ impl RmsNorm {
         })
     }
 
+    /// A norm from its scale `(dim)` and `eps`.
+    pub fn new(weight: Tensor, eps: f64) -> Self {
+        Self { weight, eps }
+    }
+
     /// The same norm with its scale converted to `dtype`.
     pub fn to_dtype(&self, dtype: DType) -> Result<Self> {
         Ok(Self {
@@ -43,6 +51,12 @@ impl RmsNorm {
 
     /// Normalizes `x` `(..., dim)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32 {
+            let op = RmsNormOp {
+                eps: self.eps as f32,
+            };
+            return Ok(x.contiguous()?.apply_op2(&self.weight, op)?);
+        }
         let mean_sq = x.sqr()?.mean_keepdim(D::Minus1)?;
         let inv_rms = (mean_sq + self.eps)?.sqrt()?.recip()?;
         Ok(x.broadcast_mul(&inv_rms)?.broadcast_mul(&self.weight)?)
