@@ -122,7 +122,10 @@ pub(crate) fn markdown(f: &Figures) -> Result<String> {
          `lm-lora` student against PyTorch + peft (`bench/torch_lora.py`), \
          fastest of {STEPS} after one untimed step: rank {RANK} (alpha {}) \
          on q, k, v, o, gate, up and down of every block, the label-token \
-         readout, a batch of {ROWS} rows of {TOKENS} tokens.\n\n\
+         readout, a batch of {ROWS} rows of {TOKENS} tokens. w2s's side runs \
+         in its own process (`w2s-bench-lora-step`), started as `w2s-runner` \
+         is, with the system allocator and the runner's allocator settings \
+         (`w2s_runner::MALLOC_TUNABLES`).\n\n\
          | model | threads | load | w2s steps/s | PyTorch + peft steps/s | ratio |\n\
          |---|---|---|---|---|---|\n\
          | SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized), 30 of 30 layers | {} | {} | {:.3} | {torch} | {ratio} |\n",
