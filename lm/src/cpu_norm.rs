@@ -36,7 +36,7 @@ struct RmsNormGrad {
 }
 
 /// A contiguous `f32` operand's values.
-fn values<'a>(
+fn contiguous_f32<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
     what: &str,
@@ -97,8 +97,8 @@ impl CustomOp2 for RmsNormOp {
         wl: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let dim = width(xl, wl)?;
-        let x = values(xs, xl, "rms-norm's input")?;
-        let w = values(ws, wl, "rms-norm's weight")?;
+        let x = contiguous_f32(xs, xl, "rms-norm's input")?;
+        let w = contiguous_f32(ws, wl, "rms-norm's weight")?;
         let mut y = vec![0f32; x.len()];
         by_rows(&mut y, [x, x], dim, |y, [x, _]| rms_norm(x, w, self.eps, y));
         Ok((CpuStorage::F32(y), xl.shape().clone()))
@@ -152,9 +152,9 @@ impl CustomOp3 for RmsNormGrad {
                 xl.dims()
             );
         }
-        let x = values(xs, xl, "rms-norm's input")?;
-        let w = values(ws, wl, "rms-norm's weight")?;
-        let dy = values(dys, dyl, "rms-norm's output gradient")?;
+        let x = contiguous_f32(xs, xl, "rms-norm's input")?;
+        let w = contiguous_f32(ws, wl, "rms-norm's weight")?;
+        let dy = contiguous_f32(dys, dyl, "rms-norm's output gradient")?;
         let mut dx = vec![0f32; x.len()];
         let eps = self.eps;
         by_rows(&mut dx, [x, dy], dim, |dx, [x, dy]| {
@@ -184,26 +184,7 @@ mod tests {
 
     use super::*;
     use crate::norm::RmsNorm;
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
+    use crate::test_support::{max_diff, values};
 
     /// candle's ops, as `RmsNorm` ran them before this op.
     fn reference(x: &Tensor, w: &Tensor, eps: f64) -> Tensor {

@@ -181,24 +181,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     use super::*;
-
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0)
-            .collect()
-    }
-
-    fn diff(a: &Tensor, b: &Tensor) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
+    use crate::test_support::{max_diff, values};
 
     /// Ours and candle's matmul, forward and both gradients, for `x`
     /// `(batch.., m, k)` and `r` shaped for `form`.
@@ -219,14 +202,14 @@ mod tests {
             _ => r.as_tensor().clone(),
         };
         let theirs = x.as_tensor().matmul(&rhs).unwrap();
-        assert!(diff(&ours, &theirs) < 1e-4, "{form:?} forward");
+        assert!(max_diff(&ours, &theirs) < 1e-4, "{form:?} forward");
         let grads = |y: &Tensor| {
             let g = (y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
             (g.get(&x).unwrap().clone(), g.get(&r).unwrap().clone())
         };
         let (ours, theirs) = (grads(&ours), grads(&theirs));
-        assert!(diff(&ours.0, &theirs.0) < 1e-4, "{form:?} dx");
-        assert!(diff(&ours.1, &theirs.1) < 1e-4, "{form:?} dr");
+        assert!(max_diff(&ours.0, &theirs.0) < 1e-4, "{form:?} dx");
+        assert!(max_diff(&ours.1, &theirs.1) < 1e-4, "{form:?} dr");
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub mod pooling;
 pub mod projection;
 pub mod random_model;
 pub mod rope;
+#[cfg(test)]
+mod test_support;
 pub mod tokenizer;
 pub mod weights;
 
