@@ -14,6 +14,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::cpu_product::contiguous_f32;
 use crate::frozen_ops::{dot, rms_norm};
 
 /// Rows per task when the rows are split across threads.
@@ -33,21 +34,6 @@ pub(crate) struct RmsNormOp {
 #[derive(Debug, Clone, Copy)]
 struct RmsNormGrad {
     eps: f32,
-}
-
-/// A contiguous `f32` operand's values.
-fn contiguous_f32<'a>(
-    storage: &'a CpuStorage,
-    layout: &Layout,
-    what: &str,
-) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = storage else {
-        candle_core::bail!("{what} must be f32");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("{what} must be contiguous");
-    };
-    Ok(&v[start..end])
 }
 
 /// The width of `x`'s rows, checked against the weight `w`.
@@ -242,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn a_weight_of_another_width_is_an_error() {
+    fn operands_that_do_not_fit_or_are_not_f32_are_an_error() {
         let dev = Device::Cpu;
         let x = Tensor::from_vec(values(12, 1), (3, 4), &dev).unwrap();
         let w = Tensor::from_vec(values(5, 2), 5, &dev).unwrap();
@@ -254,5 +240,21 @@ mod tests {
             err.contains("rms-norm: input [3, 4] against a weight of [5]"),
             "{err}"
         );
+        let w4 = Tensor::from_vec(values(4, 2), 4, &dev).unwrap();
+        let dy = Tensor::from_vec(values(8, 3), (2, 4), &dev).unwrap();
+        let err = x
+            .apply_op3_no_bwd(&w4, &dy, &RmsNormGrad { eps: 1e-5 })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rms-norm's gradient [2, 4] against its input [3, 4]"),
+            "{err}"
+        );
+        let ints = Tensor::from_vec(vec![1u32; 12], (3, 4), &dev).unwrap();
+        let err = ints
+            .apply_op2(&w4, RmsNormOp { eps: 1e-5 })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rms-norm's input must be f32"), "{err}");
     }
 }

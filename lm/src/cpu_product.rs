@@ -54,6 +54,22 @@ pub(crate) fn matmul(x: &Tensor, r: &Tensor, form: Form) -> candle_core::Result<
     }
 }
 
+/// A contiguous `f32` operand's values, or which of the two it is not.
+/// Shared by the crate's CPU ops (`crate::cpu_norm` too).
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(values) = storage else {
+        candle_core::bail!("{what} must be f32");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{what} must be contiguous");
+    };
+    Ok(&values[start..end])
+}
+
 /// A contiguous `f32` operand's values and `(batch, rows, cols)`, the
 /// batch being the product of every dimension before the last two.
 fn operand<'a>(
@@ -61,19 +77,14 @@ fn operand<'a>(
     layout: &Layout,
     what: &str,
 ) -> candle_core::Result<(&'a [f32], [usize; 3])> {
-    let CpuStorage::F32(values) = storage else {
-        candle_core::bail!("{what} must be f32");
-    };
-    let Some((start, end)) = layout.contiguous_offsets() else {
-        candle_core::bail!("{what} must be contiguous");
-    };
+    let values = contiguous_f32(storage, layout, what)?;
     let dims = layout.shape().dims();
     if dims.len() < 2 {
         candle_core::bail!("{what} must have at least two dimensions, not {dims:?}");
     }
     let (rows, cols) = (dims[dims.len() - 2], dims[dims.len() - 1]);
     let batch = dims[..dims.len() - 2].iter().product();
-    Ok((&values[start..end], [batch, rows, cols]))
+    Ok((values, [batch, rows, cols]))
 }
 
 impl Form {
@@ -247,6 +258,17 @@ mod tests {
     }
 
     #[test]
+    fn the_gradient_only_form_has_no_backward() {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(values(4 * 3, 1), (4, 3), &dev).unwrap();
+        let r = Tensor::from_vec(values(4 * 2, 2), (4, 2), &dev).unwrap();
+        let y = x.as_tensor().apply_op2(&r, Product(Form::Tn)).unwrap();
+        assert_eq!(y.dims(), &[3, 2]);
+        let err = y.sum_all().unwrap().backward().unwrap_err().to_string();
+        assert!(err.contains("w2s-product-tn has no backward"), "{err}");
+    }
+
+    #[test]
     fn operands_that_do_not_fit_are_an_error() {
         let dev = Device::Cpu;
         let x = Tensor::from_vec(values(3 * 5, 1), (3, 5), &dev).unwrap();
@@ -269,6 +291,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must be f32"), "{err}");
+        let wide = Tensor::from_vec(values(6 * 3, 2), (6, 3), &dev).unwrap();
+        let err = wide
+            .t()
+            .unwrap()
+            .apply_op2(&w, Product(Form::Nn))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("left operand must be contiguous"), "{err}");
         let v = Tensor::from_vec(values(5, 1), 5, &dev).unwrap();
         let err = v.apply_op2(&w, Product(Form::Nt)).unwrap_err().to_string();
         assert!(err.contains("at least two dimensions"), "{err}");
